@@ -1,0 +1,156 @@
+//! The command line: `serve`, `migrate`, `keys rotate|list`, `client create|list`. Enough to
+//! run the server without an admin API. Results go to stdout as JSON; logs go to stderr.
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Loaded, Settings};
+use crate::crypto::{SigningAlg, keys};
+use crate::model::ClientMetadata;
+use crate::server::{AppState, Server, load_master_key};
+use crate::store::Store;
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Tessera: an OAuth 2.0 / OpenID Connect authorization server.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version)]
+pub struct Cli {
+    /// TOML configuration file (settings: defaults < file < TESSERA_* variables).
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+/// `tessera keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make new signing keys; the old ones keep verifying (stay in the JWKS) until retired.
+    Rotate {
+        /// Only these algorithms (default: every configured one).
+        #[arg(long = "alg")]
+        algs: Vec<String>,
+    },
+    /// List keys (public halves and status only).
+    List,
+}
+
+/// `tessera client ...`
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client from RFC 7591 metadata JSON on stdin; prints it with its secret (once).
+    Create,
+    /// List clients (never their secrets).
+    List,
+}
+
+/// Runs a parsed command line with its loaded settings.
+pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
+    crate::logging::init(&loaded.settings.log);
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let settings = loaded.settings;
+    let clock: SharedClock = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve => serve(settings, clock).await,
+        Command::Migrate => {
+            Store::connect(&settings.database_url.0, 1).await?;
+            println!("{}", serde_json::json!({"migrated": true}));
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate { algs }) => {
+            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let master = load_master_key(&settings)?;
+            let names = if algs.is_empty() { settings.keys.algorithms.clone() } else { algs };
+            let algs = names
+                .iter()
+                .map(|a| SigningAlg::parse(a).ok_or_else(|| anyhow::anyhow!("unsupported algorithm {a:?} (RS256, ES256, EdDSA)")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let kids = keys::rotate(&store, &master, &algs, settings.keys.retire_after, clock.now()).await?;
+            println!("{}", serde_json::json!({"rotated": kids}));
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List) => {
+            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let rows = store.list_signing_keys().await?;
+            let out: Vec<_> = rows
+                .iter()
+                .map(|r| serde_json::json!({"kid": r.kid, "alg": r.alg, "status": r.status, "created_at": r.created_at, "retire_at": r.retire_at}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        Command::Client(ClientCommand::Create) => {
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input).context("reading client metadata from stdin")?;
+            let metadata: ClientMetadata = serde_json::from_str(&input).map_err(|e| anyhow::anyhow!("invalid_client_metadata: {e}"))?;
+            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let master = load_master_key(&settings)?;
+            let reg = crate::oauth::registration::register(&store, &master, metadata, clock.now()).await?;
+            println!("{}", serde_json::to_string_pretty(&reg.to_json())?);
+            Ok(())
+        }
+        Command::Client(ClientCommand::List) => {
+            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let out: Vec<_> = store
+                .list_clients()
+                .await?
+                .into_iter()
+                .map(|c| {
+                    let mut v = serde_json::to_value(&c.metadata).unwrap_or_default();
+                    v["client_id"] = serde_json::json!(c.client_id);
+                    v["client_id_issued_at"] = serde_json::json!(c.created_at);
+                    v
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {
+    let addr = settings.listen_addr()?;
+    let state = AppState::new(settings, clock).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    tracing::info!(listen = %listener.local_addr()?, issuer = state.settings().issuer(), "tessera is serving");
+    Server::serve_with_listener(state, listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

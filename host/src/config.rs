@@ -1,0 +1,491 @@
+//! Settings: defaults, then a TOML file, then `TESSERA_*` environment variables (`__` nests), all
+//! validated at start-up so a bad value stops the server with one line naming the key.
+
+mod features;
+
+pub use features::{FeatureFlag, FeatureFlags};
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The environment variable prefix for settings.
+pub const ENV_PREFIX: &str = "TESSERA_";
+
+/// Environment variables with our prefix that are not settings (read by the CLI itself).
+const ENV_NOT_SETTINGS: &[&str] = &["TESSERA_CONFIG"];
+
+/// A configuration problem, always naming the key it is about.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {key}: {message}")]
+pub struct ConfigError {
+    /// Dotted key (or environment variable) the problem is about.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { key: key.into(), message: message.into() }
+    }
+}
+
+/// A string that never appears in `Debug` output or logs.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() { f.write_str("\"\"") } else { f.write_str("\"[redacted]\"") }
+    }
+}
+
+/// Every setting of the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Socket address the HTTP server binds.
+    pub listen: String,
+    /// The issuer identifier: an `http(s)` URL with no query or fragment.
+    pub issuer: String,
+    /// `sqlite://PATH` (created on first start) or `postgres://...`.
+    pub database_url: DatabaseUrl,
+    /// Tokio worker threads; 0 = one per core.
+    pub worker_threads: usize,
+    /// Upper bound on pooled database connections.
+    pub database_max_connections: u32,
+    /// Directory for the embedded database's companions (master key file).
+    pub data_dir: PathBuf,
+    /// Base64url 32-byte key encrypting private keys and recoverable secrets at rest.
+    /// Empty: read (or on first start create) `DATA_DIR/master.key`.
+    pub master_key: Secret,
+    /// Logging.
+    pub log: LogSettings,
+    /// HTTP limits.
+    pub http: HttpSettings,
+    /// Token issuance.
+    pub tokens: TokenSettings,
+    /// Signing keys.
+    pub keys: KeySettings,
+    /// Client authentication.
+    pub client_auth: ClientAuthSettings,
+    /// Feature flags (Janssen's `featureFlags`).
+    pub features: FeatureFlags,
+}
+
+/// A database URL whose password is hidden from `Debug`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("redacted"));
+                write!(f, "{:?}", u.as_str())
+            }
+            _ => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// A `tracing` filter: `info`, `debug`, `tessera=debug,sqlx=warn`, ...
+    pub level: String,
+    /// `plain` or `json`.
+    pub format: LogFormat,
+    /// Log one line per HTTP request (method, path, status, latency; never bodies or headers).
+    pub http: bool,
+}
+
+/// The log layout.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// HTTP limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// Token issuance defaults (a client's own lifetimes win).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenSettings {
+    /// Access-token lifetime in seconds when the client sets none.
+    pub access_token_lifetime: i64,
+    /// JWS algorithm of JWT access tokens when the client sets none.
+    pub access_token_signing_alg: String,
+}
+
+/// Signing keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KeySettings {
+    /// Algorithms the server keeps a signing key for.
+    pub algorithms: Vec<String>,
+    /// Seconds a rotated-out key stays in the JWKS (so tokens it signed keep verifying).
+    pub retire_after: i64,
+    /// Milliseconds between checks for keys rotated by another process or replica.
+    pub reload_interval_ms: u64,
+}
+
+/// Client authentication.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientAuthSettings {
+    /// Longest accepted lifetime (`exp` - now) of a client assertion, in seconds.
+    pub assertion_max_lifetime: i64,
+    /// Seconds a client's `jwks_uri` document is cached.
+    pub jwks_cache_seconds: i64,
+    /// Timeout fetching a client's `jwks_uri`, in milliseconds.
+    pub jwks_fetch_timeout_ms: u64,
+    /// Allow `http://` `jwks_uri` values (development only; https is required otherwise).
+    pub allow_http_jwks_uri: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            issuer: "http://localhost:8080".into(),
+            database_url: DatabaseUrl("sqlite://data/tessera.db".into()),
+            worker_threads: 0,
+            database_max_connections: 8,
+            data_dir: PathBuf::from("data"),
+            master_key: Secret::default(),
+            log: LogSettings::default(),
+            http: HttpSettings::default(),
+            tokens: TokenSettings::default(),
+            keys: KeySettings::default(),
+            client_auth: ClientAuthSettings::default(),
+            features: FeatureFlags::default(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { level: "info".into(), format: LogFormat::Plain, http: false }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        // Token, introspection and revocation bodies are a few hundred bytes; 64 KiB leaves room
+        // for large client assertions while bounding what an attacker can make us buffer.
+        Self { max_body_bytes: 64 * 1024 }
+    }
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self { access_token_lifetime: 3600, access_token_signing_alg: "ES256".into() }
+    }
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            algorithms: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
+            // A day outlives any default token lifetime, so no token outlives its key.
+            retire_after: 86_400,
+            reload_interval_ms: 1_000,
+        }
+    }
+}
+
+impl Default for ClientAuthSettings {
+    fn default() -> Self {
+        Self {
+            assertion_max_lifetime: 600,
+            jwks_cache_seconds: 300,
+            jwks_fetch_timeout_ms: 3_000,
+            allow_http_jwks_uri: false,
+        }
+    }
+}
+
+/// Settings plus the warnings (unknown keys) found while loading them.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The validated settings.
+    pub settings: Settings,
+    /// Human-readable warnings to log once logging is up.
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if any), then the `TESSERA_*` variables of `env`, and
+    /// validates the result.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, ConfigError> {
+        let defaults = toml::Value::try_from(Settings::default())
+            .map_err(|e| ConfigError::new("(defaults)", e.to_string()))?;
+        let mut merged = defaults.clone();
+        let mut warnings = Vec::new();
+
+        if let Some(path) = file {
+            let key = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::new(&key, e.to_string()))?;
+            let mut doc: toml::Value = toml::from_str(&text).map_err(|e| {
+                ConfigError::new(&key, e.message().to_string())
+            })?;
+            normalize_feature_keys(&mut doc);
+            merge(&mut merged, doc, &defaults, "", &mut warnings);
+        }
+
+        let mut env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !ENV_NOT_SETTINGS.contains(&k.as_str()))
+            .collect();
+        env.sort();
+        for (name, value) in env {
+            let path: Vec<String> =
+                name[ENV_PREFIX.len()..].split("__").map(|s| s.to_ascii_lowercase()).collect();
+            let Some(default) = lookup(&defaults, &path) else {
+                warnings.push(format!("unknown environment variable {name} ignored"));
+                continue;
+            };
+            let typed = env_value(default, &value).map_err(|m| ConfigError::new(&name, m))?;
+            set(&mut merged, &path, typed);
+        }
+
+        let settings: Settings = serde_path_to_error::deserialize(merged).map_err(|e| {
+            ConfigError::new(e.path().to_string(), e.inner().to_string())
+        })?;
+        settings.validate()?;
+        Ok(Loaded { settings, warnings })
+    }
+
+    /// Checks every value that deserialized but may still be unusable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        let issuer = url::Url::parse(&self.issuer)
+            .map_err(|e| ConfigError::new("issuer", format!("not a URL: {e}")))?;
+        if !matches!(issuer.scheme(), "http" | "https") || issuer.host().is_none() {
+            return Err(ConfigError::new("issuer", "must be an http(s) URL with a host"));
+        }
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(ConfigError::new("issuer", "must not have a query or fragment (OpenID Discovery §3)"));
+        }
+        let db = &self.database_url.0;
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return Err(ConfigError::new("database_url", "must start with sqlite: or postgres://"));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::new("database_max_connections", "must be at least 1"));
+        }
+        if !self.master_key.0.is_empty() {
+            crate::crypto::secrets::MasterKey::from_base64(&self.master_key.0)
+                .map_err(|m| ConfigError::new("master_key", m))?;
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| ConfigError::new("log.level", e.to_string()))?;
+        if self.http.max_body_bytes < 1024 {
+            return Err(ConfigError::new("http.max_body_bytes", "must be at least 1024"));
+        }
+        if self.tokens.access_token_lifetime <= 0 {
+            return Err(ConfigError::new("tokens.access_token_lifetime", "must be positive"));
+        }
+        let alg = crate::crypto::SigningAlg::parse(&self.tokens.access_token_signing_alg)
+            .ok_or_else(|| ConfigError::new("tokens.access_token_signing_alg", "unsupported algorithm"))?;
+        if self.keys.algorithms.is_empty() {
+            return Err(ConfigError::new("keys.algorithms", "must name at least one algorithm"));
+        }
+        for a in &self.keys.algorithms {
+            if crate::crypto::SigningAlg::parse(a).is_none() {
+                return Err(ConfigError::new("keys.algorithms", format!("unsupported algorithm {a:?} (RS256, ES256, EdDSA)")));
+            }
+        }
+        if !self.keys.algorithms.iter().any(|a| a == alg.name()) {
+            return Err(ConfigError::new(
+                "tokens.access_token_signing_alg",
+                "must be one of keys.algorithms",
+            ));
+        }
+        if self.keys.retire_after < 0 {
+            return Err(ConfigError::new("keys.retire_after", "must not be negative"));
+        }
+        if self.keys.reload_interval_ms == 0 {
+            return Err(ConfigError::new("keys.reload_interval_ms", "must be positive"));
+        }
+        if self.client_auth.assertion_max_lifetime <= 0 {
+            return Err(ConfigError::new("client_auth.assertion_max_lifetime", "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The listen address, parsed.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen
+            .parse()
+            .map_err(|_| ConfigError::new("listen", format!("{:?} is not a socket address (host:port)", self.listen)))
+    }
+
+    /// The issuer without a trailing slash, the base of every endpoint URL.
+    pub fn issuer(&self) -> &str {
+        self.issuer.trim_end_matches('/')
+    }
+
+    /// Whether the database is the embedded SQLite one.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.0.starts_with("sqlite:")
+    }
+}
+
+/// Accepts the seed's upper-case flag names (`REVOKE_TOKEN = false`) in files.
+fn normalize_feature_keys(doc: &mut toml::Value) {
+    if let Some(toml::Value::Table(features)) = doc.get_mut("features") {
+        let entries: Vec<_> = std::mem::take(features).into_iter().collect();
+        for (k, v) in entries {
+            features.insert(k.to_ascii_lowercase(), v);
+        }
+    }
+}
+
+fn merge(into: &mut toml::Value, from: toml::Value, defaults: &toml::Value, prefix: &str, warnings: &mut Vec<String>) {
+    let (toml::Value::Table(into), toml::Value::Table(from)) = (into, from) else { return };
+    for (k, v) in from {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let Some(default) = defaults.get(&k) else {
+            warnings.push(format!("unknown configuration key {key} ignored"));
+            continue;
+        };
+        match (into.get_mut(&k), default.is_table() && v.is_table()) {
+            (Some(slot), true) => merge(slot, v, default, &key, warnings),
+            _ => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+fn lookup<'a>(v: &'a toml::Value, path: &[String]) -> Option<&'a toml::Value> {
+    path.iter().try_fold(v, |v, k| v.get(k.as_str()))
+}
+
+fn set(v: &mut toml::Value, path: &[String], value: toml::Value) {
+    let mut cur = v;
+    for k in &path[..path.len() - 1] {
+        match cur.get_mut(k.as_str()) {
+            Some(next) => cur = next,
+            None => return,
+        }
+    }
+    if let (Some(last), toml::Value::Table(t)) = (path.last(), cur) {
+        t.insert(last.clone(), value);
+    }
+}
+
+/// Parses an environment value as the type of the default it replaces.
+fn env_value(default: &toml::Value, raw: &str) -> Result<toml::Value, String> {
+    Ok(match default {
+        toml::Value::Boolean(_) => match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+            "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+            _ => return Err(format!("expected true or false, got {raw:?}")),
+        },
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(raw.trim().parse().map_err(|_| format!("expected an integer, got {raw:?}"))?)
+        }
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect(),
+        ),
+        toml::Value::Table(_) => return Err("is a section; set its keys with __".into()),
+        _ => toml::Value::String(raw.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let loaded = Settings::load(None, env(&[])).expect("defaults load");
+        assert_eq!(loaded.settings.listen, "127.0.0.1:8080");
+        assert_eq!(loaded.settings.issuer, "http://localhost:8080");
+        assert_eq!(loaded.settings.database_url.0, "sqlite://data/tessera.db");
+        assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn file_then_env_layering_and_unknown_keys() {
+        let dir = std::env::temp_dir().join(format!("tessera-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let file = dir.join("t.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nbogus = 1\n[tokens]\naccess_token_lifetime = 60\n[features]\nREVOKE_TOKEN = false\n",
+        )
+        .expect("write");
+        let loaded = Settings::load(
+            Some(&file),
+            env(&[
+                ("TESSERA_LISTEN", "127.0.0.1:9001"),
+                ("TESSERA_FEATURES__INTROSPECTION", "false"),
+                ("TESSERA_NOPE", "x"),
+                ("OTHER", "y"),
+            ]),
+        )
+        .expect("load");
+        let s = loaded.settings;
+        assert_eq!(s.listen, "127.0.0.1:9001", "env wins over file");
+        assert_eq!(s.tokens.access_token_lifetime, 60, "file wins over defaults");
+        assert!(!s.features.is_enabled(FeatureFlag::RevokeToken));
+        assert!(!s.features.is_enabled(FeatureFlag::Introspection));
+        assert!(s.features.is_enabled(FeatureFlag::Userinfo));
+        assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("TESSERA_LISTEN", "nonsense", "listen"),
+            ("TESSERA_ISSUER", "ftp://x", "issuer"),
+            ("TESSERA_ISSUER", "https://x/?a=b", "issuer"),
+            ("TESSERA_DATABASE_URL", "mysql://x", "database_url"),
+            ("TESSERA_TOKENS__ACCESS_TOKEN_LIFETIME", "abc", "TESSERA_TOKENS__ACCESS_TOKEN_LIFETIME"),
+            ("TESSERA_TOKENS__ACCESS_TOKEN_LIFETIME", "0", "tokens.access_token_lifetime"),
+            ("TESSERA_LOG__FORMAT", "xml", "log.format"),
+            ("TESSERA_KEYS__ALGORITHMS", "HS256", "keys.algorithms"),
+            ("TESSERA_FEATURES__USERINFO", "maybe", "TESSERA_FEATURES__USERINFO"),
+            ("TESSERA_MASTER_KEY", "short", "master_key"),
+        ];
+        for (k, v, key) in cases {
+            let err = Settings::load(None, env(&[(k, v)])).expect_err(k);
+            assert_eq!(&err.key, key, "{k}={v}: {err}");
+            assert!(err.to_string().starts_with("invalid configuration: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_hidden_from_debug() {
+        let mut s = Settings::default();
+        s.master_key = Secret("c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gx".into());
+        s.database_url = DatabaseUrl("postgres://u:hunter2@h/db".into());
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("hunter2") && !dbg.contains("c2VjcmV0"), "{dbg}");
+    }
+}

@@ -1,0 +1,8 @@
+//! Cryptography: signing keys and the JWKS ([`keys`]), compact JWS signing ([`jwt`]), random
+//! tokens, hashing, constant-time comparison and at-rest encryption ([`secrets`]).
+
+pub mod jwt;
+pub mod keys;
+pub mod secrets;
+
+pub use keys::{KeyRing, SigningAlg};

@@ -1,0 +1,60 @@
+//! HTTP: the router (`app(state)`), cross-cutting layers, and the small endpoints that are not
+//! OAuth protocol steps (JWKS, health).
+
+pub mod health;
+pub mod jwks;
+
+use crate::oauth::{discovery, introspect, revoke, token};
+use crate::server::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, Response};
+use axum::routing::{get, post};
+use std::time::Duration;
+use tower_http::trace::TraceLayer;
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let limit = state.settings().http.max_body_bytes;
+    let log_http = state.settings().log.http;
+    let router = Router::new()
+        .route("/.well-known/openid-configuration", get(discovery::metadata))
+        .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
+        .route("/jwks", get(jwks::jwks))
+        .route("/token", post(token::token))
+        .route("/introspect", post(introspect::introspect))
+        .route("/revoke", post(revoke::revoke))
+        .route("/health", get(health::health))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state);
+    if log_http { router.layer(request_log()) } else { router }
+}
+
+async fn not_found() -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    (axum::http::StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "not_found"})))
+}
+
+/// One line per request: method, path (never the query, which may carry secrets), status and
+/// latency. Headers and bodies are never logged.
+fn request_log() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&Request<axum::body::Body>) -> tracing::Span + Clone,
+    (),
+    impl Fn(&Response<axum::body::Body>, Duration, &tracing::Span) + Clone,
+    (),
+    (),
+    (),
+> {
+    TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<axum::body::Body>| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        })
+        .on_request(())
+        .on_response(|resp: &Response<axum::body::Body>, latency: Duration, _span: &tracing::Span| {
+            tracing::info!(status = resp.status().as_u16(), latency_us = latency.as_micros() as u64, "request");
+        })
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(())
+}

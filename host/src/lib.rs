@@ -1,0 +1,20 @@
+//! Tessera: an OAuth 2.0 / OpenID Connect authorization server whose extension points are
+//! sandboxed WebAssembly components.
+//!
+//! The crate is laid out the way a request travels: [`http`] owns the router, layers and
+//! error mapping; [`oauth`] holds one module per endpoint and per grant; [`crypto`] owns keys,
+//! JWKS and JWT signing; [`store`] is the only module that speaks SQL; [`config`] loads and
+//! validates settings. [`server`] wires them together and [`cli`] is the command line.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod http;
+pub mod logging;
+pub mod model;
+pub mod oauth;
+pub mod server;
+pub mod store;
+
+pub use server::{AppState, Server};

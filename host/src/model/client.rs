@@ -1,0 +1,331 @@
+//! The client model: every field of Janssen's client form (seed 001), under RFC 7591 / OpenID
+//! Connect Registration names where those exist and Tessera's own names otherwise.
+
+use crate::clock::UnixTime;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Token endpoint authentication methods we implement.
+pub const AUTH_METHODS: &[&str] =
+    &["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
+
+/// Grant types a client may declare (the ones we implement today are enforced at the token
+/// endpoint; the others are stored for the flows that will use them).
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "implicit",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:openid:params:grant-type:ciba",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:uma-ticket",
+];
+
+/// A registered client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The client identifier.
+    pub client_id: String,
+    /// SHA-256 of the client secret, for clients that have one.
+    pub secret_hash: Option<String>,
+    /// The secret sealed with the master key, only for `client_secret_jwt` (HMAC needs the secret).
+    pub secret_sealed: Option<String>,
+    /// Everything else.
+    pub metadata: ClientMetadata,
+    /// Registration time.
+    pub created_at: UnixTime,
+}
+
+impl Client {
+    /// Whether the client may be used at `now`: active and not expired.
+    pub fn is_usable(&self, now: UnixTime) -> bool {
+        self.metadata.active && self.metadata.expires_at.is_none_or(|t| now < t)
+    }
+
+    /// Scopes the client is allowed to request.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.metadata.scope.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty())
+    }
+
+    /// Whether the client declared `grant_type`.
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.metadata.grant_types.iter().any(|g| g == grant_type)
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_auth_method() -> String {
+    "client_secret_basic".into()
+}
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into()]
+}
+fn default_response_types() -> Vec<String> {
+    vec!["code".into()]
+}
+fn default_application_type() -> String {
+    "web".into()
+}
+fn default_subject_type() -> String {
+    "public".into()
+}
+
+/// Client metadata: the fields of seed 001, stored whole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    /// Name shown to the end-user ("Client name").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// Description ("Description").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// "Authn method token endpoint".
+    #[serde(default = "default_auth_method")]
+    pub token_endpoint_auth_method: String,
+    /// JWS algorithm the client signs its assertions with (`client_secret_jwt`/`private_key_jwt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// "Subject type": `public` or `pairwise`.
+    #[serde(default = "default_subject_type")]
+    pub subject_type: String,
+    /// "id_token subject type".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_subject_type: Option<String>,
+    /// "Sector Identifier URI".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
+    /// "Grants".
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<String>,
+    /// "Response types".
+    #[serde(default = "default_response_types")]
+    pub response_types: Vec<String>,
+    /// "Active".
+    #[serde(default = "default_true")]
+    pub active: bool,
+    /// "Application type": `web` or `native`.
+    #[serde(default = "default_application_type")]
+    pub application_type: String,
+    /// "Redirect URIs".
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// "Redirect Regex".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uris_regex: Option<String>,
+    /// "Scopes", space-separated (RFC 7591 `scope`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// "Access token type": JWT (`true`) or reference (`false`).
+    #[serde(default)]
+    pub access_token_as_jwt: bool,
+    /// JWS algorithm for this client's JWT access tokens (server default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_signing_alg: Option<String>,
+    /// "Include claims in id_token".
+    #[serde(default)]
+    pub include_claims_in_id_token: bool,
+    /// "Add auth_time to id_token".
+    #[serde(default)]
+    pub require_auth_time: bool,
+    /// "Run Introspection Script Before AccessToken As Jwt Creation And Include Claims".
+    #[serde(default)]
+    pub run_introspection_script_before_jwt_creation: bool,
+    /// "Token binding confirmation method for id_token".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_token_binding_cnf: Option<String>,
+    /// "Access token additional audiences".
+    #[serde(default)]
+    pub additional_audience: Vec<String>,
+    /// "Access token lifetime", seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_lifetime: Option<i64>,
+    /// "Refresh token lifetime", seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_lifetime: Option<i64>,
+    /// "Default max authn age", seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_age: Option<i64>,
+    /// "Front channel logout URI".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_uri: Option<String>,
+    /// "Front channel logout session required".
+    #[serde(default)]
+    pub frontchannel_logout_session_required: bool,
+    /// "Post logout redirect URI".
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// "Back channel logout URI".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// "Back channel logout session required".
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    /// "Client URI".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    /// "Policy URI".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// "Logo URI".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// "Terms of service URI".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// "Contacts".
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    /// "Authorized JS origins".
+    #[serde(default)]
+    pub authorized_origins: Vec<String>,
+    /// "Software id".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    /// "Software version".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+    /// "Software statement" (the whole signed JWT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_statement: Option<String>,
+    /// "CIBA: Token delivery method" (`poll`, `ping`, `push`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_token_delivery_mode: Option<String>,
+    /// "CIBA: Client notification endpoint".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_client_notification_endpoint: Option<String>,
+    /// "CIBA: Require user code param".
+    #[serde(default)]
+    pub backchannel_user_code_parameter: bool,
+    /// "PAR: Require lifetime", seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub par_lifetime: Option<i64>,
+    /// "PAR: Require PAR".
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// "UMA: RPT token type": JWT (`true`) or reference.
+    #[serde(default)]
+    pub rpt_as_jwt: bool,
+    /// "UMA: Claims redirect URI".
+    #[serde(default)]
+    pub claims_redirect_uris: Vec<String>,
+    /// "UMA: RPT Modification Script".
+    #[serde(default)]
+    pub rpt_claims_scripts: Vec<String>,
+    /// "Client JWKS URI".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// "Client JWKS" (a JWK Set object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// JWS algorithm for this client's ID tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// "Persist Authorizations".
+    #[serde(default = "default_true")]
+    pub persist_client_authorizations: bool,
+    /// "Allow spontaneous scopes".
+    #[serde(default)]
+    pub allow_spontaneous_scopes: bool,
+    /// "Spontaneous scope validation regex".
+    #[serde(default)]
+    pub spontaneous_scopes: Vec<String>,
+    /// "Initiate Login URI".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiate_login_uri: Option<String>,
+    /// "Request URIs".
+    #[serde(default)]
+    pub request_uris: Vec<String>,
+    /// "Default ACR".
+    #[serde(default)]
+    pub default_acr_values: Vec<String>,
+    /// "Allowed ACRs".
+    #[serde(default)]
+    pub authorized_acr_values: Vec<String>,
+    /// "Default prompt=login".
+    #[serde(default)]
+    pub default_prompt_login: bool,
+    /// "TLS Subject DN".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// "Is Expirable Client?": the time the client stops working, if it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<UnixTime>,
+    /// "Client Scripts": plugins bound to this client.
+    #[serde(default)]
+    pub scripts: Vec<String>,
+}
+
+impl ClientMetadata {
+    /// Checks the metadata a client registration may not get wrong; the message names the field
+    /// (RFC 7591 `invalid_client_metadata` / `invalid_redirect_uri`).
+    pub fn validate(&self) -> Result<(), String> {
+        if !AUTH_METHODS.contains(&self.token_endpoint_auth_method.as_str()) {
+            return Err(format!("token_endpoint_auth_method: unsupported {:?}", self.token_endpoint_auth_method));
+        }
+        if let Some(alg) = &self.token_endpoint_auth_signing_alg {
+            let ok = match self.token_endpoint_auth_method.as_str() {
+                "client_secret_jwt" => matches!(alg.as_str(), "HS256" | "HS384" | "HS512"),
+                "private_key_jwt" => crate::oauth::client_auth::ASYMMETRIC_ALGS.contains(&alg.as_str()),
+                _ => false,
+            };
+            if !ok {
+                return Err(format!("token_endpoint_auth_signing_alg: {alg:?} does not fit the auth method"));
+            }
+        }
+        if self.token_endpoint_auth_method == "private_key_jwt" && self.jwks.is_none() && self.jwks_uri.is_none() {
+            return Err("jwks: private_key_jwt needs jwks or jwks_uri".into());
+        }
+        if self.jwks.is_some() && self.jwks_uri.is_some() {
+            return Err("jwks: jwks and jwks_uri must not both be present (RFC 7591 §2)".into());
+        }
+        if let Some(jwks) = &self.jwks {
+            serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(jwks.clone())
+                .map_err(|e| format!("jwks: not a JWK Set: {e}"))?;
+        }
+        if let Some(uri) = &self.jwks_uri {
+            url::Url::parse(uri).map_err(|e| format!("jwks_uri: {e}"))?;
+        }
+        for g in &self.grant_types {
+            if !GRANT_TYPES.contains(&g.as_str()) {
+                return Err(format!("grant_types: unsupported {g:?}"));
+            }
+        }
+        if !matches!(self.subject_type.as_str(), "public" | "pairwise") {
+            return Err("subject_type: must be public or pairwise".into());
+        }
+        if !matches!(self.application_type.as_str(), "web" | "native") {
+            return Err("application_type: must be web or native".into());
+        }
+        for uri in &self.redirect_uris {
+            let u = url::Url::parse(uri).map_err(|e| format!("redirect_uris: {uri:?}: {e}"))?;
+            if u.fragment().is_some() {
+                return Err(format!("redirect_uris: {uri:?} must not have a fragment (RFC 6749 §3.1.2)"));
+            }
+        }
+        for (name, v) in [("access_token_lifetime", self.access_token_lifetime), ("refresh_token_lifetime", self.refresh_token_lifetime)] {
+            if v.is_some_and(|v| v <= 0) {
+                return Err(format!("{name}: must be positive"));
+            }
+        }
+        if let Some(alg) = &self.access_token_signing_alg {
+            if crate::crypto::SigningAlg::parse(alg).is_none() {
+                return Err(format!("access_token_signing_alg: unsupported {alg:?}"));
+            }
+        }
+        if let Some(scope) = &self.scope {
+            if !scope.split(' ').filter(|s| !s.is_empty()).all(crate::oauth::scope::is_valid_scope_token) {
+                return Err("scope: contains characters RFC 6749 §3.3 forbids".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this client authenticates with a shared secret.
+    pub fn uses_secret(&self) -> bool {
+        matches!(self.token_endpoint_auth_method.as_str(), "client_secret_basic" | "client_secret_post" | "client_secret_jwt")
+    }
+}

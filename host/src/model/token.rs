@@ -1,0 +1,84 @@
+//! Grants and the tokens issued under them. Revoking a grant revokes every token it holds.
+
+use crate::clock::UnixTime;
+
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// An access token.
+    AccessToken,
+    /// A refresh token.
+    RefreshToken,
+}
+
+impl TokenKind {
+    /// The RFC 7009 `token_type_hint` spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::AccessToken => "access_token",
+            TokenKind::RefreshToken => "refresh_token",
+        }
+    }
+
+    /// Parses the RFC 7009 spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "access_token" => Some(TokenKind::AccessToken),
+            "refresh_token" => Some(TokenKind::RefreshToken),
+            _ => None,
+        }
+    }
+}
+
+/// One authorization: a client's (and for user flows, a subject's) consent to scopes.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// Random id.
+    pub grant_id: String,
+    /// The client the grant was issued to.
+    pub client_id: String,
+    /// The end-user, when there is one.
+    pub subject: Option<String>,
+    /// `client_credentials`, `authorization_code`, ...
+    pub grant_type: String,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// Issue time.
+    pub created_at: UnixTime,
+}
+
+/// A stored token: found by the SHA-256 of the token string (JWT or reference alike).
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    /// base64url SHA-256 of the token as sent to the client.
+    pub token_hash: String,
+    /// The grant the token belongs to.
+    pub grant_id: String,
+    /// Access or refresh token.
+    pub kind: TokenKind,
+    /// `jwt` or `reference`.
+    pub format: String,
+    /// The JWT id, for JWT access tokens.
+    pub jti: Option<String>,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// The end-user, when there is one.
+    pub subject: Option<String>,
+    /// Scopes, space-separated.
+    pub scope: String,
+    /// Audiences.
+    pub audience: Vec<String>,
+    /// Issue time.
+    pub issued_at: UnixTime,
+    /// Expiry.
+    pub expires_at: UnixTime,
+    /// When the token's grant was revoked, if it was.
+    pub revoked_at: Option<UnixTime>,
+}
+
+impl TokenRecord {
+    /// Whether the token is usable at `now`: neither expired nor revoked.
+    pub fn is_active(&self, now: UnixTime) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}

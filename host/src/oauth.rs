@@ -1,0 +1,16 @@
+//! OAuth 2.0 / OpenID Connect endpoints, one module per endpoint and per grant. Handlers read
+//! as the protocol steps of their RFC; shared pieces (errors, strict form parsing, client
+//! authentication, scopes) live beside them.
+
+pub mod client_auth;
+pub mod client_credentials;
+pub mod discovery;
+pub mod error;
+pub mod form;
+pub mod introspect;
+pub mod registration;
+pub mod revoke;
+pub mod scope;
+pub mod token;
+
+pub use error::OAuthError;

@@ -1,0 +1,72 @@
+//! The `client_credentials` grant (RFC 6749 §4.4) with RFC 8707 resource indicators.
+
+use crate::crypto::secrets::random_token;
+use crate::model::{Client, Grant};
+use crate::oauth::form::OAuthForm;
+use crate::oauth::token::{TokenResponse, mint_access_token};
+use crate::oauth::{OAuthError, scope};
+use crate::server::AppState;
+
+/// Issues an access token to the client itself.
+pub async fn grant(state: &AppState, client: &Client, form: &OAuthForm) -> Result<TokenResponse, OAuthError> {
+    if client.metadata.token_endpoint_auth_method == "none" {
+        return Err(OAuthError::UnauthorizedClient("public clients cannot use client_credentials".into()));
+    }
+    if !client.allows_grant("client_credentials") {
+        return Err(OAuthError::UnauthorizedClient("client is not registered for client_credentials".into()));
+    }
+    let granted = granted_scope(client, form.get("scope"))?;
+    let audience = audience(client, form.all("resource"))?;
+    let now = state.now();
+    let grant = Grant {
+        grant_id: random_token(16),
+        client_id: client.client_id.clone(),
+        subject: None,
+        grant_type: "client_credentials".into(),
+        scope: granted,
+        created_at: now,
+    };
+    let minted = mint_access_token(state, client, &grant, audience, now)?;
+    state.store().insert_grant_with_tokens(&grant, std::slice::from_ref(&minted.record)).await?;
+    Ok(TokenResponse {
+        access_token: minted.token,
+        token_type: "Bearer",
+        expires_in: minted.record.expires_at - now,
+        scope: grant.scope,
+    })
+}
+
+/// The requested scopes if the client may have all of them; the client's scopes if none requested.
+fn granted_scope(client: &Client, requested: Option<&str>) -> Result<String, OAuthError> {
+    match requested {
+        Some(req) => {
+            let req = scope::parse(req)?;
+            if let Some(bad) = req.iter().find(|s| !client.scopes().any(|c| c == **s)) {
+                return Err(OAuthError::InvalidScope(format!("scope {bad:?} is not allowed for this client").into()));
+            }
+            Ok(req.join(" "))
+        }
+        None => Ok(client.scopes().collect::<Vec<_>>().join(" ")),
+    }
+}
+
+/// RFC 8707 resources if given (absolute URIs, no fragment); otherwise the client itself plus
+/// its additional audiences.
+fn audience(client: &Client, resources: &[String]) -> Result<Vec<String>, OAuthError> {
+    if resources.is_empty() {
+        let mut aud = vec![client.client_id.clone()];
+        aud.extend(client.metadata.additional_audience.iter().cloned());
+        return Ok(aud);
+    }
+    let mut out = Vec::new();
+    for r in resources {
+        let u = url::Url::parse(r).map_err(|_| OAuthError::InvalidTarget(format!("resource {r:?} is not an absolute URI").into()))?;
+        if u.fragment().is_some() {
+            return Err(OAuthError::InvalidTarget("resource must not contain a fragment".into()));
+        }
+        if !out.contains(r) {
+            out.push(r.clone());
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,63 @@
+//! OpenID Provider / OAuth 2.0 Authorization Server metadata (OpenID Discovery 1.0, RFC 8414,
+//! flag JANS_CONFIGURATION). It lists exactly what is implemented and enabled.
+
+use crate::config::FeatureFlag;
+use crate::oauth::OAuthError;
+use crate::oauth::client_auth::{ASYMMETRIC_ALGS, HMAC_ALGS};
+use crate::model::client::AUTH_METHODS;
+use crate::server::AppState;
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+/// Grant types the token endpoint implements.
+pub const GRANT_TYPES_SUPPORTED: &[&str] = &["client_credentials"];
+
+/// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
+pub async fn metadata(State(state): State<AppState>) -> Result<Json<Value>, OAuthError> {
+    state.require(FeatureFlag::JansConfiguration)?;
+    Ok(Json(document(&state).await?))
+}
+
+/// Builds the metadata document from the current configuration.
+pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
+    let s = state.settings();
+    let urls = state.urls();
+    let features = state.features();
+    let auth_signing: Vec<&str> = ASYMMETRIC_ALGS.iter().chain(HMAC_ALGS).copied().collect();
+    let scopes = state.store().list_scopes().await?;
+    let mut claims: Vec<&str> = vec!["iss", "sub", "aud", "exp", "iat"];
+    for sc in &scopes {
+        for c in &sc.claims {
+            if !claims.contains(&c.as_str()) {
+                claims.push(c);
+            }
+        }
+    }
+    let mut doc = json!({
+        "issuer": s.issuer(),
+        "token_endpoint": urls.token,
+        "jwks_uri": urls.jwks,
+        "grant_types_supported": GRANT_TYPES_SUPPORTED,
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": auth_signing,
+        "scopes_supported": scopes.iter().map(|sc| sc.scope_id.as_str()).collect::<Vec<_>>(),
+        "claims_supported": claims,
+        "access_token_signing_alg_values_supported": state.keys().load().algorithms().iter().map(|a| a.name()).collect::<Vec<_>>(),
+    });
+    if features.is_enabled(FeatureFlag::Introspection) {
+        doc["introspection_endpoint"] = json!(urls.introspection);
+        doc["introspection_endpoint_auth_methods_supported"] = json!(AUTH_METHODS);
+        doc["introspection_endpoint_auth_signing_alg_values_supported"] = json!(auth_signing);
+    }
+    if features.is_enabled(FeatureFlag::RevokeToken) {
+        doc["revocation_endpoint"] = json!(urls.revocation);
+        doc["revocation_endpoint_auth_methods_supported"] = json!(AUTH_METHODS);
+        doc["revocation_endpoint_auth_signing_alg_values_supported"] = json!(auth_signing);
+    }
+    if features.is_enabled(FeatureFlag::HealthCheck) {
+        // Not a registered metadata name; Janssen publishes its health endpoint too.
+        doc["health_endpoint"] = json!(urls.health);
+    }
+    Ok(doc)
+}

@@ -1,0 +1,134 @@
+//! The OAuth error type: RFC 6749 §5.2 codes (plus RFC 7009 / RFC 8707 ones) with their HTTP
+//! status. Internal causes are logged here and never sent to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::borrow::Cow;
+
+/// An error answered to an OAuth client.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// Malformed request.
+    #[error("invalid_request: {0}")]
+    InvalidRequest(Cow<'static, str>),
+    /// Client authentication failed. `basic` = the client tried HTTP Basic, which RFC 6749
+    /// §5.2 answers with a `WWW-Authenticate` challenge.
+    #[error("invalid_client: {description}")]
+    InvalidClient {
+        /// What failed (kept vague on purpose: never says which of id or secret was wrong).
+        description: Cow<'static, str>,
+        /// Whether to add a Basic challenge.
+        basic: bool,
+    },
+    /// The grant (code, refresh token, ...) is invalid.
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(Cow<'static, str>),
+    /// The client may not use this grant type.
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(Cow<'static, str>),
+    /// Unknown grant type.
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(Cow<'static, str>),
+    /// Scope not allowed or malformed.
+    #[error("invalid_scope: {0}")]
+    InvalidScope(Cow<'static, str>),
+    /// RFC 8707: a bad `resource`.
+    #[error("invalid_target: {0}")]
+    InvalidTarget(Cow<'static, str>),
+    /// The request body is larger than allowed.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// The feature behind this endpoint is switched off.
+    #[error("feature {0} is disabled")]
+    FeatureDisabled(&'static str),
+    /// Something failed inside the server; the cause is logged, not sent.
+    #[error("server_error")]
+    Server(#[source] anyhow::Error),
+    /// A dependency (the database) is unavailable.
+    #[error("temporarily_unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+impl OAuthError {
+    /// Shorthand for [`OAuthError::InvalidRequest`].
+    pub fn invalid_request(msg: impl Into<Cow<'static, str>>) -> Self {
+        OAuthError::InvalidRequest(msg.into())
+    }
+
+    /// Shorthand for [`OAuthError::InvalidClient`].
+    pub fn invalid_client(msg: impl Into<Cow<'static, str>>, basic: bool) -> Self {
+        OAuthError::InvalidClient { description: msg.into(), basic }
+    }
+
+    /// The RFC error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest(_) | OAuthError::PayloadTooLarge => "invalid_request",
+            OAuthError::InvalidClient { .. } => "invalid_client",
+            OAuthError::InvalidGrant(_) => "invalid_grant",
+            OAuthError::UnauthorizedClient(_) => "unauthorized_client",
+            OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::InvalidTarget(_) => "invalid_target",
+            OAuthError::FeatureDisabled(_) => "feature_disabled",
+            OAuthError::Server(_) => "server_error",
+            OAuthError::Unavailable(_) => "temporarily_unavailable",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            OAuthError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
+            OAuthError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            OAuthError::FeatureDisabled(_) => StatusCode::FORBIDDEN,
+            OAuthError::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn description(&self) -> Cow<'static, str> {
+        match self {
+            OAuthError::InvalidRequest(d)
+            | OAuthError::InvalidGrant(d)
+            | OAuthError::UnauthorizedClient(d)
+            | OAuthError::UnsupportedGrantType(d)
+            | OAuthError::InvalidScope(d)
+            | OAuthError::InvalidTarget(d)
+            | OAuthError::InvalidClient { description: d, .. } => d.clone(),
+            OAuthError::PayloadTooLarge => "request body too large".into(),
+            OAuthError::FeatureDisabled(f) => format!("the {f} feature is disabled on this server").into(),
+            OAuthError::Server(_) => "internal server error".into(),
+            OAuthError::Unavailable(_) => "the service is temporarily unavailable".into(),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for OAuthError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Database(_) => OAuthError::Unavailable(e.into()),
+            _ => OAuthError::Server(e.into()),
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        match &self {
+            OAuthError::Server(cause) | OAuthError::Unavailable(cause) => {
+                tracing::error!(error = %cause, code = self.code(), "request failed inside the server");
+            }
+            _ => tracing::debug!(code = self.code(), description = %self.description(), "oauth error"),
+        }
+        let body = serde_json::json!({ "error": self.code(), "error_description": self.description() });
+        let mut resp = (self.status(), axum::Json(body)).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if matches!(self, OAuthError::InvalidClient { basic: true, .. }) {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tessera\", charset=\"UTF-8\""));
+        }
+        resp
+    }
+}

@@ -1,0 +1,118 @@
+//! Strict `application/x-www-form-urlencoded` bodies: the right content type, a size limit,
+//! valid UTF-8 after percent-decoding, and no repeated parameters (RFC 6749 §3.1) except those
+//! a spec lets repeat (RFC 8707 `resource`). Empty values count as absent (RFC 6749 §3.1).
+
+use crate::oauth::OAuthError;
+use crate::server::AppState;
+use axum::extract::{FromRequest, Request};
+use axum::http::{Method, header};
+use std::collections::HashMap;
+
+/// Parameters that may appear more than once.
+const REPEATABLE: &[&str] = &["resource"];
+
+/// A parsed form body (or, for GET, query string).
+#[derive(Debug, Default)]
+pub struct OAuthForm {
+    single: HashMap<String, String>,
+    multi: HashMap<String, Vec<String>>,
+}
+
+impl OAuthForm {
+    /// Parses `input`, enforcing the rules above.
+    pub fn parse(input: &[u8]) -> Result<Self, OAuthError> {
+        let mut form = OAuthForm::default();
+        for pair in input.split(|&b| b == b'&') {
+            if pair.is_empty() {
+                continue;
+            }
+            let (k, v) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &b""[..]),
+            };
+            let k = decode(k)?;
+            let v = decode(v)?;
+            if REPEATABLE.contains(&k.as_str()) {
+                if !v.is_empty() {
+                    form.multi.entry(k).or_default().push(v);
+                }
+                continue;
+            }
+            if form.single.contains_key(&k) {
+                return Err(OAuthError::invalid_request(format!("parameter {k} is repeated")));
+            }
+            form.single.insert(k, v);
+        }
+        form.single.retain(|_, v| !v.is_empty());
+        Ok(form)
+    }
+
+    /// An optional parameter.
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.single.get(k).map(String::as_str)
+    }
+
+    /// A required parameter, or `invalid_request` naming it.
+    pub fn require(&self, k: &str) -> Result<&str, OAuthError> {
+        self.get(k).ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {k}")))
+    }
+
+    /// Every value of a repeatable parameter.
+    pub fn all(&self, k: &str) -> &[String] {
+        self.multi.get(k).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+fn decode(raw: &[u8]) -> Result<String, OAuthError> {
+    let plus: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
+    String::from_utf8(bytes).map_err(|_| OAuthError::invalid_request("request is not valid UTF-8"))
+}
+
+impl FromRequest<AppState> for OAuthForm {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if req.method() == Method::GET {
+            return OAuthForm::parse(req.uri().query().unwrap_or("").as_bytes());
+        }
+        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(OAuthError::invalid_request("content type must be application/x-www-form-urlencoded"));
+        }
+        let limit = state.settings().http.max_body_bytes;
+        let body = axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
+            if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit")
+            {
+                OAuthError::PayloadTooLarge
+            } else {
+                OAuthError::invalid_request("could not read the request body")
+            }
+        })?;
+        OAuthForm::parse(&body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_decodes() {
+        let f = OAuthForm::parse(b"grant_type=client_credentials&scope=a+b%20c&empty=&resource=https%3A%2F%2Fx&resource=https%3A%2F%2Fy").expect("ok");
+        assert_eq!(f.get("grant_type"), Some("client_credentials"));
+        assert_eq!(f.get("scope"), Some("a b c"));
+        assert_eq!(f.get("empty"), None);
+        assert_eq!(f.all("resource"), ["https://x", "https://y"]);
+    }
+
+    #[test]
+    fn refuses_repeats_and_bad_utf8() {
+        assert!(matches!(OAuthForm::parse(b"a=1&a=2"), Err(OAuthError::InvalidRequest(_))));
+        assert!(matches!(OAuthForm::parse(b"a=&a=2"), Err(OAuthError::InvalidRequest(_))));
+        assert!(matches!(OAuthForm::parse(b"a=%FF%FE"), Err(OAuthError::InvalidRequest(_))));
+        assert!(matches!(OAuthForm::parse(b"a=\xff"), Err(OAuthError::InvalidRequest(_))));
+    }
+}

@@ -1,0 +1,117 @@
+//! The token endpoint (RFC 6749 §3.2): authenticate the client, dispatch on `grant_type`, answer
+//! with `Cache-Control: no-store`. Also the shared access-token minting every grant uses.
+
+use crate::clock::UnixTime;
+use crate::crypto::SigningAlg;
+use crate::crypto::secrets::{random_token, sha256_b64};
+use crate::model::{Client, Grant, TokenKind, TokenRecord};
+use crate::oauth::client_auth;
+use crate::oauth::form::OAuthForm;
+use crate::oauth::{OAuthError, client_credentials};
+use crate::server::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// `POST /token`.
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, form: OAuthForm) -> Result<Response, OAuthError> {
+    let client = client_auth::authenticate(&state, &headers, &form, &state.urls().token).await?;
+    let grant_type = form.require("grant_type")?;
+    let response = match grant_type {
+        "client_credentials" => client_credentials::grant(&state, &client, &form).await?,
+        other => {
+            return Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported").into()));
+        }
+    };
+    Ok(no_store(Json(response)))
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The granted scope.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+}
+
+/// Adds `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
+pub fn no_store(r: impl IntoResponse) -> Response {
+    let mut resp = r.into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// RFC 9068 access-token claims.
+#[derive(Debug, Serialize)]
+struct AccessTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a [String],
+    exp: UnixTime,
+    iat: UnixTime,
+    jti: &'a str,
+    client_id: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+}
+
+/// An access token and the record that makes it introspectable and revocable.
+pub struct MintedToken {
+    /// The token string sent to the client.
+    pub token: String,
+    /// Its stored record.
+    pub record: TokenRecord,
+}
+
+/// Mints an access token for `grant`: a signed RFC 9068 JWT or an opaque reference token,
+/// as the client chose; recorded by the hash of the token string either way.
+pub fn mint_access_token(state: &AppState, client: &Client, grant: &Grant, audience: Vec<String>, now: UnixTime) -> Result<MintedToken, OAuthError> {
+    let s = state.settings();
+    let lifetime = client.metadata.access_token_lifetime.unwrap_or(s.tokens.access_token_lifetime);
+    let exp = now + lifetime;
+    let (token, format, jti) = if client.metadata.access_token_as_jwt {
+        let alg_name = client.metadata.access_token_signing_alg.as_deref().unwrap_or(&s.tokens.access_token_signing_alg);
+        let alg = SigningAlg::parse(alg_name).ok_or_else(|| OAuthError::Server(anyhow::anyhow!("client {} has unsupported access_token_signing_alg", client.client_id)))?;
+        let keys = state.keys().load();
+        let key = keys.signer(alg).ok_or_else(|| OAuthError::Server(anyhow::anyhow!("no signing key for {}", alg.name())))?;
+        let jti = random_token(16);
+        let claims = AccessTokenClaims {
+            iss: s.issuer(),
+            sub: grant.subject.as_deref().unwrap_or(&client.client_id),
+            aud: &audience,
+            exp,
+            iat: now,
+            jti: &jti,
+            client_id: &client.client_id,
+            scope: &grant.scope,
+        };
+        let jwt = crate::crypto::jwt::sign(key, "at+jwt", &claims).map_err(|e| OAuthError::Server(e.into()))?;
+        (jwt, "jwt", Some(jti))
+    } else {
+        (random_token(32), "reference", None)
+    };
+    let record = TokenRecord {
+        token_hash: sha256_b64(token.as_bytes()),
+        grant_id: grant.grant_id.clone(),
+        kind: TokenKind::AccessToken,
+        format: format.into(),
+        jti,
+        client_id: client.client_id.clone(),
+        subject: grant.subject.clone(),
+        scope: grant.scope.clone(),
+        audience,
+        issued_at: now,
+        expires_at: exp,
+        revoked_at: None,
+    };
+    Ok(MintedToken { token, record })
+}

@@ -1,0 +1,214 @@
+//! Wiring: the shared application state, start-up (storage, keys), background tasks, and
+//! `serve_with_listener` so tests bind `127.0.0.1:0` and run the real server in-process.
+
+use crate::clock::{SharedClock, UnixTime};
+use crate::config::{FeatureFlag, FeatureFlags, Settings};
+use crate::crypto::secrets::MasterKey;
+use crate::crypto::{KeyRing, SigningAlg};
+use crate::oauth::OAuthError;
+use crate::oauth::client_auth::JwksCache;
+use crate::store::Store;
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Absolute URLs of our endpoints, computed once from the issuer.
+#[derive(Debug, Clone)]
+pub struct Urls {
+    /// Token endpoint.
+    pub token: String,
+    /// Introspection endpoint.
+    pub introspection: String,
+    /// Revocation endpoint.
+    pub revocation: String,
+    /// JWKS.
+    pub jwks: String,
+    /// Health check.
+    pub health: String,
+}
+
+impl Urls {
+    fn new(issuer: &str) -> Self {
+        Self {
+            token: format!("{issuer}/token"),
+            introspection: format!("{issuer}/introspect"),
+            revocation: format!("{issuer}/revoke"),
+            jwks: format!("{issuer}/jwks"),
+            health: format!("{issuer}/health"),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    settings: Settings,
+    features: ArcSwap<FeatureFlags>,
+    store: Store,
+    keys: KeyRing,
+    master: Arc<MasterKey>,
+    clock: SharedClock,
+    jwks_cache: JwksCache,
+    http_client: reqwest::Client,
+    urls: Urls,
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// Opens storage (migrating it), loads or creates the master key and signing keys.
+    pub async fn new(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.database_url.0, settings.database_max_connections).await?;
+        Self::with_store(settings, store, clock).await
+    }
+
+    /// Like [`new`](Self::new) with an already-connected store.
+    pub async fn with_store(settings: Settings, store: Store, clock: SharedClock) -> anyhow::Result<Self> {
+        let master = Arc::new(load_master_key(&settings)?);
+        let algs: Vec<SigningAlg> = settings.keys.algorithms.iter().filter_map(|a| SigningAlg::parse(a)).collect();
+        let keys = KeyRing::init(&store, master.clone(), &algs, clock.now()).await.context("loading signing keys")?;
+        let http_client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.client_auth.jwks_fetch_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self(Arc::new(Inner {
+            features: ArcSwap::from_pointee(settings.features.clone()),
+            urls: Urls::new(settings.issuer()),
+            settings,
+            store,
+            keys,
+            master,
+            clock,
+            jwks_cache: JwksCache::default(),
+            http_client,
+        })))
+    }
+
+    /// The settings the server started with.
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// The current feature flags.
+    pub fn features(&self) -> arc_swap::Guard<Arc<FeatureFlags>> {
+        self.0.features.load()
+    }
+
+    /// Switches a feature on or off at run time.
+    pub fn set_feature(&self, flag: FeatureFlag, on: bool) {
+        let mut f = FeatureFlags::clone(&self.0.features.load());
+        f.set(flag, on);
+        self.0.features.store(Arc::new(f));
+    }
+
+    /// `Err(feature_disabled)` unless `flag` is on.
+    pub fn require(&self, flag: FeatureFlag) -> Result<(), OAuthError> {
+        if self.features().is_enabled(flag) { Ok(()) } else { Err(OAuthError::FeatureDisabled(flag.name())) }
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.0.keys
+    }
+
+    /// The at-rest encryption key.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.0.master
+    }
+
+    /// Now, from the injected clock.
+    pub fn now(&self) -> UnixTime {
+        self.0.clock.now()
+    }
+
+    /// Our endpoint URLs.
+    pub fn urls(&self) -> &Urls {
+        &self.0.urls
+    }
+
+    /// Cache of client `jwks_uri` documents.
+    pub fn jwks_cache(&self) -> &JwksCache {
+        &self.0.jwks_cache
+    }
+
+    /// Outbound HTTP client (client `jwks_uri` fetches).
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.0.http_client
+    }
+}
+
+/// Reads the master key from settings, or from (creating) `DATA_DIR/master.key`.
+pub fn load_master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
+    if settings.master_key.0.is_empty() {
+        MasterKey::load_or_create(&settings.data_dir.join("master.key"))
+    } else {
+        MasterKey::from_base64(&settings.master_key.0).map_err(|m| anyhow::anyhow!("master_key: {m}"))
+    }
+}
+
+/// The running server.
+pub struct Server;
+
+impl Server {
+    /// Serves `state` on `listener` until `shutdown` resolves, with the background tasks (key
+    /// reload, expired-token purge) running beside it; they stop with the server.
+    pub async fn serve_with_listener(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let tasks = [
+            tokio::spawn(reload_keys(state.clone(), stop_rx.clone())),
+            tokio::spawn(purge_expired(state.clone(), stop_rx)),
+        ];
+        let app = crate::http::app(state);
+        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        result.context("HTTP server failed")
+    }
+}
+
+async fn reload_keys(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let every = Duration::from_millis(state.settings().keys.reload_interval_ms);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match state.keys().refresh(state.store(), state.now()).await {
+            Ok(true) => tracing::info!("signing keys reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "signing key reload failed; keeping the current keys"),
+        }
+    }
+}
+
+/// How often expired tokens are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// Expired tokens are kept this long so introspection of a just-expired token still finds it
+/// (it answers inactive either way).
+const PURGE_GRACE_SECS: i64 = 3600;
+
+async fn purge_expired(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(PURGE_EVERY) => {}
+        }
+        match state.store().purge_expired(state.now() - PURGE_GRACE_SECS).await {
+            Ok(n) if n > 0 => tracing::info!(tokens = n, "purged expired tokens"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),
+        }
+    }
+}

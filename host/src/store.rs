@@ -1,0 +1,437 @@
+//! Storage: one code base over SQLite (embedded default, WAL) and PostgreSQL, chosen by URL.
+//! This is the only module that speaks SQL; every write that must be atomic is one transaction.
+
+mod migrate;
+
+use crate::clock::UnixTime;
+use crate::model::{Client, ClientMetadata, Grant, TokenKind, TokenRecord};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::time::Duration;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row with the same key exists.
+    #[error("conflict: row already exists")]
+    Conflict,
+    /// A stored value could not be decoded.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    fn from_write(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The database handle.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A stored signing key (private half sealed with the master key).
+#[derive(Debug, Clone)]
+pub struct SigningKeyRow {
+    /// Key id.
+    pub kid: String,
+    /// JOSE algorithm name.
+    pub alg: String,
+    /// `active` or `retiring`.
+    pub status: String,
+    /// Sealed PKCS#8 DER.
+    pub private_key: String,
+    /// Public JWK, JSON.
+    pub public_jwk: String,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// When a retiring key leaves the JWKS.
+    pub retire_at: Option<UnixTime>,
+}
+
+/// A stored scope.
+#[derive(Debug, Clone)]
+pub struct ScopeRow {
+    /// The scope value.
+    pub scope_id: String,
+    /// `openid`, `oauth`, `dynamic`, `spontaneous`, `uma`.
+    pub scope_type: String,
+    /// Shown on consent.
+    pub description: String,
+    /// Claims released by it.
+    pub claims: Vec<String>,
+}
+
+impl Store {
+    /// Connects (creating the SQLite file and its directory when needed) and runs migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        sqlx::any::install_default_drivers();
+        let (url, backend) = if url.starts_with("sqlite:") {
+            (sqlite_url(url)?, Backend::Sqlite)
+        } else {
+            (url.to_string(), Backend::Postgres)
+        };
+        let opts = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; NORMAL syncs at checkpoints, which in
+                        // WAL mode is crash-safe for the application (see docs/adr/0002-storage.md);
+                        // busy_timeout makes concurrent writers queue instead of failing.
+                        sqlx::raw_sql(
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                        )
+                        .execute(conn)
+                        .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = opts.connect(&url).await.with_context(|| format!("connecting to the {backend:?} database"))?;
+        let store = Self { pool, backend };
+        migrate::run(&store).await.context("running database migrations")?;
+        Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await.is_ok()
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- clients ----
+
+    /// Stores a new client.
+    pub async fn insert_client(&self, c: &Client) -> StoreResult<()> {
+        let metadata = serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO clients (client_id, secret_hash, secret_sealed, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(&c.client_id)
+        .bind(c.secret_hash.as_deref())
+        .bind(c.secret_sealed.as_deref())
+        .bind(metadata)
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from_write)?;
+        Ok(())
+    }
+
+    /// Replaces a client's metadata.
+    pub async fn update_client_metadata(&self, client_id: &str, m: &ClientMetadata, now: UnixTime) -> StoreResult<bool> {
+        let metadata = serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let r = sqlx::query("UPDATE clients SET metadata = $1, updated_at = $2 WHERE client_id = $3")
+            .bind(metadata)
+            .bind(now)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Finds a client.
+    pub async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        let row = sqlx::query("SELECT client_id, secret_hash, secret_sealed, metadata, created_at FROM clients WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| client_from_row(&r)).transpose()
+    }
+
+    /// Every client, oldest first.
+    pub async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        let rows = sqlx::query("SELECT client_id, secret_hash, secret_sealed, metadata, created_at FROM clients ORDER BY created_at, client_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    // ---- scopes ----
+
+    /// Every scope.
+    pub async fn list_scopes(&self) -> StoreResult<Vec<ScopeRow>> {
+        let rows = sqlx::query("SELECT scope_id, scope_type, description, claims FROM scopes ORDER BY scope_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let claims: String = r.try_get("claims")?;
+                Ok(ScopeRow {
+                    scope_id: r.try_get("scope_id")?,
+                    scope_type: r.try_get("scope_type")?,
+                    description: r.try_get("description")?,
+                    claims: serde_json::from_str(&claims).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a scope unless it exists; returns whether it was added.
+    pub async fn ensure_scope(&self, s: &ScopeRow, now: UnixTime) -> StoreResult<bool> {
+        let claims = serde_json::to_string(&s.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let r = sqlx::query(
+            "INSERT INTO scopes (scope_id, scope_type, description, claims, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope_id) DO NOTHING",
+        )
+        .bind(&s.scope_id)
+        .bind(&s.scope_type)
+        .bind(&s.description)
+        .bind(claims)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    // ---- grants and tokens ----
+
+    /// Stores a grant and its first tokens atomically.
+    pub async fn insert_grant_with_tokens(&self, grant: &Grant, tokens: &[TokenRecord]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO grants (grant_id, client_id, subject, grant_type, scope, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&grant.grant_id)
+        .bind(&grant.client_id)
+        .bind(grant.subject.as_deref())
+        .bind(&grant.grant_type)
+        .bind(&grant.scope)
+        .bind(grant.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_write)?;
+        for t in tokens {
+            insert_token(&mut tx, t).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Finds a token by the hash of its string, with its grant's revocation state.
+    pub async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query(
+            "SELECT t.token_hash, t.grant_id, t.kind, t.format, t.jti, t.client_id, t.subject, t.scope, t.audience, \
+             t.issued_at, t.expires_at, g.revoked_at FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| token_from_row(&r)).transpose()
+    }
+
+    /// Revokes a grant (and so every token in it). Returns whether it was live before.
+    pub async fn revoke_grant(&self, grant_id: &str, now: UnixTime) -> StoreResult<bool> {
+        let r = sqlx::query("UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(grant_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes tokens that expired before `before`, and grants left with no tokens that were
+    /// revoked or created before `before`. Returns the number of tokens removed.
+    pub async fn purge_expired(&self, before: UnixTime) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM tokens WHERE expires_at < $1").bind(before).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM grants WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = grants.grant_id)")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1").bind(before).execute(&self.pool).await?;
+        Ok(r.rows_affected())
+    }
+
+    // ---- client assertion replay ----
+
+    /// Records a client assertion id; `false` if it was seen before (a replay).
+    pub async fn record_assertion(&self, key: &str, expires_at: UnixTime) -> StoreResult<bool> {
+        let r = sqlx::query("INSERT INTO used_assertions (assertion_key, expires_at) VALUES ($1, $2) ON CONFLICT (assertion_key) DO NOTHING")
+            .bind(key)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    // ---- signing keys ----
+
+    /// Every stored signing key.
+    pub async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
+        let rows = sqlx::query("SELECT kid, alg, status, private_key, public_jwk, created_at, retire_at FROM signing_keys ORDER BY created_at, kid")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SigningKeyRow {
+                    kid: r.try_get("kid")?,
+                    alg: r.try_get("alg")?,
+                    status: r.try_get("status")?,
+                    private_key: r.try_get("private_key")?,
+                    public_jwk: r.try_get("public_jwk")?,
+                    created_at: r.try_get("created_at")?,
+                    retire_at: r.try_get("retire_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores one signing key.
+    pub async fn insert_signing_key(&self, k: &SigningKeyRow) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_key(&mut tx, k).await?;
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks the active keys of the new keys' algorithms retiring (leaving the JWKS at
+    /// `retire_at`) and stores the new keys, atomically.
+    pub async fn rotate_signing_keys(&self, new_keys: Vec<SigningKeyRow>, retire_at: UnixTime) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for k in &new_keys {
+            sqlx::query("UPDATE signing_keys SET status = 'retiring', retire_at = $1 WHERE status = 'active' AND alg = $2")
+                .bind(retire_at)
+                .bind(&k.alg)
+                .execute(&mut *tx)
+                .await?;
+            insert_key(&mut tx, k).await?;
+        }
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The counter bumped by every key change, watched by running servers.
+    pub async fn keys_generation(&self) -> StoreResult<i64> {
+        let v: String = sqlx::query_scalar("SELECT value FROM configuration WHERE name = 'keys_generation'")
+            .fetch_one(&self.pool)
+            .await?;
+        v.parse().map_err(|_| StoreError::Corrupt("keys_generation".into()))
+    }
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+async fn insert_token(tx: &mut Tx, t: &TokenRecord) -> StoreResult<()> {
+    let audience = serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO tokens (token_hash, grant_id, kind, format, jti, client_id, subject, scope, audience, issued_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&t.token_hash)
+    .bind(&t.grant_id)
+    .bind(t.kind.as_str())
+    .bind(&t.format)
+    .bind(t.jti.as_deref())
+    .bind(&t.client_id)
+    .bind(t.subject.as_deref())
+    .bind(&t.scope)
+    .bind(audience)
+    .bind(t.issued_at)
+    .bind(t.expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from_write)?;
+    Ok(())
+}
+
+async fn insert_key(tx: &mut Tx, k: &SigningKeyRow) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, status, private_key, public_jwk, created_at, retire_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&k.kid)
+    .bind(&k.alg)
+    .bind(&k.status)
+    .bind(&k.private_key)
+    .bind(&k.public_jwk)
+    .bind(k.created_at)
+    .bind(k.retire_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from_write)?;
+    Ok(())
+}
+
+async fn bump_generation(tx: &mut Tx) -> StoreResult<()> {
+    // Stored as text so one table serves every configuration value; the cast is portable.
+    sqlx::query("UPDATE configuration SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE name = 'keys_generation'")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn client_from_row(r: &AnyRow) -> StoreResult<Client> {
+    let metadata: String = r.try_get("metadata")?;
+    Ok(Client {
+        client_id: r.try_get("client_id")?,
+        secret_hash: r.try_get("secret_hash")?,
+        secret_sealed: r.try_get("secret_sealed")?,
+        metadata: serde_json::from_str(&metadata).map_err(|e| StoreError::Corrupt(format!("client metadata: {e}")))?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn token_from_row(r: &AnyRow) -> StoreResult<TokenRecord> {
+    let kind: String = r.try_get("kind")?;
+    let audience: String = r.try_get("audience")?;
+    Ok(TokenRecord {
+        token_hash: r.try_get("token_hash")?,
+        grant_id: r.try_get("grant_id")?,
+        kind: TokenKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
+        format: r.try_get("format")?,
+        jti: r.try_get("jti")?,
+        client_id: r.try_get("client_id")?,
+        subject: r.try_get("subject")?,
+        scope: r.try_get("scope")?,
+        audience: serde_json::from_str(&audience).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        issued_at: r.try_get("issued_at")?,
+        expires_at: r.try_get("expires_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+/// Normalises a `sqlite:` URL: creates the file's directory and asks SQLite to create the file.
+fn sqlite_url(url: &str) -> anyhow::Result<String> {
+    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+        }
+    }
+    let query = if query.contains("mode=") { query.to_string() } else if query.is_empty() { "mode=rwc".into() } else { format!("{query}&mode=rwc") };
+    Ok(format!("sqlite://{path}?{query}"))
+}

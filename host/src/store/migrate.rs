@@ -1,0 +1,63 @@
+//! Schema migrations, embedded in the binary and applied in order on start. A lock (PostgreSQL
+//! advisory lock; SQLite's write lock) keeps two starting replicas from applying one twice.
+
+use super::{Backend, Store};
+
+/// (version, SQL). Append only: a released migration is never edited.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+
+/// Applies every migration not yet applied.
+pub async fn run(store: &Store) -> anyhow::Result<()> {
+    let mut conn = store.pool.acquire().await?;
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(&mut *conn)
+        .await?;
+    if store.backend == Backend::Postgres {
+        // Arbitrary constant naming "tessera migrations" for the advisory lock.
+        sqlx::query("SELECT pg_advisory_lock(7245917)").execute(&mut *conn).await?;
+    }
+    let result = apply(&mut conn, store.backend).await;
+    if store.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_unlock(7245917)").execute(&mut *conn).await?;
+    }
+    result
+}
+
+async fn apply(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, backend: Backend) -> anyhow::Result<()> {
+    for &(version, sql) in MIGRATIONS {
+        if backend == Backend::Sqlite {
+            sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut **conn).await?;
+        } else {
+            sqlx::raw_sql("BEGIN").execute(&mut **conn).await?;
+        }
+        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut **conn)
+            .await?;
+        if done.is_some() {
+            sqlx::raw_sql("COMMIT").execute(&mut **conn).await?;
+            continue;
+        }
+        let step = async {
+            sqlx::raw_sql(sql).execute(&mut **conn).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(crate::clock::Clock::now(&crate::clock::SystemClock))
+                .execute(&mut **conn)
+                .await?;
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        match step {
+            Ok(()) => {
+                sqlx::raw_sql("COMMIT").execute(&mut **conn).await?;
+                tracing::info!(version, "applied database migration");
+            }
+            Err(e) => {
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut **conn).await;
+                return Err(anyhow::anyhow!("migration {version}: {e}"));
+            }
+        }
+    }
+    Ok(())
+}
