@@ -1,1 +1,183 @@
+//! Test harness: starts the real Tessera server in-process on `127.0.0.1:0` over SQLite (a temp
+//! file) or PostgreSQL (a fresh database per test), and small helpers to drive it over HTTP.
 
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use tessera::clock::{ManualClock, SharedClock};
+use tessera::config::Settings;
+use tessera::model::ClientMetadata;
+use tessera::oauth::registration::{Registered, register};
+use tessera::{AppState, Server};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    /// Embedded SQLite in a temp directory.
+    Sqlite,
+    /// PostgreSQL (`TESSERA_TEST_POSTGRES_URL`, default the local `test` database), in a fresh
+    /// database created for the test.
+    Postgres,
+}
+
+/// The admin URL used to create per-test PostgreSQL databases.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TESSERA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A running server.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`, also the issuer.
+    pub base: String,
+    /// The server's state (store, keys, feature flags).
+    pub state: AppState,
+    /// The manual clock the server reads.
+    pub clock: Arc<ManualClock>,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+    /// The settings the server started with.
+    pub settings: Settings,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pg_db: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server on `db` with default settings.
+    pub async fn start(db: Db) -> Self {
+        Self::start_with(db, |_| {}).await
+    }
+
+    /// Starts a server on `db`, letting `tweak` adjust the settings first.
+    pub async fn start_with(db: Db, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut settings = Settings::default();
+        settings.issuer = base.clone();
+        settings.data_dir = dir.path().to_path_buf();
+        let mut pg_db = None;
+        settings.database_url.0 = match db {
+            Db::Sqlite => format!("sqlite://{}/tessera.db", dir.path().display()),
+            Db::Postgres => {
+                let (url, name) = create_pg_database().await;
+                pg_db = Some(name);
+                url
+            }
+        };
+        tweak(&mut settings);
+        settings.validate().unwrap();
+        let clock = ManualClock::new();
+        let shared: SharedClock = clock.clone();
+        let state = AppState::new(settings.clone(), shared).await.unwrap();
+        let (tx, rx) = oneshot::channel();
+        let handle = tokio::spawn(Server::serve_with_listener(state.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        Self { base, state, clock, http: reqwest::Client::new(), settings, shutdown: Some(tx), handle: Some(handle), pg_db, _dir: dir }
+    }
+
+    /// An absolute URL on the server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Registers a client directly (as `tessera client create` does).
+    pub async fn client(&self, metadata: serde_json::Value) -> Registered {
+        let m: ClientMetadata = serde_json::from_value(metadata).unwrap();
+        register(self.state.store(), self.state.master_key(), m, self.state.now()).await.unwrap()
+    }
+
+    /// A confidential `client_credentials` client using `method`, with scopes `a b c`.
+    pub async fn cc_client(&self, method: &str, jwt: bool) -> Registered {
+        self.client(serde_json::json!({
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": method,
+            "scope": "a b c",
+            "access_token_as_jwt": jwt,
+        }))
+        .await
+    }
+
+    /// POSTs a form to `path` with optional Basic credentials.
+    pub async fn post_form(&self, path: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Gets a client_credentials access token with Basic auth.
+    pub async fn token(&self, reg: &Registered, extra: &[(&str, &str)]) -> serde_json::Value {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend_from_slice(extra);
+        let resp = self.post_form("/token", Some((&reg.client.client_id, reg.secret.as_deref().unwrap())), &form).await;
+        assert_eq!(resp.status(), 200, "token request failed");
+        resp.json().await.unwrap()
+    }
+
+    /// Introspects `token` as `reg`.
+    pub async fn introspect(&self, reg: &Registered, token: &str) -> serde_json::Value {
+        let resp = self.post_form("/introspect", Some((&reg.client.client_id, reg.secret.as_deref().unwrap())), &[("token", token)]).await;
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    }
+
+    /// Stops the server, waits for it, and drops its PostgreSQL database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+        self.state.store().close().await;
+        if let Some(name) = self.pg_db.take() {
+            drop_pg_database(&name).await;
+        }
+    }
+}
+
+async fn create_pg_database() -> (String, String) {
+    use sqlx::Connection as _;
+    let admin = postgres_admin_url();
+    let name = format!("tessera_t_{}", tessera::crypto::secrets::random_token(9).to_ascii_lowercase().replace(['-', '_'], "x"));
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL must be reachable at TESSERA_TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+    (format!("{base}/{name}"), name)
+}
+
+async fn drop_pg_database(name: &str) {
+    use sqlx::Connection as _;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+    }
+}
+
+/// Decodes a JWT's header and payload without verifying it.
+pub fn jwt_parts(jwt: &str) -> (serde_json::Value, serde_json::Value) {
+    use base64::Engine as _;
+    let mut it = jwt.split('.');
+    let dec = |s: &str| serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap();
+    (dec(it.next().unwrap()), dec(it.next().unwrap()))
+}
+
+/// Generates both backends' variants of an async test body `fn(Db)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Db::Postgres).await })*
+        }
+    };
+}
