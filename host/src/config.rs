@@ -268,7 +268,9 @@ impl Settings {
         }
 
         let settings: Settings = serde_path_to_error::deserialize(merged).map_err(|e| {
-            ConfigError::new(e.path().to_string(), e.inner().to_string())
+            // toml appends "in `key`" on further lines; the path already names the key.
+            let msg = e.inner().to_string();
+            ConfigError::new(e.path().to_string(), msg.lines().next().unwrap_or_default().to_string())
         })?;
         settings.validate()?;
         Ok(Loaded { settings, warnings })

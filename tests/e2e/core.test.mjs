@@ -1,0 +1,98 @@
+// A strict, real relying-party library (openid-client, with jose) against a running Tessera:
+// discovery, client_credentials with client_secret_basic, client_secret_post and
+// private_key_jwt, introspection, revocation -> inactive, and the JWT access token verified
+// against /jwks with typ at+jwt. Started by tests/tests/e2e_openid_client.rs, which passes the
+// server and its clients in TESSERA_E2E.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import * as jose from 'jose';
+
+const env = JSON.parse(process.env.TESSERA_E2E);
+const issuer = new URL(env.issuer);
+const insecure = { execute: [client.allowInsecureRequests] }; // the test server is plain http on loopback
+
+async function configFor(c, auth) {
+  return client.discovery(issuer, c.client_id, undefined, auth, insecure);
+}
+
+async function verifyAccessToken(config, token, clientId) {
+  const jwks = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri), {
+    [jose.customFetch]: fetch,
+  });
+  const { payload, protectedHeader } = await jose.jwtVerify(token, jwks, {
+    issuer: env.issuer,
+    audience: clientId,
+    typ: 'at+jwt',
+    requiredClaims: ['jti', 'client_id', 'exp', 'iat', 'sub'],
+  });
+  assert.equal(protectedHeader.typ, 'at+jwt');
+  assert.equal(payload.client_id, clientId);
+  return payload;
+}
+
+test('discovery', async () => {
+  const config = await configFor(env.basic, client.ClientSecretBasic(env.basic.client_secret));
+  const md = config.serverMetadata();
+  assert.equal(md.issuer, env.issuer);
+  assert.ok(md.token_endpoint.startsWith(env.issuer));
+  assert.ok(md.introspection_endpoint);
+  assert.ok(md.revocation_endpoint);
+  assert.deepEqual(md.grant_types_supported, ['client_credentials']);
+});
+
+for (const [name, auth] of [
+  ['client_secret_basic', () => client.ClientSecretBasic(env.basic.client_secret)],
+  ['client_secret_post', () => client.ClientSecretPost(env.post.client_secret)],
+  ['private_key_jwt', async () => {
+    const key = await jose.importPKCS8(env.pkjwt.private_key_pem, 'ES256');
+    return client.PrivateKeyJwt({ key, kid: env.pkjwt.kid });
+  }],
+]) {
+  test(`client_credentials with ${name}, introspection, revocation`, async () => {
+    const c = name === 'client_secret_basic' ? env.basic : name === 'client_secret_post' ? env.post : env.pkjwt;
+    const config = await configFor(c, await auth());
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'api.read' });
+    assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+    assert.equal(tokens.scope, 'api.read');
+    assert.ok(tokens.expiresIn() > 0);
+    const claims = await verifyAccessToken(config, tokens.access_token, c.client_id);
+    assert.equal(claims.scope, 'api.read');
+
+    const active = await client.tokenIntrospection(config, tokens.access_token);
+    assert.equal(active.active, true);
+    assert.equal(active.client_id, c.client_id);
+    assert.equal(active.scope, 'api.read');
+    assert.equal(active.jti, claims.jti);
+
+    await client.tokenRevocation(config, tokens.access_token);
+    const after = await client.tokenIntrospection(config, tokens.access_token);
+    assert.deepEqual(after, { active: false });
+
+    // A second grant is independent of the revoked one.
+    const again = await client.clientCredentialsGrant(config, { scope: 'api.read api.write' });
+    assert.equal((await client.tokenIntrospection(config, again.access_token)).active, true);
+  });
+}
+
+test('a wrong secret is refused with invalid_client', async () => {
+  const config = await configFor(env.basic, client.ClientSecretBasic('wrong'));
+  // RFC 6749 §5.2: 401 with a Basic challenge, which openid-client surfaces as the challenge.
+  let caught;
+  await assert.rejects(client.clientCredentialsGrant(config), (err) => {
+    caught = err;
+    return true;
+  });
+  assert.equal(caught.status, 401);
+  assert.equal(caught.code, 'OAUTH_WWW_AUTHENTICATE_CHALLENGE');
+  assert.equal(caught.cause[0].scheme, 'basic');
+  assert.equal((await caught.response.json()).error, 'invalid_client');
+});
+
+test('a scope the client may not have is refused with invalid_scope', async () => {
+  const config = await configFor(env.basic, client.ClientSecretBasic(env.basic.client_secret));
+  await assert.rejects(client.clientCredentialsGrant(config, { scope: 'admin' }), (err) => {
+    assert.equal(err.error, 'invalid_scope');
+    return true;
+  });
+});
