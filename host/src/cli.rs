@@ -80,12 +80,27 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Rotate { algs }) => {
             let store = Store::connect(&settings.database_url.0, 2).await?;
             let master = load_master_key(&settings)?;
-            let names = if algs.is_empty() { settings.keys.algorithms.clone() } else { algs };
+            let names = if algs.is_empty() {
+                settings.keys.algorithms.clone()
+            } else {
+                algs
+            };
             let algs = names
                 .iter()
-                .map(|a| SigningAlg::parse(a).ok_or_else(|| anyhow::anyhow!("unsupported algorithm {a:?} (RS256, ES256, EdDSA)")))
+                .map(|a| {
+                    SigningAlg::parse(a).ok_or_else(|| {
+                        anyhow::anyhow!("unsupported algorithm {a:?} (RS256, ES256, EdDSA)")
+                    })
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let kids = keys::rotate(&store, &master, &algs, settings.keys.retire_after, clock.now()).await?;
+            let kids = keys::rotate(
+                &store,
+                &master,
+                &algs,
+                settings.keys.retire_after,
+                clock.now(),
+            )
+            .await?;
             println!("{}", serde_json::json!({"rotated": kids}));
             Ok(())
         }
@@ -101,11 +116,15 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
         }
         Command::Client(ClientCommand::Create) => {
             let mut input = String::new();
-            std::io::stdin().read_to_string(&mut input).context("reading client metadata from stdin")?;
-            let metadata: ClientMetadata = serde_json::from_str(&input).map_err(|e| anyhow::anyhow!("invalid_client_metadata: {e}"))?;
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("reading client metadata from stdin")?;
+            let metadata: ClientMetadata = serde_json::from_str(&input)
+                .map_err(|e| anyhow::anyhow!("invalid_client_metadata: {e}"))?;
             let store = Store::connect(&settings.database_url.0, 2).await?;
             let master = load_master_key(&settings)?;
-            let reg = crate::oauth::registration::register(&store, &master, metadata, clock.now()).await?;
+            let reg = crate::oauth::registration::register(&store, &master, metadata, clock.now())
+                .await?;
             println!("{}", serde_json::to_string_pretty(&reg.to_json())?);
             Ok(())
         }
@@ -131,7 +150,9 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
 async fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {
     let addr = settings.listen_addr()?;
     let state = AppState::new(settings, clock).await?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     tracing::info!(listen = %listener.local_addr()?, issuer = state.settings().issuer(), "tessera is serving");
     Server::serve_with_listener(state, listener, shutdown_signal()).await
 }

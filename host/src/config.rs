@@ -27,7 +27,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { key: key.into(), message: message.into() }
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -38,7 +41,11 @@ pub struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.is_empty() { f.write_str("\"\"") } else { f.write_str("\"[redacted]\"") }
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("\"[redacted]\"")
+        }
     }
 }
 
@@ -180,7 +187,11 @@ impl Default for Settings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { level: "info".into(), format: LogFormat::Plain, http: false }
+        Self {
+            level: "info".into(),
+            format: LogFormat::Plain,
+            http: false,
+        }
     }
 }
 
@@ -188,13 +199,18 @@ impl Default for HttpSettings {
     fn default() -> Self {
         // Token, introspection and revocation bodies are a few hundred bytes; 64 KiB leaves room
         // for large client assertions while bounding what an attacker can make us buffer.
-        Self { max_body_bytes: 64 * 1024 }
+        Self {
+            max_body_bytes: 64 * 1024,
+        }
     }
 }
 
 impl Default for TokenSettings {
     fn default() -> Self {
-        Self { access_token_lifetime: 3600, access_token_signing_alg: "ES256".into() }
+        Self {
+            access_token_lifetime: 3600,
+            access_token_signing_alg: "ES256".into(),
+        }
     }
 }
 
@@ -243,10 +259,10 @@ impl Settings {
 
         if let Some(path) = file {
             let key = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::new(&key, e.to_string()))?;
-            let mut doc: toml::Value = toml::from_str(&text).map_err(|e| {
-                ConfigError::new(&key, e.message().to_string())
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| ConfigError::new(&key, e.to_string()))?;
+            let mut doc: toml::Value = toml::from_str(&text)
+                .map_err(|e| ConfigError::new(&key, e.message().to_string()))?;
             normalize_feature_keys(&mut doc);
             merge(&mut merged, doc, &defaults, "", &mut warnings);
         }
@@ -257,8 +273,10 @@ impl Settings {
             .collect();
         env.sort();
         for (name, value) in env {
-            let path: Vec<String> =
-                name[ENV_PREFIX.len()..].split("__").map(|s| s.to_ascii_lowercase()).collect();
+            let path: Vec<String> = name[ENV_PREFIX.len()..]
+                .split("__")
+                .map(|s| s.to_ascii_lowercase())
+                .collect();
             let Some(default) = lookup(&defaults, &path) else {
                 warnings.push(format!("unknown environment variable {name} ignored"));
                 continue;
@@ -270,7 +288,10 @@ impl Settings {
         let settings: Settings = serde_path_to_error::deserialize(merged).map_err(|e| {
             // toml appends "in `key`" on further lines; the path already names the key.
             let msg = e.inner().to_string();
-            ConfigError::new(e.path().to_string(), msg.lines().next().unwrap_or_default().to_string())
+            ConfigError::new(
+                e.path().to_string(),
+                msg.lines().next().unwrap_or_default().to_string(),
+            )
         })?;
         settings.validate()?;
         Ok(Loaded { settings, warnings })
@@ -282,17 +303,32 @@ impl Settings {
         let issuer = url::Url::parse(&self.issuer)
             .map_err(|e| ConfigError::new("issuer", format!("not a URL: {e}")))?;
         if !matches!(issuer.scheme(), "http" | "https") || issuer.host().is_none() {
-            return Err(ConfigError::new("issuer", "must be an http(s) URL with a host"));
+            return Err(ConfigError::new(
+                "issuer",
+                "must be an http(s) URL with a host",
+            ));
         }
         if issuer.query().is_some() || issuer.fragment().is_some() {
-            return Err(ConfigError::new("issuer", "must not have a query or fragment (OpenID Discovery §3)"));
+            return Err(ConfigError::new(
+                "issuer",
+                "must not have a query or fragment (OpenID Discovery §3)",
+            ));
         }
         let db = &self.database_url.0;
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
-            return Err(ConfigError::new("database_url", "must start with sqlite: or postgres://"));
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
         }
         if self.database_max_connections == 0 {
-            return Err(ConfigError::new("database_max_connections", "must be at least 1"));
+            return Err(ConfigError::new(
+                "database_max_connections",
+                "must be at least 1",
+            ));
         }
         if !self.master_key.0.is_empty() {
             crate::crypto::secrets::MasterKey::from_base64(&self.master_key.0)
@@ -301,19 +337,33 @@ impl Settings {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::new("log.level", e.to_string()))?;
         if self.http.max_body_bytes < 1024 {
-            return Err(ConfigError::new("http.max_body_bytes", "must be at least 1024"));
+            return Err(ConfigError::new(
+                "http.max_body_bytes",
+                "must be at least 1024",
+            ));
         }
         if self.tokens.access_token_lifetime <= 0 {
-            return Err(ConfigError::new("tokens.access_token_lifetime", "must be positive"));
+            return Err(ConfigError::new(
+                "tokens.access_token_lifetime",
+                "must be positive",
+            ));
         }
         let alg = crate::crypto::SigningAlg::parse(&self.tokens.access_token_signing_alg)
-            .ok_or_else(|| ConfigError::new("tokens.access_token_signing_alg", "unsupported algorithm"))?;
+            .ok_or_else(|| {
+                ConfigError::new("tokens.access_token_signing_alg", "unsupported algorithm")
+            })?;
         if self.keys.algorithms.is_empty() {
-            return Err(ConfigError::new("keys.algorithms", "must name at least one algorithm"));
+            return Err(ConfigError::new(
+                "keys.algorithms",
+                "must name at least one algorithm",
+            ));
         }
         for a in &self.keys.algorithms {
             if crate::crypto::SigningAlg::parse(a).is_none() {
-                return Err(ConfigError::new("keys.algorithms", format!("unsupported algorithm {a:?} (RS256, ES256, EdDSA)")));
+                return Err(ConfigError::new(
+                    "keys.algorithms",
+                    format!("unsupported algorithm {a:?} (RS256, ES256, EdDSA)"),
+                ));
             }
         }
         if !self.keys.algorithms.iter().any(|a| a == alg.name()) {
@@ -323,22 +373,34 @@ impl Settings {
             ));
         }
         if self.keys.retire_after < 0 {
-            return Err(ConfigError::new("keys.retire_after", "must not be negative"));
+            return Err(ConfigError::new(
+                "keys.retire_after",
+                "must not be negative",
+            ));
         }
         if self.keys.reload_interval_ms == 0 {
-            return Err(ConfigError::new("keys.reload_interval_ms", "must be positive"));
+            return Err(ConfigError::new(
+                "keys.reload_interval_ms",
+                "must be positive",
+            ));
         }
         if self.client_auth.assertion_max_lifetime <= 0 {
-            return Err(ConfigError::new("client_auth.assertion_max_lifetime", "must be positive"));
+            return Err(ConfigError::new(
+                "client_auth.assertion_max_lifetime",
+                "must be positive",
+            ));
         }
         Ok(())
     }
 
     /// The listen address, parsed.
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen
-            .parse()
-            .map_err(|_| ConfigError::new("listen", format!("{:?} is not a socket address (host:port)", self.listen)))
+        self.listen.parse().map_err(|_| {
+            ConfigError::new(
+                "listen",
+                format!("{:?} is not a socket address (host:port)", self.listen),
+            )
+        })
     }
 
     /// The issuer without a trailing slash, the base of every endpoint URL.
@@ -362,10 +424,22 @@ fn normalize_feature_keys(doc: &mut toml::Value) {
     }
 }
 
-fn merge(into: &mut toml::Value, from: toml::Value, defaults: &toml::Value, prefix: &str, warnings: &mut Vec<String>) {
-    let (toml::Value::Table(into), toml::Value::Table(from)) = (into, from) else { return };
+fn merge(
+    into: &mut toml::Value,
+    from: toml::Value,
+    defaults: &toml::Value,
+    prefix: &str,
+    warnings: &mut Vec<String>,
+) {
+    let (toml::Value::Table(into), toml::Value::Table(from)) = (into, from) else {
+        return;
+    };
     for (k, v) in from {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         let Some(default) = defaults.get(&k) else {
             warnings.push(format!("unknown configuration key {key} ignored"));
             continue;
@@ -404,11 +478,17 @@ fn env_value(default: &toml::Value, raw: &str) -> Result<toml::Value, String> {
             "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
             _ => return Err(format!("expected true or false, got {raw:?}")),
         },
-        toml::Value::Integer(_) => {
-            toml::Value::Integer(raw.trim().parse().map_err(|_| format!("expected an integer, got {raw:?}"))?)
-        }
+        toml::Value::Integer(_) => toml::Value::Integer(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected an integer, got {raw:?}"))?,
+        ),
         toml::Value::Array(_) => toml::Value::Array(
-            raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect(),
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.into()))
+                .collect(),
         ),
         toml::Value::Table(_) => return Err("is a section; set its keys with __".into()),
         _ => toml::Value::String(raw.to_string()),
@@ -420,7 +500,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -454,7 +537,10 @@ mod tests {
         .expect("load");
         let s = loaded.settings;
         assert_eq!(s.listen, "127.0.0.1:9001", "env wins over file");
-        assert_eq!(s.tokens.access_token_lifetime, 60, "file wins over defaults");
+        assert_eq!(
+            s.tokens.access_token_lifetime, 60,
+            "file wins over defaults"
+        );
         assert!(!s.features.is_enabled(FeatureFlag::RevokeToken));
         assert!(!s.features.is_enabled(FeatureFlag::Introspection));
         assert!(s.features.is_enabled(FeatureFlag::Userinfo));
@@ -468,17 +554,32 @@ mod tests {
             ("TESSERA_ISSUER", "ftp://x", "issuer"),
             ("TESSERA_ISSUER", "https://x/?a=b", "issuer"),
             ("TESSERA_DATABASE_URL", "mysql://x", "database_url"),
-            ("TESSERA_TOKENS__ACCESS_TOKEN_LIFETIME", "abc", "TESSERA_TOKENS__ACCESS_TOKEN_LIFETIME"),
-            ("TESSERA_TOKENS__ACCESS_TOKEN_LIFETIME", "0", "tokens.access_token_lifetime"),
+            (
+                "TESSERA_TOKENS__ACCESS_TOKEN_LIFETIME",
+                "abc",
+                "TESSERA_TOKENS__ACCESS_TOKEN_LIFETIME",
+            ),
+            (
+                "TESSERA_TOKENS__ACCESS_TOKEN_LIFETIME",
+                "0",
+                "tokens.access_token_lifetime",
+            ),
             ("TESSERA_LOG__FORMAT", "xml", "log.format"),
             ("TESSERA_KEYS__ALGORITHMS", "HS256", "keys.algorithms"),
-            ("TESSERA_FEATURES__USERINFO", "maybe", "TESSERA_FEATURES__USERINFO"),
+            (
+                "TESSERA_FEATURES__USERINFO",
+                "maybe",
+                "TESSERA_FEATURES__USERINFO",
+            ),
             ("TESSERA_MASTER_KEY", "short", "master_key"),
         ];
         for (k, v, key) in cases {
             let err = Settings::load(None, env(&[(k, v)])).expect_err(k);
             assert_eq!(&err.key, key, "{k}={v}: {err}");
-            assert!(err.to_string().starts_with("invalid configuration: "), "{err}");
+            assert!(
+                err.to_string().starts_with("invalid configuration: "),
+                "{err}"
+            );
         }
     }
 
@@ -488,6 +589,9 @@ mod tests {
         s.master_key = Secret("c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gx".into());
         s.database_url = DatabaseUrl("postgres://u:hunter2@h/db".into());
         let dbg = format!("{s:?}");
-        assert!(!dbg.contains("hunter2") && !dbg.contains("c2VjcmV0"), "{dbg}");
+        assert!(
+            !dbg.contains("hunter2") && !dbg.contains("c2VjcmV0"),
+            "{dbg}"
+        );
     }
 }

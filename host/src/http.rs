@@ -18,8 +18,14 @@ pub fn app(state: AppState) -> Router {
     let limit = state.settings().http.max_body_bytes;
     let log_http = state.settings().log.http;
     let router = Router::new()
-        .route("/.well-known/openid-configuration", get(discovery::metadata))
-        .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::metadata),
+        )
         .route("/jwks", get(jwks::jwks))
         .route("/token", post(token::token))
         .route("/introspect", post(introspect::introspect))
@@ -28,11 +34,18 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
-    if log_http { router.layer(request_log()) } else { router }
+    if log_http {
+        router.layer(request_log())
+    } else {
+        router
+    }
 }
 
 async fn not_found() -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
-    (axum::http::StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "not_found"})))
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"error": "not_found"})),
+    )
 }
 
 /// One line per request: method, path (never the query, which may carry secrets), status and

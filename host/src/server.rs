@@ -62,17 +62,31 @@ pub struct AppState(Arc<Inner>);
 impl AppState {
     /// Opens storage (migrating it), loads or creates the master key and signing keys.
     pub async fn new(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
-        let store = Store::connect(&settings.database_url.0, settings.database_max_connections).await?;
+        let store =
+            Store::connect(&settings.database_url.0, settings.database_max_connections).await?;
         Self::with_store(settings, store, clock).await
     }
 
     /// Like [`new`](Self::new) with an already-connected store.
-    pub async fn with_store(settings: Settings, store: Store, clock: SharedClock) -> anyhow::Result<Self> {
+    pub async fn with_store(
+        settings: Settings,
+        store: Store,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         let master = Arc::new(load_master_key(&settings)?);
-        let algs: Vec<SigningAlg> = settings.keys.algorithms.iter().filter_map(|a| SigningAlg::parse(a)).collect();
-        let keys = KeyRing::init(&store, master.clone(), &algs, clock.now()).await.context("loading signing keys")?;
+        let algs: Vec<SigningAlg> = settings
+            .keys
+            .algorithms
+            .iter()
+            .filter_map(|a| SigningAlg::parse(a))
+            .collect();
+        let keys = KeyRing::init(&store, master.clone(), &algs, clock.now())
+            .await
+            .context("loading signing keys")?;
         let http_client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(settings.client_auth.jwks_fetch_timeout_ms))
+            .timeout(Duration::from_millis(
+                settings.client_auth.jwks_fetch_timeout_ms,
+            ))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("building the HTTP client")?;
@@ -108,7 +122,11 @@ impl AppState {
 
     /// `Err(feature_disabled)` unless `flag` is on.
     pub fn require(&self, flag: FeatureFlag) -> Result<(), OAuthError> {
-        if self.features().is_enabled(flag) { Ok(()) } else { Err(OAuthError::FeatureDisabled(flag.name())) }
+        if self.features().is_enabled(flag) {
+            Ok(())
+        } else {
+            Err(OAuthError::FeatureDisabled(flag.name()))
+        }
     }
 
     /// The database.
@@ -152,7 +170,8 @@ pub fn load_master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
     if settings.master_key.0.is_empty() {
         MasterKey::load_or_create(&settings.data_dir.join("master.key"))
     } else {
-        MasterKey::from_base64(&settings.master_key.0).map_err(|m| anyhow::anyhow!("master_key: {m}"))
+        MasterKey::from_base64(&settings.master_key.0)
+            .map_err(|m| anyhow::anyhow!("master_key: {m}"))
     }
 }
 
@@ -162,14 +181,20 @@ pub struct Server;
 impl Server {
     /// Serves `state` on `listener` until `shutdown` resolves, with the background tasks (key
     /// reload, expired-token purge) running beside it; they stop with the server.
-    pub async fn serve_with_listener(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve_with_listener(
+        state: AppState,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let tasks = [
             tokio::spawn(reload_keys(state.clone(), stop_rx.clone())),
             tokio::spawn(purge_expired(state.clone(), stop_rx)),
         ];
         let app = crate::http::app(state);
-        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
         let _ = stop_tx.send(true);
         for t in tasks {
             let _ = t.await;
@@ -188,7 +213,9 @@ async fn reload_keys(state: AppState, mut stop: tokio::sync::watch::Receiver<boo
         match state.keys().refresh(state.store(), state.now()).await {
             Ok(true) => tracing::info!("signing keys reloaded"),
             Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "signing key reload failed; keeping the current keys"),
+            Err(e) => {
+                tracing::warn!(error = %e, "signing key reload failed; keeping the current keys")
+            }
         }
     }
 }
@@ -205,7 +232,11 @@ async fn purge_expired(state: AppState, mut stop: tokio::sync::watch::Receiver<b
             _ = stop.changed() => return,
             _ = tokio::time::sleep(PURGE_EVERY) => {}
         }
-        match state.store().purge_expired(state.now() - PURGE_GRACE_SECS).await {
+        match state
+            .store()
+            .purge_expired(state.now() - PURGE_GRACE_SECS)
+            .await
+        {
             Ok(n) if n > 0 => tracing::info!(tokens = n, "purged expired tokens"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),

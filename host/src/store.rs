@@ -1,6 +1,7 @@
 //! Storage: one code base over SQLite (embedded default, WAL) and PostgreSQL, chosen by URL.
 //! This is the only module that speaks SQL; every write that must be atomic is one transaction.
 
+mod batch;
 mod migrate;
 
 use crate::clock::UnixTime;
@@ -49,6 +50,7 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    grants: batch::GrantWriter,
 }
 
 /// A stored signing key (private half sealed with the master key).
@@ -111,9 +113,19 @@ impl Store {
                     Ok(())
                 })
             });
-        let pool = opts.connect(&url).await.with_context(|| format!("connecting to the {backend:?} database"))?;
-        let store = Self { pool, backend };
-        migrate::run(&store).await.context("running database migrations")?;
+        let pool = opts
+            .connect(&url)
+            .await
+            .with_context(|| format!("connecting to the {backend:?} database"))?;
+        let grants = batch::GrantWriter::spawn(pool.clone());
+        let store = Self {
+            pool,
+            backend,
+            grants,
+        };
+        migrate::run(&store)
+            .await
+            .context("running database migrations")?;
         Ok(store)
     }
 
@@ -136,7 +148,8 @@ impl Store {
 
     /// Stores a new client.
     pub async fn insert_client(&self, c: &Client) -> StoreResult<()> {
-        let metadata = serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let metadata =
+            serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO clients (client_id, secret_hash, secret_sealed, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
         )
@@ -152,14 +165,20 @@ impl Store {
     }
 
     /// Replaces a client's metadata.
-    pub async fn update_client_metadata(&self, client_id: &str, m: &ClientMetadata, now: UnixTime) -> StoreResult<bool> {
+    pub async fn update_client_metadata(
+        &self,
+        client_id: &str,
+        m: &ClientMetadata,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
         let metadata = serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let r = sqlx::query("UPDATE clients SET metadata = $1, updated_at = $2 WHERE client_id = $3")
-            .bind(metadata)
-            .bind(now)
-            .bind(client_id)
-            .execute(&self.pool)
-            .await?;
+        let r =
+            sqlx::query("UPDATE clients SET metadata = $1, updated_at = $2 WHERE client_id = $3")
+                .bind(metadata)
+                .bind(now)
+                .bind(client_id)
+                .execute(&self.pool)
+                .await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -184,9 +203,11 @@ impl Store {
 
     /// Every scope.
     pub async fn list_scopes(&self) -> StoreResult<Vec<ScopeRow>> {
-        let rows = sqlx::query("SELECT scope_id, scope_type, description, claims FROM scopes ORDER BY scope_id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT scope_id, scope_type, description, claims FROM scopes ORDER BY scope_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 let claims: String = r.try_get("claims")?;
@@ -194,7 +215,8 @@ impl Store {
                     scope_id: r.try_get("scope_id")?,
                     scope_type: r.try_get("scope_type")?,
                     description: r.try_get("description")?,
-                    claims: serde_json::from_str(&claims).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    claims: serde_json::from_str(&claims)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 })
             })
             .collect()
@@ -202,7 +224,8 @@ impl Store {
 
     /// Adds a scope unless it exists; returns whether it was added.
     pub async fn ensure_scope(&self, s: &ScopeRow, now: UnixTime) -> StoreResult<bool> {
-        let claims = serde_json::to_string(&s.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let claims =
+            serde_json::to_string(&s.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let r = sqlx::query(
             "INSERT INTO scopes (scope_id, scope_type, description, claims, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope_id) DO NOTHING",
         )
@@ -218,26 +241,15 @@ impl Store {
 
     // ---- grants and tokens ----
 
-    /// Stores a grant and its first tokens atomically.
-    pub async fn insert_grant_with_tokens(&self, grant: &Grant, tokens: &[TokenRecord]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO grants (grant_id, client_id, subject, grant_type, scope, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&grant.grant_id)
-        .bind(&grant.client_id)
-        .bind(grant.subject.as_deref())
-        .bind(&grant.grant_type)
-        .bind(&grant.scope)
-        .bind(grant.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_write)?;
-        for t in tokens {
-            insert_token(&mut tx, t).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    /// Stores a grant and its first tokens atomically. Concurrent calls are committed together
+    /// in one transaction (group commit, see `store/batch.rs`); each returns once its rows are
+    /// committed.
+    pub async fn insert_grant_with_tokens(
+        &self,
+        grant: &Grant,
+        tokens: &[TokenRecord],
+    ) -> StoreResult<()> {
+        self.grants.write(grant.clone(), tokens.to_vec()).await
     }
 
     /// Finds a token by the hash of its string, with its grant's revocation state.
@@ -254,23 +266,31 @@ impl Store {
 
     /// Revokes a grant (and so every token in it). Returns whether it was live before.
     pub async fn revoke_grant(&self, grant_id: &str, now: UnixTime) -> StoreResult<bool> {
-        let r = sqlx::query("UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(grant_id)
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(grant_id)
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 
     /// Deletes tokens that expired before `before`, and grants left with no tokens that were
     /// revoked or created before `before`. Returns the number of tokens removed.
     pub async fn purge_expired(&self, before: UnixTime) -> StoreResult<u64> {
-        let r = sqlx::query("DELETE FROM tokens WHERE expires_at < $1").bind(before).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM tokens WHERE expires_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
         sqlx::query("DELETE FROM grants WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = grants.grant_id)")
             .bind(before)
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1").bind(before).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected())
     }
 
@@ -319,7 +339,11 @@ impl Store {
 
     /// Marks the active keys of the new keys' algorithms retiring (leaving the JWKS at
     /// `retire_at`) and stores the new keys, atomically.
-    pub async fn rotate_signing_keys(&self, new_keys: Vec<SigningKeyRow>, retire_at: UnixTime) -> StoreResult<()> {
+    pub async fn rotate_signing_keys(
+        &self,
+        new_keys: Vec<SigningKeyRow>,
+        retire_at: UnixTime,
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         for k in &new_keys {
             sqlx::query("UPDATE signing_keys SET status = 'retiring', retire_at = $1 WHERE status = 'active' AND alg = $2")
@@ -336,37 +360,16 @@ impl Store {
 
     /// The counter bumped by every key change, watched by running servers.
     pub async fn keys_generation(&self) -> StoreResult<i64> {
-        let v: String = sqlx::query_scalar("SELECT value FROM configuration WHERE name = 'keys_generation'")
-            .fetch_one(&self.pool)
-            .await?;
-        v.parse().map_err(|_| StoreError::Corrupt("keys_generation".into()))
+        let v: String =
+            sqlx::query_scalar("SELECT value FROM configuration WHERE name = 'keys_generation'")
+                .fetch_one(&self.pool)
+                .await?;
+        v.parse()
+            .map_err(|_| StoreError::Corrupt("keys_generation".into()))
     }
 }
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
-
-async fn insert_token(tx: &mut Tx, t: &TokenRecord) -> StoreResult<()> {
-    let audience = serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO tokens (token_hash, grant_id, kind, format, jti, client_id, subject, scope, audience, issued_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&t.token_hash)
-    .bind(&t.grant_id)
-    .bind(t.kind.as_str())
-    .bind(&t.format)
-    .bind(t.jti.as_deref())
-    .bind(&t.client_id)
-    .bind(t.subject.as_deref())
-    .bind(&t.scope)
-    .bind(audience)
-    .bind(t.issued_at)
-    .bind(t.expires_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(StoreError::from_write)?;
-    Ok(())
-}
 
 async fn insert_key(tx: &mut Tx, k: &SigningKeyRow) -> StoreResult<()> {
     sqlx::query(
@@ -399,7 +402,8 @@ fn client_from_row(r: &AnyRow) -> StoreResult<Client> {
         client_id: r.try_get("client_id")?,
         secret_hash: r.try_get("secret_hash")?,
         secret_sealed: r.try_get("secret_sealed")?,
-        metadata: serde_json::from_str(&metadata).map_err(|e| StoreError::Corrupt(format!("client metadata: {e}")))?,
+        metadata: serde_json::from_str(&metadata)
+            .map_err(|e| StoreError::Corrupt(format!("client metadata: {e}")))?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -410,13 +414,15 @@ fn token_from_row(r: &AnyRow) -> StoreResult<TokenRecord> {
     Ok(TokenRecord {
         token_hash: r.try_get("token_hash")?,
         grant_id: r.try_get("grant_id")?,
-        kind: TokenKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
+        kind: TokenKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
         format: r.try_get("format")?,
         jti: r.try_get("jti")?,
         client_id: r.try_get("client_id")?,
         subject: r.try_get("subject")?,
         scope: r.try_get("scope")?,
-        audience: serde_json::from_str(&audience).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        audience: serde_json::from_str(&audience)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         issued_at: r.try_get("issued_at")?,
         expires_at: r.try_get("expires_at")?,
         revoked_at: r.try_get("revoked_at")?,
@@ -425,13 +431,25 @@ fn token_from_row(r: &AnyRow) -> StoreResult<TokenRecord> {
 
 /// Normalises a `sqlite:` URL: creates the file's directory and asks SQLite to create the file.
 fn sqlite_url(url: &str) -> anyhow::Result<String> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path != ":memory:" && !path.is_empty() {
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
         }
     }
-    let query = if query.contains("mode=") { query.to_string() } else if query.is_empty() { "mode=rwc".into() } else { format!("{query}&mode=rwc") };
+    let query = if query.contains("mode=") {
+        query.to_string()
+    } else if query.is_empty() {
+        "mode=rwc".into()
+    } else {
+        format!("{query}&mode=rwc")
+    };
     Ok(format!("sqlite://{path}?{query}"))
 }

@@ -24,7 +24,8 @@ pub enum Db {
 
 /// The admin URL used to create per-test PostgreSQL databases.
 pub fn postgres_admin_url() -> String {
-    std::env::var("TESSERA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("TESSERA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A running server.
@@ -74,10 +75,24 @@ impl TestServer {
         let shared: SharedClock = clock.clone();
         let state = AppState::new(settings.clone(), shared).await.unwrap();
         let (tx, rx) = oneshot::channel();
-        let handle = tokio::spawn(Server::serve_with_listener(state.clone(), listener, async {
-            let _ = rx.await;
-        }));
-        Self { base, state, clock, http: reqwest::Client::new(), settings, shutdown: Some(tx), handle: Some(handle), pg_db, _dir: dir }
+        let handle = tokio::spawn(Server::serve_with_listener(
+            state.clone(),
+            listener,
+            async {
+                let _ = rx.await;
+            },
+        ));
+        Self {
+            base,
+            state,
+            clock,
+            http: reqwest::Client::new(),
+            settings,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            pg_db,
+            _dir: dir,
+        }
     }
 
     /// An absolute URL on the server.
@@ -88,7 +103,14 @@ impl TestServer {
     /// Registers a client directly (as `tessera client create` does).
     pub async fn client(&self, metadata: serde_json::Value) -> Registered {
         let m: ClientMetadata = serde_json::from_value(metadata).unwrap();
-        register(self.state.store(), self.state.master_key(), m, self.state.now()).await.unwrap()
+        register(
+            self.state.store(),
+            self.state.master_key(),
+            m,
+            self.state.now(),
+        )
+        .await
+        .unwrap()
     }
 
     /// A confidential `client_credentials` client using `method`, with scopes `a b c`.
@@ -103,7 +125,12 @@ impl TestServer {
     }
 
     /// POSTs a form to `path` with optional Basic credentials.
-    pub async fn post_form(&self, path: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut req = self.http.post(self.url(path)).form(form);
         if let Some((id, secret)) = basic {
             req = req.basic_auth(id, Some(secret));
@@ -115,14 +142,26 @@ impl TestServer {
     pub async fn token(&self, reg: &Registered, extra: &[(&str, &str)]) -> serde_json::Value {
         let mut form = vec![("grant_type", "client_credentials")];
         form.extend_from_slice(extra);
-        let resp = self.post_form("/token", Some((&reg.client.client_id, reg.secret.as_deref().unwrap())), &form).await;
+        let resp = self
+            .post_form(
+                "/token",
+                Some((&reg.client.client_id, reg.secret.as_deref().unwrap())),
+                &form,
+            )
+            .await;
         assert_eq!(resp.status(), 200, "token request failed");
         resp.json().await.unwrap()
     }
 
     /// Introspects `token` as `reg`.
     pub async fn introspect(&self, reg: &Registered, token: &str) -> serde_json::Value {
-        let resp = self.post_form("/introspect", Some((&reg.client.client_id, reg.secret.as_deref().unwrap())), &[("token", token)]).await;
+        let resp = self
+            .post_form(
+                "/introspect",
+                Some((&reg.client.client_id, reg.secret.as_deref().unwrap())),
+                &[("token", token)],
+            )
+            .await;
         assert_eq!(resp.status(), 200);
         resp.json().await.unwrap()
     }
@@ -145,9 +184,19 @@ impl TestServer {
 async fn create_pg_database() -> (String, String) {
     use sqlx::Connection as _;
     let admin = postgres_admin_url();
-    let name = format!("tessera_t_{}", tessera::crypto::secrets::random_token(9).to_ascii_lowercase().replace(['-', '_'], "x"));
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL must be reachable at TESSERA_TEST_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    let name = format!(
+        "tessera_t_{}",
+        tessera::crypto::secrets::random_token(9)
+            .to_ascii_lowercase()
+            .replace(['-', '_'], "x")
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL must be reachable at TESSERA_TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
     (format!("{base}/{name}"), name)
 }
@@ -155,7 +204,11 @@ async fn create_pg_database() -> (String, String) {
 async fn drop_pg_database(name: &str) {
     use sqlx::Connection as _;
     if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
     }
 }
 
@@ -163,7 +216,14 @@ async fn drop_pg_database(name: &str) {
 pub fn jwt_parts(jwt: &str) -> (serde_json::Value, serde_json::Value) {
     use base64::Engine as _;
     let mut it = jwt.split('.');
-    let dec = |s: &str| serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap();
+    let dec = |s: &str| {
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s)
+                .unwrap(),
+        )
+        .unwrap()
+    };
     (dec(it.next().unwrap()), dec(it.next().unwrap()))
 }
 

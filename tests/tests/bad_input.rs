@@ -6,7 +6,13 @@
 use serde_json::Value;
 use tessera_tests::{Db, TestServer};
 
-async fn raw(srv: &TestServer, path: &str, content_type: Option<&str>, auth: Option<&str>, body: Vec<u8>) -> (u16, reqwest::header::HeaderMap, Value) {
+async fn raw(
+    srv: &TestServer,
+    path: &str,
+    content_type: Option<&str>,
+    auth: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let mut req = srv.http.post(srv.url(path)).body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
@@ -28,18 +34,46 @@ async fn each_bad_input_gets_its_error() {
     let srv = TestServer::start(Db::Sqlite).await;
     let c = srv.cc_client("client_secret_basic", true).await;
     let id = c.client.client_id.clone();
-    let basic = format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{id}:{}", c.secret.as_deref().unwrap())));
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{id}:{}", c.secret.as_deref().unwrap())
+        )
+    );
     let good = b"grant_type=client_credentials".to_vec();
 
     // (what, path, content type, authorization, body, status, error)
-    let bad_basic = ["Basic !!!notbase64", "Basic ", "Basic Zm9v", "Basic OnNlY3JldA==", "Bearer abc"];
+    let bad_basic = [
+        "Basic !!!notbase64",
+        "Basic ",
+        "Basic Zm9v",
+        "Basic OnNlY3JldA==",
+        "Bearer abc",
+    ];
     for b in bad_basic {
         let (st, h, body) = raw(&srv, "/token", FORM, Some(b), good.clone()).await;
-        assert_eq!((st, body["error"].as_str()), (401, Some("invalid_client")), "malformed Basic {b:?}");
-        assert!(h.get("www-authenticate").is_some_and(|v| v.to_str().unwrap().starts_with("Basic")), "challenge for {b:?}");
+        assert_eq!(
+            (st, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "malformed Basic {b:?}"
+        );
+        assert!(
+            h.get("www-authenticate")
+                .is_some_and(|v| v.to_str().unwrap().starts_with("Basic")),
+            "challenge for {b:?}"
+        );
     }
     let non_utf8_header = reqwest::header::HeaderValue::from_bytes(b"Basic \xff\xfe").unwrap();
-    let resp = srv.http.post(srv.url("/token")).header("content-type", FORM.unwrap()).header("authorization", non_utf8_header).body(good.clone()).send().await.unwrap();
+    let resp = srv
+        .http
+        .post(srv.url("/token"))
+        .header("content-type", FORM.unwrap())
+        .header("authorization", non_utf8_header)
+        .body(good.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
 
     let cases: Vec<(&str, &str, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
@@ -99,7 +133,16 @@ async fn health_reports_an_unreachable_database() {
     assert_eq!(r.status(), 503);
     assert_eq!(r.json::<Value>().await.unwrap()["database"], "unreachable");
     // With the database gone, the token endpoint answers a clean 503, not a 500 or a hang.
-    let r = srv.post_form("/token", Some(("x", "y")), &[("grant_type", "client_credentials")]).await;
+    let r = srv
+        .post_form(
+            "/token",
+            Some(("x", "y")),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
     assert_eq!(r.status(), 503);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "temporarily_unavailable");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "temporarily_unavailable"
+    );
 }

@@ -26,7 +26,13 @@ async fn jwt_and_reference_tokens_introspect_and_revoke(db: Db) {
     let srv = TestServer::start(db).await;
     for jwt in [true, false] {
         let c = srv.cc_client("client_secret_basic", jwt).await;
-        let resp = srv.post_form("/token", Some((&c.client.client_id, c.secret.as_deref().unwrap())), &[("grant_type", "client_credentials"), ("scope", "a b")]).await;
+        let resp = srv
+            .post_form(
+                "/token",
+                Some((&c.client.client_id, c.secret.as_deref().unwrap())),
+                &[("grant_type", "client_credentials"), ("scope", "a b")],
+            )
+            .await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["cache-control"], "no-store");
         let body: Value = resp.json().await.unwrap();
@@ -42,7 +48,10 @@ async fn jwt_and_reference_tokens_introspect_and_revoke(db: Db) {
             assert_eq!(p["scope"], "a b");
             assert_eq!(p["iss"], srv.base);
             assert!(p["jti"].is_string());
-            assert_eq!(p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap(), 3600);
+            assert_eq!(
+                p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap(),
+                3600
+            );
         } else {
             assert_eq!(at.split('.').count(), 1, "reference tokens are opaque");
             assert!(at.len() >= 43);
@@ -53,11 +62,23 @@ async fn jwt_and_reference_tokens_introspect_and_revoke(db: Db) {
         assert_eq!(i["client_id"], c.client.client_id);
         assert_eq!(i["token_type"], "Bearer");
         assert_eq!(i["iss"], srv.base);
-        let r = srv.post_form("/revoke", Some((&c.client.client_id, c.secret.as_deref().unwrap())), &[("token", at), ("token_type_hint", "access_token")]).await;
+        let r = srv
+            .post_form(
+                "/revoke",
+                Some((&c.client.client_id, c.secret.as_deref().unwrap())),
+                &[("token", at), ("token_type_hint", "access_token")],
+            )
+            .await;
         assert_eq!(r.status(), 200);
         assert_eq!(srv.introspect(&c, at).await, json!({"active": false}));
         // Revoking again is still 200.
-        let r = srv.post_form("/revoke", Some((&c.client.client_id, c.secret.as_deref().unwrap())), &[("token", at)]).await;
+        let r = srv
+            .post_form(
+                "/revoke",
+                Some((&c.client.client_id, c.secret.as_deref().unwrap())),
+                &[("token", at)],
+            )
+            .await;
         assert_eq!(r.status(), 200);
     }
     srv.stop().await;
@@ -66,11 +87,26 @@ async fn jwt_and_reference_tokens_introspect_and_revoke(db: Db) {
 async fn revoking_one_token_revokes_its_grant_only(db: Db) {
     let srv = TestServer::start(db).await;
     let c = srv.cc_client("client_secret_basic", true).await;
-    let t1 = srv.token(&c, &[]).await["access_token"].as_str().unwrap().to_string();
-    let t2 = srv.token(&c, &[]).await["access_token"].as_str().unwrap().to_string();
-    srv.post_form("/revoke", Some((&c.client.client_id, c.secret.as_deref().unwrap())), &[("token", &t1)]).await;
+    let t1 = srv.token(&c, &[]).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t2 = srv.token(&c, &[]).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    srv.post_form(
+        "/revoke",
+        Some((&c.client.client_id, c.secret.as_deref().unwrap())),
+        &[("token", &t1)],
+    )
+    .await;
     assert_eq!(srv.introspect(&c, &t1).await["active"], false);
-    assert_eq!(srv.introspect(&c, &t2).await["active"], true, "a separate grant stays active");
+    assert_eq!(
+        srv.introspect(&c, &t2).await["active"],
+        true,
+        "a separate grant stays active"
+    );
     srv.stop().await;
 }
 
@@ -80,20 +116,36 @@ async fn revoke_edge_cases(db: Db) {
     let b = srv.cc_client("client_secret_basic", false).await;
     let (aid, asec) = (a.client.client_id.as_str(), a.secret.as_deref().unwrap());
     // Unknown token: 200 (RFC 7009 §2.2).
-    let r = srv.post_form("/revoke", Some((aid, asec)), &[("token", "no-such-token")]).await;
+    let r = srv
+        .post_form("/revoke", Some((aid, asec)), &[("token", "no-such-token")])
+        .await;
     assert_eq!(r.status(), 200);
     // Unknown hint is ignored, the search covers every type.
-    let r = srv.post_form("/revoke", Some((aid, asec)), &[("token", "no-such-token"), ("token_type_hint", "weird")]).await;
+    let r = srv
+        .post_form(
+            "/revoke",
+            Some((aid, asec)),
+            &[("token", "no-such-token"), ("token_type_hint", "weird")],
+        )
+        .await;
     assert_eq!(r.status(), 200);
     // Missing token.
     let r = srv.post_form("/revoke", Some((aid, asec)), &[]).await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
     // Another client's token is refused and stays active.
-    let tb = srv.token(&b, &[]).await["access_token"].as_str().unwrap().to_string();
-    let r = srv.post_form("/revoke", Some((aid, asec)), &[("token", &tb)]).await;
+    let tb = srv.token(&b, &[]).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = srv
+        .post_form("/revoke", Some((aid, asec)), &[("token", &tb)])
+        .await;
     assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unauthorized_client");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
     assert_eq!(srv.introspect(&b, &tb).await["active"], true);
     // Unauthenticated revocation is refused.
     let r = srv.post_form("/revoke", None, &[("token", &tb)]).await;
@@ -107,7 +159,12 @@ async fn revoke_edge_cases(db: Db) {
 
 fn hs_assertion(client_id: &str, secret: &str, aud: &str, jti: &str, exp: i64) -> String {
     let claims = json!({"iss": client_id, "sub": client_id, "aud": aud, "jti": jti, "exp": exp, "iat": exp - 60});
-    encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    encode(
+        &Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 async fn client_secret_post_and_jwt(db: Db) {
@@ -115,15 +172,44 @@ async fn client_secret_post_and_jwt(db: Db) {
     let post = srv.cc_client("client_secret_post", true).await;
     let id = post.client.client_id.clone();
     let sec = post.secret.clone().unwrap();
-    let r = srv.post_form("/token", None, &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &sec)]).await;
+    let r = srv
+        .post_form(
+            "/token",
+            None,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &id),
+                ("client_secret", &sec),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 200);
     // Basic is not this client's method.
-    let r = srv.post_form("/token", Some((&id, &sec)), &[("grant_type", "client_credentials")]).await;
+    let r = srv
+        .post_form(
+            "/token",
+            Some((&id, &sec)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
     assert_eq!(r.status(), 401);
     // Wrong secret.
-    let r = srv.post_form("/token", None, &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", "x")]).await;
+    let r = srv
+        .post_form(
+            "/token",
+            None,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &id),
+                ("client_secret", "x"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 401);
-    assert!(r.headers().get("www-authenticate").is_none(), "no Basic challenge when Basic was not used");
+    assert!(
+        r.headers().get("www-authenticate").is_none(),
+        "no Basic challenge when Basic was not used"
+    );
 
     let jwt = srv.cc_client("client_secret_jwt", false).await;
     let id = jwt.client.client_id.clone();
@@ -131,16 +217,80 @@ async fn client_secret_post_and_jwt(db: Db) {
     let now = srv.state.now();
     let token_url = srv.url("/token");
     let a = hs_assertion(&id, &sec, &token_url, "j1", now + 60);
-    let form = |a: &str| vec![("grant_type", "client_credentials".to_string()), ("client_assertion_type", tessera::oauth::client_auth::JWT_BEARER.to_string()), ("client_assertion", a.to_string())];
+    let form = |a: &str| {
+        vec![
+            ("grant_type", "client_credentials".to_string()),
+            (
+                "client_assertion_type",
+                tessera::oauth::client_auth::JWT_BEARER.to_string(),
+            ),
+            ("client_assertion", a.to_string()),
+        ]
+    };
     let srv_ref = &srv;
-    let send = move |f: Vec<(&'static str, String)>| async move { srv_ref.http.post(srv_ref.url("/token")).form(&f).send().await.unwrap() };
+    let send = move |f: Vec<(&'static str, String)>| async move {
+        srv_ref
+            .http
+            .post(srv_ref.url("/token"))
+            .form(&f)
+            .send()
+            .await
+            .unwrap()
+    };
     assert_eq!(send(form(&a)).await.status(), 200);
     assert_eq!(send(form(&a)).await.status(), 401, "replayed jti");
-    assert_eq!(send(form(&hs_assertion(&id, "wrong", &token_url, "j2", now + 60))).await.status(), 401);
-    assert_eq!(send(form(&hs_assertion(&id, &sec, "https://other.example", "j3", now + 60))).await.status(), 401, "wrong aud");
-    assert_eq!(send(form(&hs_assertion(&id, &sec, &token_url, "j4", now - 120))).await.status(), 401, "expired");
-    assert_eq!(send(form(&hs_assertion(&id, &sec, &token_url, "j5", now + 100_000))).await.status(), 401, "too long-lived");
-    assert_eq!(send(form(&hs_assertion(&id, &sec, &srv.base, "j6", now + 60))).await.status(), 200, "issuer as aud");
+    assert_eq!(
+        send(form(&hs_assertion(
+            &id,
+            "wrong",
+            &token_url,
+            "j2",
+            now + 60
+        )))
+        .await
+        .status(),
+        401
+    );
+    assert_eq!(
+        send(form(&hs_assertion(
+            &id,
+            &sec,
+            "https://other.example",
+            "j3",
+            now + 60
+        )))
+        .await
+        .status(),
+        401,
+        "wrong aud"
+    );
+    assert_eq!(
+        send(form(&hs_assertion(&id, &sec, &token_url, "j4", now - 120)))
+            .await
+            .status(),
+        401,
+        "expired"
+    );
+    assert_eq!(
+        send(form(&hs_assertion(
+            &id,
+            &sec,
+            &token_url,
+            "j5",
+            now + 100_000
+        )))
+        .await
+        .status(),
+        401,
+        "too long-lived"
+    );
+    assert_eq!(
+        send(form(&hs_assertion(&id, &sec, &srv.base, "j6", now + 60)))
+            .await
+            .status(),
+        200,
+        "issuer as aud"
+    );
     srv.stop().await;
 }
 
@@ -151,7 +301,10 @@ struct KeyPair {
 
 fn es256_key() -> KeyPair {
     let g = generate(SigningAlg::Es256).unwrap();
-    KeyPair { pkcs8: g.pkcs8, jwk: g.public_jwk }
+    KeyPair {
+        pkcs8: g.pkcs8,
+        jwk: g.public_jwk,
+    }
 }
 
 fn pk_assertion(k: &KeyPair, client_id: &str, aud: &str, jti: &str, exp: i64) -> String {
@@ -167,7 +320,14 @@ async fn assert_pk_flow(srv: &TestServer, k: &KeyPair, id: &str) {
     let send = |a: String| async move {
         srv.http
             .post(srv.url("/token"))
-            .form(&[("grant_type", "client_credentials"), ("client_assertion_type", tessera::oauth::client_auth::JWT_BEARER), ("client_assertion", &a)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    tessera::oauth::client_auth::JWT_BEARER,
+                ),
+                ("client_assertion", &a),
+            ])
             .send()
             .await
             .unwrap()
@@ -175,11 +335,29 @@ async fn assert_pk_flow(srv: &TestServer, k: &KeyPair, id: &str) {
     let a = pk_assertion(k, id, &token_url, "once", now + 60);
     assert_eq!(send(a.clone()).await.status(), 200);
     let replay = send(a).await;
-    assert_eq!(replay.status(), 401, "a replayed private_key_jwt assertion is refused");
-    assert_eq!(replay.json::<Value>().await.unwrap()["error"], "invalid_client");
+    assert_eq!(
+        replay.status(),
+        401,
+        "a replayed private_key_jwt assertion is refused"
+    );
+    assert_eq!(
+        replay.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
     let other = es256_key();
-    assert_eq!(send(pk_assertion(&other, id, &token_url, "k2", now + 60)).await.status(), 401, "foreign key");
-    assert_eq!(send(pk_assertion(k, "someone-else", &token_url, "k3", now + 60)).await.status(), 401);
+    assert_eq!(
+        send(pk_assertion(&other, id, &token_url, "k2", now + 60))
+            .await
+            .status(),
+        401,
+        "foreign key"
+    );
+    assert_eq!(
+        send(pk_assertion(k, "someone-else", &token_url, "k3", now + 60))
+            .await
+            .status(),
+        401
+    );
 }
 
 async fn private_key_jwt_inline_with_replay_refused(db: Db) {
@@ -198,13 +376,35 @@ async fn private_key_jwt_by_jwks_uri(db: Db) {
     let jwks = json!({"keys": [k.jwk.clone()]});
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let jwks_url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-    let app = axum::Router::new().route("/jwks.json", axum::routing::get(move || async move { axum::Json(jwks) }));
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || async move { axum::Json(jwks) }),
+    );
     let jwks_server = tokio::spawn(async move { axum::serve(listener, app).await });
     // https is required unless explicitly allowed.
     let strict = TestServer::start(db).await;
     let c = strict.client(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_url})).await;
-    let a = pk_assertion(&k, &c.client.client_id, &strict.url("/token"), "x", strict.state.now() + 60);
-    let r = strict.http.post(strict.url("/token")).form(&[("grant_type", "client_credentials"), ("client_assertion_type", tessera::oauth::client_auth::JWT_BEARER), ("client_assertion", &a)]).send().await.unwrap();
+    let a = pk_assertion(
+        &k,
+        &c.client.client_id,
+        &strict.url("/token"),
+        "x",
+        strict.state.now() + 60,
+    );
+    let r = strict
+        .http
+        .post(strict.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                tessera::oauth::client_auth::JWT_BEARER,
+            ),
+            ("client_assertion", &a),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     strict.stop().await;
 
@@ -221,28 +421,82 @@ async fn scope_and_resource_rules(db: Db) {
     let creds = Some((c.client.client_id.as_str(), c.secret.as_deref().unwrap()));
     // No scope requested: the client's scopes.
     assert_eq!(srv.token(&c, &[]).await["scope"], "a b c");
-    let r = srv.post_form("/token", creds, &[("grant_type", "client_credentials"), ("scope", "a z")]).await;
+    let r = srv
+        .post_form(
+            "/token",
+            creds,
+            &[("grant_type", "client_credentials"), ("scope", "a z")],
+        )
+        .await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_scope");
-    let r = srv.post_form("/token", creds, &[("grant_type", "client_credentials"), ("scope", "a \"b\"")]).await;
+    let r = srv
+        .post_form(
+            "/token",
+            creds,
+            &[("grant_type", "client_credentials"), ("scope", "a \"b\"")],
+        )
+        .await;
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_scope");
     // RFC 8707 resources become the audience; several may be given.
-    let body = srv.token(&c, &[("resource", "https://api.example/one"), ("resource", "https://api.example/two")]).await;
+    let body = srv
+        .token(
+            &c,
+            &[
+                ("resource", "https://api.example/one"),
+                ("resource", "https://api.example/two"),
+            ],
+        )
+        .await;
     let (_, p) = jwt_parts(body["access_token"].as_str().unwrap());
-    assert_eq!(p["aud"], json!(["https://api.example/one", "https://api.example/two"]));
+    assert_eq!(
+        p["aud"],
+        json!(["https://api.example/one", "https://api.example/two"])
+    );
     for bad in ["not a uri", "https://api.example/x#frag"] {
-        let r = srv.post_form("/token", creds, &[("grant_type", "client_credentials"), ("resource", bad)]).await;
+        let r = srv
+            .post_form(
+                "/token",
+                creds,
+                &[("grant_type", "client_credentials"), ("resource", bad)],
+            )
+            .await;
         assert_eq!(r.status(), 400);
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_target");
     }
     // A client not registered for client_credentials.
     let web = srv.client(json!({"token_endpoint_auth_method": "client_secret_basic", "redirect_uris": ["https://rp.example/cb"]})).await;
-    let r = srv.post_form("/token", Some((&web.client.client_id, web.secret.as_deref().unwrap())), &[("grant_type", "client_credentials")]).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unauthorized_client");
+    let r = srv
+        .post_form(
+            "/token",
+            Some((&web.client.client_id, web.secret.as_deref().unwrap())),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
     // A public client cannot use client_credentials.
-    let public = srv.client(json!({"token_endpoint_auth_method": "none", "grant_types": ["client_credentials"]})).await;
-    let r = srv.post_form("/token", None, &[("grant_type", "client_credentials"), ("client_id", &public.client.client_id)]).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unauthorized_client");
+    let public = srv
+        .client(
+            json!({"token_endpoint_auth_method": "none", "grant_types": ["client_credentials"]}),
+        )
+        .await;
+    let r = srv
+        .post_form(
+            "/token",
+            None,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &public.client.client_id),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
     srv.stop().await;
 }
 
@@ -254,19 +508,49 @@ async fn expiry_and_inactive_clients(db: Db) {
     let at = body["access_token"].as_str().unwrap().to_string();
     assert_eq!(srv.introspect(&c, &at).await["active"], true);
     srv.clock.advance(61);
-    assert_eq!(srv.introspect(&c, &at).await, json!({"active": false}), "expired token is inactive");
+    assert_eq!(
+        srv.introspect(&c, &at).await,
+        json!({"active": false}),
+        "expired token is inactive"
+    );
 
     let now = srv.state.now();
-    let expiring = srv.client(json!({"grant_types": ["client_credentials"], "expires_at": now + 10})).await;
-    let creds = Some((expiring.client.client_id.as_str(), expiring.secret.as_deref().unwrap()));
-    assert_eq!(srv.post_form("/token", creds, &[("grant_type", "client_credentials")]).await.status(), 200);
+    let expiring = srv
+        .client(json!({"grant_types": ["client_credentials"], "expires_at": now + 10}))
+        .await;
+    let creds = Some((
+        expiring.client.client_id.as_str(),
+        expiring.secret.as_deref().unwrap(),
+    ));
+    assert_eq!(
+        srv.post_form("/token", creds, &[("grant_type", "client_credentials")])
+            .await
+            .status(),
+        200
+    );
     srv.clock.advance(11);
-    assert_eq!(srv.post_form("/token", creds, &[("grant_type", "client_credentials")]).await.status(), 401, "expired client");
+    assert_eq!(
+        srv.post_form("/token", creds, &[("grant_type", "client_credentials")])
+            .await
+            .status(),
+        401,
+        "expired client"
+    );
 
     let mut m = c.client.metadata.clone();
     m.active = false;
-    srv.state.store().update_client_metadata(&c.client.client_id, &m, srv.state.now()).await.unwrap();
-    let r = srv.post_form("/token", Some((&c.client.client_id, c.secret.as_deref().unwrap())), &[("grant_type", "client_credentials")]).await;
+    srv.state
+        .store()
+        .update_client_metadata(&c.client.client_id, &m, srv.state.now())
+        .await
+        .unwrap();
+    let r = srv
+        .post_form(
+            "/token",
+            Some((&c.client.client_id, c.secret.as_deref().unwrap())),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
     assert_eq!(r.status(), 401, "inactive client");
     srv.stop().await;
 }
@@ -276,7 +560,10 @@ async fn concurrent_grants_lose_nothing(db: Db) {
     let c = srv.cc_client("client_secret_basic", true).await;
     let futs = (0..200).map(|_| srv.token(&c, &[]));
     let bodies = futures::future::join_all(futs).await;
-    let tokens: std::collections::HashSet<String> = bodies.iter().map(|b| b["access_token"].as_str().unwrap().to_string()).collect();
+    let tokens: std::collections::HashSet<String> = bodies
+        .iter()
+        .map(|b| b["access_token"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(tokens.len(), 200);
     // Every token was recorded: all introspect active, concurrently too.
     let checks = futures::future::join_all(tokens.iter().map(|t| srv.introspect(&c, t))).await;
@@ -287,37 +574,77 @@ async fn concurrent_grants_lose_nothing(db: Db) {
 async fn key_rotation_keeps_old_tokens_verifiable(db: Db) {
     let srv = TestServer::start(db).await;
     let c = srv.cc_client("client_secret_basic", true).await;
-    let old = srv.token(&c, &[]).await["access_token"].as_str().unwrap().to_string();
+    let old = srv.token(&c, &[]).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (old_h, _) = jwt_parts(&old);
 
     // The real CLI command, against the same database and master key.
-    let cli = <tessera::cli::Cli as clap::Parser>::try_parse_from(["tessera", "keys", "rotate"]).unwrap();
-    let loaded = tessera::config::Loaded { settings: srv.settings.clone(), warnings: vec![] };
+    let cli =
+        <tessera::cli::Cli as clap::Parser>::try_parse_from(["tessera", "keys", "rotate"]).unwrap();
+    let loaded = tessera::config::Loaded {
+        settings: srv.settings.clone(),
+        warnings: vec![],
+    };
     tessera::cli::run(cli, loaded).await.unwrap();
-    assert!(srv.state.keys().refresh(srv.state.store(), srv.state.now()).await.unwrap());
+    assert!(
+        srv.state
+            .keys()
+            .refresh(srv.state.store(), srv.state.now())
+            .await
+            .unwrap()
+    );
 
-    let jwks: Value = srv.http.get(srv.url("/jwks")).send().await.unwrap().json().await.unwrap();
+    let jwks: Value = srv
+        .http
+        .get(srv.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
     assert_eq!(set.keys.len(), 6, "3 active + 3 retiring: {jwks}");
-    assert!(jwks.to_string().contains("\"d\"") == false, "no private parts in the JWKS");
+    assert!(
+        jwks.to_string().contains("\"d\"") == false,
+        "no private parts in the JWKS"
+    );
     let verify = |tok: &str| {
         let (h, _) = jwt_parts(tok);
         let jwk = set.find(h["kid"].as_str().unwrap()).expect("kid published");
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
         v.set_issuer(&[&srv.base]);
         v.validate_aud = false;
-        jsonwebtoken::decode::<Value>(tok, &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(), &v).unwrap();
+        jsonwebtoken::decode::<Value>(tok, &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(), &v)
+            .unwrap();
     };
     verify(&old);
-    let new = srv.token(&c, &[]).await["access_token"].as_str().unwrap().to_string();
+    let new = srv.token(&c, &[]).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (new_h, _) = jwt_parts(&new);
     assert_ne!(old_h["kid"], new_h["kid"], "new tokens use the new key");
     verify(&new);
 
     // Once retired, the old key leaves the JWKS.
     srv.clock.advance(srv.settings.keys.retire_after + 1);
-    srv.state.keys().refresh(srv.state.store(), srv.state.now()).await.unwrap();
-    let jwks: jsonwebtoken::jwk::JwkSet = srv.http.get(srv.url("/jwks")).send().await.unwrap().json().await.unwrap();
+    srv.state
+        .keys()
+        .refresh(srv.state.store(), srv.state.now())
+        .await
+        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = srv
+        .http
+        .get(srv.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(jwks.keys.len(), 3);
     assert!(jwks.find(old_h["kid"].as_str().unwrap()).is_none());
     srv.stop().await;

@@ -18,17 +18,34 @@ fn e2e_dir() -> PathBuf {
 /// Installs the pinned npm packages once (`npm ci` from package-lock.json).
 fn npm_install() {
     let dir = e2e_dir();
-    if dir.join("node_modules/openid-client/package.json").exists() && dir.join("node_modules/jose/package.json").exists() {
+    if dir.join("node_modules/openid-client/package.json").exists()
+        && dir.join("node_modules/jose/package.json").exists()
+    {
         return;
     }
-    let out = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).output().expect("npm must be installed (Node.js 20+)");
-    assert!(out.status.success(), "npm ci failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .output()
+        .expect("npm must be installed (Node.js 20+)");
+    assert!(
+        out.status.success(),
+        "npm ci failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn pem(der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-    format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"))
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +75,14 @@ async fn openid_client_drives_client_credentials_introspection_revocation() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
-    assert!(out.status.success(), "openid-client e2e failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("pass 6"), "all six node tests ran: {stdout}");
+    assert!(
+        out.status.success(),
+        "openid-client e2e failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("pass 6"),
+        "all six node tests ran: {stdout}"
+    );
     srv.stop().await;
 }

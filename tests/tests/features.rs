@@ -11,39 +11,102 @@ use tessera_tests::{Db, TestServer};
 async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
     // (flag, discovery keys it owns, how to call its endpoint)
     let cases: &[(FeatureFlag, &[&str], &str, &str)] = &[
-        (FeatureFlag::Introspection, &["introspection_endpoint", "introspection_endpoint_auth_methods_supported"], "POST", "/introspect"),
-        (FeatureFlag::RevokeToken, &["revocation_endpoint", "revocation_endpoint_auth_methods_supported"], "POST", "/revoke"),
-        (FeatureFlag::HealthCheck, &["health_endpoint"], "GET", "/health"),
+        (
+            FeatureFlag::Introspection,
+            &[
+                "introspection_endpoint",
+                "introspection_endpoint_auth_methods_supported",
+            ],
+            "POST",
+            "/introspect",
+        ),
+        (
+            FeatureFlag::RevokeToken,
+            &[
+                "revocation_endpoint",
+                "revocation_endpoint_auth_methods_supported",
+            ],
+            "POST",
+            "/revoke",
+        ),
+        (
+            FeatureFlag::HealthCheck,
+            &["health_endpoint"],
+            "GET",
+            "/health",
+        ),
     ];
     for &(flag, keys, method, path) in cases {
         // Configured off at start-up (the way an operator does it).
         let srv = TestServer::start_with(Db::Sqlite, |s| s.features.set(flag, false)).await;
         let c = srv.cc_client("client_secret_basic", false).await;
-        let doc: Value = srv.http.get(srv.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+        let doc: Value = srv
+            .http
+            .get(srv.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         for k in keys {
-            assert!(doc.get(*k).is_none(), "{} off: {k} still in discovery", flag.name());
+            assert!(
+                doc.get(*k).is_none(),
+                "{} off: {k} still in discovery",
+                flag.name()
+            );
         }
         let req = match method {
             "GET" => srv.http.get(srv.url(path)),
-            _ => srv.http.post(srv.url(path)).basic_auth(&c.client.client_id, c.secret.as_deref()).form(&[("token", "x")]),
+            _ => srv
+                .http
+                .post(srv.url(path))
+                .basic_auth(&c.client.client_id, c.secret.as_deref())
+                .form(&[("token", "x")]),
         };
         let r = req.send().await.unwrap();
         assert_eq!(r.status(), 403, "{} off", flag.name());
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"], "feature_disabled");
-        assert!(body["error_description"].as_str().unwrap().contains(flag.name()));
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains(flag.name())
+        );
 
         // And back on at run time: the endpoint and its entry return.
         srv.state.set_feature(flag, true);
-        let doc: Value = srv.http.get(srv.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+        let doc: Value = srv
+            .http
+            .get(srv.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         for k in keys {
-            assert!(doc.get(*k).is_some(), "{} on: {k} missing from discovery", flag.name());
+            assert!(
+                doc.get(*k).is_some(),
+                "{} on: {k} missing from discovery",
+                flag.name()
+            );
         }
         let req = match method {
             "GET" => srv.http.get(srv.url(path)),
-            _ => srv.http.post(srv.url(path)).basic_auth(&c.client.client_id, c.secret.as_deref()).form(&[("token", "x")]),
+            _ => srv
+                .http
+                .post(srv.url(path))
+                .basic_auth(&c.client.client_id, c.secret.as_deref())
+                .form(&[("token", "x")]),
         };
-        assert_eq!(req.send().await.unwrap().status(), 200, "{} on", flag.name());
+        assert_eq!(
+            req.send().await.unwrap().status(),
+            200,
+            "{} on",
+            flag.name()
+        );
         srv.stop().await;
     }
 }
@@ -51,27 +114,68 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_flag_and_document_contents() {
     let srv = TestServer::start(Db::Sqlite).await;
-    for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
-        let doc: Value = srv.http.get(srv.url(path)).send().await.unwrap().json().await.unwrap();
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let doc: Value = srv
+            .http
+            .get(srv.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(doc["issuer"], srv.base);
         assert_eq!(doc["token_endpoint"], srv.url("/token"));
         assert_eq!(doc["jwks_uri"], srv.url("/jwks"));
-        assert_eq!(doc["grant_types_supported"], serde_json::json!(["client_credentials"]));
-        let methods = doc["token_endpoint_auth_methods_supported"].as_array().unwrap();
-        for m in ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"] {
+        assert_eq!(
+            doc["grant_types_supported"],
+            serde_json::json!(["client_credentials"])
+        );
+        let methods = doc["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap();
+        for m in [
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+            "private_key_jwt",
+            "none",
+        ] {
             assert!(methods.iter().any(|v| v == m), "{m}");
         }
-        assert!(doc["scopes_supported"].as_array().unwrap().iter().any(|s| s == "openid"));
+        assert!(
+            doc["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == "openid")
+        );
         // Nothing that is not implemented yet is advertised.
-        for absent in ["authorization_endpoint", "userinfo_endpoint", "end_session_endpoint", "registration_endpoint", "device_authorization_endpoint", "pushed_authorization_request_endpoint"] {
+        for absent in [
+            "authorization_endpoint",
+            "userinfo_endpoint",
+            "end_session_endpoint",
+            "registration_endpoint",
+            "device_authorization_endpoint",
+            "pushed_authorization_request_endpoint",
+        ] {
             assert!(doc.get(absent).is_none(), "{absent}");
         }
     }
     srv.state.set_feature(FeatureFlag::JansConfiguration, false);
-    for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
         let r = srv.http.get(srv.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 403);
-        assert_eq!(r.json::<Value>().await.unwrap()["error"], "feature_disabled");
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["error"],
+            "feature_disabled"
+        );
     }
     srv.stop().await;
 }

@@ -17,7 +17,12 @@ pub fn sign<C: Serialize>(key: &SigningKey, typ: &str, claims: &C) -> Result<Str
         typ: &'a str,
         kid: &'a str,
     }
-    let header = serde_json::to_vec(&Header { alg: key.alg.name(), typ, kid: &key.kid }).map_err(|_| SignError)?;
+    let header = serde_json::to_vec(&Header {
+        alg: key.alg.name(),
+        typ,
+        kid: &key.kid,
+    })
+    .map_err(|_| SignError)?;
     let payload = serde_json::to_vec(claims).map_err(|_| SignError)?;
     let mut out = String::with_capacity(64 + header.len() * 4 / 3 + payload.len() * 4 / 3 + 360);
     out.push_str(&b64url(&header));
@@ -40,7 +45,12 @@ mod tests {
         for alg in SigningAlg::ALL {
             let g = generate(alg).expect("generate");
             let key = SigningKey::from_pkcs8(g.kid.clone(), alg, &g.pkcs8).expect("parse");
-            let tok = sign(&key, "at+jwt", &serde_json::json!({"sub": "x", "exp": 4_000_000_000u64})).expect("sign");
+            let tok = sign(
+                &key,
+                "at+jwt",
+                &serde_json::json!({"sub": "x", "exp": 4_000_000_000u64}),
+            )
+            .expect("sign");
             let jwk: Jwk = serde_json::from_value(g.public_jwk.clone()).expect("jwk");
             let dk = DecodingKey::from_jwk(&jwk).expect("decoding key");
             let ja: jsonwebtoken::Algorithm = alg.name().parse().expect("alg");

@@ -63,8 +63,13 @@ pub fn generate(alg: SigningAlg) -> anyhow::Result<GeneratedKey> {
     let rng = SystemRandom::new();
     let (pkcs8, mut jwk, thumb_input) = match alg {
         SigningAlg::Rs256 => {
-            let kp = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| anyhow::anyhow!("RSA keygen failed"))?;
-            let der = kp.as_der().map_err(|_| anyhow::anyhow!("RSA key export failed"))?.as_ref().to_vec();
+            let kp = RsaKeyPair::generate(KeySize::Rsa2048)
+                .map_err(|_| anyhow::anyhow!("RSA keygen failed"))?;
+            let der = kp
+                .as_der()
+                .map_err(|_| anyhow::anyhow!("RSA key export failed"))?
+                .as_ref()
+                .to_vec();
             let pk = kp.public_key();
             let n = b64url(pk.modulus().big_endian_without_leading_zero());
             let e = b64url(pk.exponent().big_endian_without_leading_zero());
@@ -80,21 +85,36 @@ pub fn generate(alg: SigningAlg) -> anyhow::Result<GeneratedKey> {
             let point = kp.public_key().as_ref();
             let (x, y) = (b64url(&point[1..33]), b64url(&point[33..65]));
             let thumb = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-            (doc.as_ref().to_vec(), json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}), thumb)
+            (
+                doc.as_ref().to_vec(),
+                json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
+                thumb,
+            )
         }
         SigningAlg::EdDsa => {
-            let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow::anyhow!("Ed25519 keygen failed"))?;
-            let kp = Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(|_| anyhow::anyhow!("Ed25519 key parse failed"))?;
+            let doc = Ed25519KeyPair::generate_pkcs8(&rng)
+                .map_err(|_| anyhow::anyhow!("Ed25519 keygen failed"))?;
+            let kp = Ed25519KeyPair::from_pkcs8(doc.as_ref())
+                .map_err(|_| anyhow::anyhow!("Ed25519 key parse failed"))?;
             let x = b64url(kp.public_key().as_ref());
             let thumb = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-            (doc.as_ref().to_vec(), json!({"kty": "OKP", "crv": "Ed25519", "x": x}), thumb)
+            (
+                doc.as_ref().to_vec(),
+                json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
+                thumb,
+            )
         }
     };
     let kid = sha256_b64(thumb_input.as_bytes());
     jwk["kid"] = json!(kid);
     jwk["alg"] = json!(alg.name());
     jwk["use"] = json!("sig");
-    Ok(GeneratedKey { kid, alg, pkcs8, public_jwk: jwk })
+    Ok(GeneratedKey {
+        kid,
+        alg,
+        pkcs8,
+        public_jwk: jwk,
+    })
 }
 
 enum Signer {
@@ -114,7 +134,10 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,11 +145,16 @@ impl SigningKey {
     /// Parses a PKCS#8 private key once, so signing never re-parses it.
     pub fn from_pkcs8(kid: String, alg: SigningAlg, der: &[u8]) -> anyhow::Result<Self> {
         let signer = match alg {
-            SigningAlg::Rs256 => Signer::Rsa(RsaKeyPair::from_pkcs8(der).map_err(|e| anyhow::anyhow!("RSA key: {e}"))?),
-            SigningAlg::Es256 => Signer::Ec(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|e| anyhow::anyhow!("EC key: {e}"))?,
+            SigningAlg::Rs256 => Signer::Rsa(
+                RsaKeyPair::from_pkcs8(der).map_err(|e| anyhow::anyhow!("RSA key: {e}"))?,
             ),
-            SigningAlg::EdDsa => Signer::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(|e| anyhow::anyhow!("Ed25519 key: {e}"))?),
+            SigningAlg::Es256 => Signer::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|e| anyhow::anyhow!("EC key: {e}"))?,
+            ),
+            SigningAlg::EdDsa => Signer::Ed(
+                Ed25519KeyPair::from_pkcs8(der).map_err(|e| anyhow::anyhow!("Ed25519 key: {e}"))?,
+            ),
         };
         Ok(Self { kid, alg, signer })
     }
@@ -163,7 +191,10 @@ impl KeySet {
 
     /// Algorithms with a signing key.
     pub fn algorithms(&self) -> Vec<SigningAlg> {
-        SigningAlg::ALL.into_iter().filter(|a| self.signing.contains_key(a)).collect()
+        SigningAlg::ALL
+            .into_iter()
+            .filter(|a| self.signing.contains_key(a))
+            .collect()
     }
 }
 
@@ -175,16 +206,26 @@ pub struct KeyRing {
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("generation", &self.current.load().generation).finish()
+        f.debug_struct("KeyRing")
+            .field("generation", &self.current.load().generation)
+            .finish()
     }
 }
 
 impl KeyRing {
     /// Loads the keys, first generating one per configured algorithm that has none.
-    pub async fn init(store: &Store, master: Arc<MasterKey>, algorithms: &[SigningAlg], now: UnixTime) -> anyhow::Result<Self> {
+    pub async fn init(
+        store: &Store,
+        master: Arc<MasterKey>,
+        algorithms: &[SigningAlg],
+        now: UnixTime,
+    ) -> anyhow::Result<Self> {
         ensure_keys(store, &master, algorithms, now).await?;
         let set = load_set(store, &master, now).await?;
-        Ok(Self { current: ArcSwap::from_pointee(set), master })
+        Ok(Self {
+            current: ArcSwap::from_pointee(set),
+            master,
+        })
     }
 
     /// The current key set (cheap: an atomic pointer load).
@@ -237,10 +278,18 @@ fn new_row(master: &MasterKey, alg: SigningAlg, now: UnixTime) -> anyhow::Result
     })
 }
 
-async fn ensure_keys(store: &Store, master: &MasterKey, algorithms: &[SigningAlg], now: UnixTime) -> anyhow::Result<()> {
+async fn ensure_keys(
+    store: &Store,
+    master: &MasterKey,
+    algorithms: &[SigningAlg],
+    now: UnixTime,
+) -> anyhow::Result<()> {
     let existing = store.list_signing_keys().await?;
     for &alg in algorithms {
-        if !existing.iter().any(|r| r.status == "active" && r.alg == alg.name()) {
+        if !existing
+            .iter()
+            .any(|r| r.status == "active" && r.alg == alg.name())
+        {
             let row = new_row(master, alg, now)?;
             tracing::info!(kid = %row.kid, alg = alg.name(), "generated signing key");
             match store.insert_signing_key(&row).await {
@@ -261,7 +310,9 @@ async fn load_set(store: &Store, master: &MasterKey, now: UnixTime) -> anyhow::R
     let mut published = Vec::new();
     let mut newest: HashMap<SigningAlg, i64> = HashMap::new();
     for row in rows {
-        let Some(alg) = SigningAlg::parse(&row.alg) else { continue };
+        let Some(alg) = SigningAlg::parse(&row.alg) else {
+            continue;
+        };
         let live = row.status == "active" || row.retire_at.is_some_and(|t| t > now);
         if !live {
             continue;
@@ -273,10 +324,17 @@ async fn load_set(store: &Store, master: &MasterKey, now: UnixTime) -> anyhow::R
             let der = master.open(&row.private_key).ok_or_else(|| {
                 anyhow::anyhow!("signing key {} cannot be decrypted: is master_key the one it was created with?", row.kid)
             })?;
-            signing.insert(alg, Arc::new(SigningKey::from_pkcs8(row.kid.clone(), alg, &der)?));
+            signing.insert(
+                alg,
+                Arc::new(SigningKey::from_pkcs8(row.kid.clone(), alg, &der)?),
+            );
             newest.insert(alg, row.created_at);
         }
     }
     let jwks: Arc<str> = json!({ "keys": published }).to_string().into();
-    Ok(KeySet { signing, jwks, generation })
+    Ok(KeySet {
+        signing,
+        jwks,
+        generation,
+    })
 }

@@ -52,9 +52,14 @@ impl MasterKey {
     pub fn from_base64(s: &str) -> Result<Self, String> {
         let bytes = b64url_decode(s.trim()).ok_or("not base64url")?;
         if bytes.len() != 32 {
-            return Err(format!("must be 32 bytes base64url-encoded, got {} bytes", bytes.len()));
+            return Err(format!(
+                "must be 32 bytes base64url-encoded, got {} bytes",
+                bytes.len()
+            ));
         }
-        RandomizedNonceKey::new(&AES_256_GCM, &bytes).map(Self).map_err(|_| "unusable key".to_string())
+        RandomizedNonceKey::new(&AES_256_GCM, &bytes)
+            .map(Self)
+            .map_err(|_| "unusable key".to_string())
     }
 
     /// Reads the key file, creating it (mode 0600) with a fresh key when it does not exist.
@@ -62,13 +67,16 @@ impl MasterKey {
         use anyhow::Context as _;
         if !path.exists() {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
             let key = random_token(32);
-            write_private(path, key.as_bytes()).with_context(|| format!("creating {}", path.display()))?;
+            write_private(path, key.as_bytes())
+                .with_context(|| format!("creating {}", path.display()))?;
             tracing::info!(path = %path.display(), "created master key file");
         }
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Self::from_base64(&text).map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))
     }
 
@@ -104,7 +112,11 @@ impl MasterKey {
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(data)
 }
 

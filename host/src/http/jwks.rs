@@ -10,8 +10,14 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     let body = state.keys().load().jwks.to_string();
     let mut resp = body.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     // Short, so relying parties see a rotation soon; they re-fetch on an unknown kid anyway.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
     resp
 }

@@ -6,8 +6,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Token endpoint authentication methods we implement.
-pub const AUTH_METHODS: &[&str] =
-    &["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
+pub const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "none",
+];
 
 /// Grant types a client may declare (the ones we implement today are enforced at the token
 /// endpoint; the others are stored for the flows that will use them).
@@ -46,7 +51,12 @@ impl Client {
 
     /// Scopes the client is allowed to request.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.metadata.scope.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty())
+        self.metadata
+            .scope
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
     }
 
     /// Whether the client declared `grant_type`.
@@ -264,19 +274,29 @@ impl ClientMetadata {
     /// (RFC 7591 `invalid_client_metadata` / `invalid_redirect_uri`).
     pub fn validate(&self) -> Result<(), String> {
         if !AUTH_METHODS.contains(&self.token_endpoint_auth_method.as_str()) {
-            return Err(format!("token_endpoint_auth_method: unsupported {:?}", self.token_endpoint_auth_method));
+            return Err(format!(
+                "token_endpoint_auth_method: unsupported {:?}",
+                self.token_endpoint_auth_method
+            ));
         }
         if let Some(alg) = &self.token_endpoint_auth_signing_alg {
             let ok = match self.token_endpoint_auth_method.as_str() {
                 "client_secret_jwt" => matches!(alg.as_str(), "HS256" | "HS384" | "HS512"),
-                "private_key_jwt" => crate::oauth::client_auth::ASYMMETRIC_ALGS.contains(&alg.as_str()),
+                "private_key_jwt" => {
+                    crate::oauth::client_auth::ASYMMETRIC_ALGS.contains(&alg.as_str())
+                }
                 _ => false,
             };
             if !ok {
-                return Err(format!("token_endpoint_auth_signing_alg: {alg:?} does not fit the auth method"));
+                return Err(format!(
+                    "token_endpoint_auth_signing_alg: {alg:?} does not fit the auth method"
+                ));
             }
         }
-        if self.token_endpoint_auth_method == "private_key_jwt" && self.jwks.is_none() && self.jwks_uri.is_none() {
+        if self.token_endpoint_auth_method == "private_key_jwt"
+            && self.jwks.is_none()
+            && self.jwks_uri.is_none()
+        {
             return Err("jwks: private_key_jwt needs jwks or jwks_uri".into());
         }
         if self.jwks.is_some() && self.jwks_uri.is_some() {
@@ -303,10 +323,15 @@ impl ClientMetadata {
         for uri in &self.redirect_uris {
             let u = url::Url::parse(uri).map_err(|e| format!("redirect_uris: {uri:?}: {e}"))?;
             if u.fragment().is_some() {
-                return Err(format!("redirect_uris: {uri:?} must not have a fragment (RFC 6749 §3.1.2)"));
+                return Err(format!(
+                    "redirect_uris: {uri:?} must not have a fragment (RFC 6749 §3.1.2)"
+                ));
             }
         }
-        for (name, v) in [("access_token_lifetime", self.access_token_lifetime), ("refresh_token_lifetime", self.refresh_token_lifetime)] {
+        for (name, v) in [
+            ("access_token_lifetime", self.access_token_lifetime),
+            ("refresh_token_lifetime", self.refresh_token_lifetime),
+        ] {
             if v.is_some_and(|v| v <= 0) {
                 return Err(format!("{name}: must be positive"));
             }
@@ -317,7 +342,11 @@ impl ClientMetadata {
             }
         }
         if let Some(scope) = &self.scope {
-            if !scope.split(' ').filter(|s| !s.is_empty()).all(crate::oauth::scope::is_valid_scope_token) {
+            if !scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .all(crate::oauth::scope::is_valid_scope_token)
+            {
                 return Err("scope: contains characters RFC 6749 §3.3 forbids".into());
             }
         }
@@ -326,6 +355,9 @@ impl ClientMetadata {
 
     /// Whether this client authenticates with a shared secret.
     pub fn uses_secret(&self) -> bool {
-        matches!(self.token_endpoint_auth_method.as_str(), "client_secret_basic" | "client_secret_post" | "client_secret_jwt")
+        matches!(
+            self.token_endpoint_auth_method.as_str(),
+            "client_secret_basic" | "client_secret_post" | "client_secret_jwt"
+        )
     }
 }

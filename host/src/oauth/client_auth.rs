@@ -20,7 +20,9 @@ use tokio::sync::Mutex;
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Asymmetric JWS algorithms accepted for `private_key_jwt`.
-pub const ASYMMETRIC_ALGS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+pub const ASYMMETRIC_ALGS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
 
 /// HMAC algorithms accepted for `client_secret_jwt`.
 pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
@@ -30,10 +32,21 @@ const LEEWAY: u64 = 30;
 
 /// What the request presented.
 enum Presented {
-    Basic { client_id: String, secret: String },
-    Post { client_id: String, secret: String },
-    Assertion { client_id: String, assertion: String },
-    None { client_id: String },
+    Basic {
+        client_id: String,
+        secret: String,
+    },
+    Post {
+        client_id: String,
+        secret: String,
+    },
+    Assertion {
+        client_id: String,
+        assertion: String,
+    },
+    None {
+        client_id: String,
+    },
 }
 
 /// Authenticates the client of a request. `endpoint_url` is the URL being called, accepted as an
@@ -60,8 +73,12 @@ pub async fn authenticate(
     };
     let method = client.metadata.token_endpoint_auth_method.as_str();
     match (&presented, method) {
-        (Presented::Basic { secret, .. }, "client_secret_basic") | (Presented::Post { secret, .. }, "client_secret_post") => {
-            let ok = client.secret_hash.as_deref().is_some_and(|h| ct_eq(h.as_bytes(), sha256_b64(secret.as_bytes()).as_bytes()));
+        (Presented::Basic { secret, .. }, "client_secret_basic")
+        | (Presented::Post { secret, .. }, "client_secret_post") => {
+            let ok = client
+                .secret_hash
+                .as_deref()
+                .is_some_and(|h| ct_eq(h.as_bytes(), sha256_b64(secret.as_bytes()).as_bytes()));
             if !ok {
                 return Err(fail("client authentication failed"));
             }
@@ -70,7 +87,11 @@ pub async fn authenticate(
             verify_assertion(state, &client, assertion, endpoint_url).await?;
         }
         (Presented::None { .. }, "none") => {}
-        _ => return Err(fail("client authentication method does not match the client's registration")),
+        _ => {
+            return Err(fail(
+                "client authentication method does not match the client's registration",
+            ));
+        }
     }
     Ok(client)
 }
@@ -82,34 +103,63 @@ fn presented(headers: &HeaderMap, form: &OAuthForm) -> Result<Presented, OAuthEr
     let assertion = form.get("client_assertion");
     let count = auth.is_some() as u8 + secret.is_some() as u8 + assertion.is_some() as u8;
     if count > 1 {
-        return Err(OAuthError::invalid_request("more than one client authentication method used"));
+        return Err(OAuthError::invalid_request(
+            "more than one client authentication method used",
+        ));
     }
     if let Some(auth) = auth {
-        let (id, secret) = parse_basic(auth.as_bytes()).ok_or_else(|| OAuthError::invalid_client("malformed Basic authorization header", true))?;
+        let (id, secret) = parse_basic(auth.as_bytes()).ok_or_else(|| {
+            OAuthError::invalid_client("malformed Basic authorization header", true)
+        })?;
         if form_id.is_some_and(|f| f != id) {
-            return Err(OAuthError::invalid_client("client_id does not match the authorization header", true));
+            return Err(OAuthError::invalid_client(
+                "client_id does not match the authorization header",
+                true,
+            ));
         }
-        return Ok(Presented::Basic { client_id: id, secret });
+        return Ok(Presented::Basic {
+            client_id: id,
+            secret,
+        });
     }
     if let Some(assertion) = assertion {
         if form.get("client_assertion_type") != Some(JWT_BEARER) {
-            return Err(OAuthError::invalid_request("client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+            return Err(OAuthError::invalid_request(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
         }
-        let sub = unverified_subject(assertion).ok_or_else(|| OAuthError::invalid_client("malformed client assertion", false))?;
+        let sub = unverified_subject(assertion)
+            .ok_or_else(|| OAuthError::invalid_client("malformed client assertion", false))?;
         if form_id.is_some_and(|f| f != sub) {
-            return Err(OAuthError::invalid_client("client_id does not match the assertion", false));
+            return Err(OAuthError::invalid_client(
+                "client_id does not match the assertion",
+                false,
+            ));
         }
-        return Ok(Presented::Assertion { client_id: sub, assertion: assertion.to_string() });
+        return Ok(Presented::Assertion {
+            client_id: sub,
+            assertion: assertion.to_string(),
+        });
     }
     if form.get("client_assertion_type").is_some() {
-        return Err(OAuthError::invalid_request("client_assertion_type without client_assertion"));
+        return Err(OAuthError::invalid_request(
+            "client_assertion_type without client_assertion",
+        ));
     }
     let Some(client_id) = form_id else {
-        return Err(OAuthError::invalid_client("client authentication required", false));
+        return Err(OAuthError::invalid_client(
+            "client authentication required",
+            false,
+        ));
     };
     Ok(match secret {
-        Some(s) => Presented::Post { client_id: client_id.to_string(), secret: s.to_string() },
-        None => Presented::None { client_id: client_id.to_string() },
+        Some(s) => Presented::Post {
+            client_id: client_id.to_string(),
+            secret: s.to_string(),
+        },
+        None => Presented::None {
+            client_id: client_id.to_string(),
+        },
     })
 }
 
@@ -120,12 +170,17 @@ fn parse_basic(value: &[u8]) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let raw = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
     let raw = String::from_utf8(raw).ok()?;
     let (id, secret) = raw.split_once(':')?;
     let dec = |s: &str| -> Option<String> {
         let plus = s.replace('+', " ");
-        percent_encoding::percent_decode_str(&plus).decode_utf8().ok().map(|c| c.into_owned())
+        percent_encoding::percent_decode_str(&plus)
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
     };
     let (id, secret) = (dec(id)?, dec(secret)?);
     (!id.is_empty()).then_some((id, secret))
@@ -145,31 +200,60 @@ struct AssertionClaims {
     exp: i64,
 }
 
-async fn verify_assertion(state: &AppState, client: &Client, assertion: &str, endpoint_url: &str) -> Result<(), OAuthError> {
+async fn verify_assertion(
+    state: &AppState,
+    client: &Client,
+    assertion: &str,
+    endpoint_url: &str,
+) -> Result<(), OAuthError> {
     let bad = |why: &str| {
         tracing::debug!(client_id = %client.client_id, why, "client assertion refused");
         OAuthError::invalid_client("client assertion is invalid", false)
     };
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| bad("malformed header"))?;
     let alg_name = format!("{:?}", header.alg);
-    let allowed = if client.metadata.token_endpoint_auth_method == "client_secret_jwt" { HMAC_ALGS } else { ASYMMETRIC_ALGS };
+    let allowed = if client.metadata.token_endpoint_auth_method == "client_secret_jwt" {
+        HMAC_ALGS
+    } else {
+        ASYMMETRIC_ALGS
+    };
     if !allowed.contains(&alg_name.as_str()) {
         return Err(bad("algorithm not allowed for the auth method"));
     }
-    if client.metadata.token_endpoint_auth_signing_alg.as_deref().is_some_and(|a| a != alg_name) {
+    if client
+        .metadata
+        .token_endpoint_auth_signing_alg
+        .as_deref()
+        .is_some_and(|a| a != alg_name)
+    {
         return Err(bad("algorithm differs from the registered one"));
     }
     let key = if client.metadata.token_endpoint_auth_method == "client_secret_jwt" {
-        let sealed = client.secret_sealed.as_deref().ok_or_else(|| bad("client has no recoverable secret"))?;
-        let secret = state.master_key().open(sealed).ok_or_else(|| OAuthError::Server(anyhow::anyhow!("client secret of {} cannot be unsealed", client.client_id)))?;
+        let sealed = client
+            .secret_sealed
+            .as_deref()
+            .ok_or_else(|| bad("client has no recoverable secret"))?;
+        let secret = state.master_key().open(sealed).ok_or_else(|| {
+            OAuthError::Server(anyhow::anyhow!(
+                "client secret of {} cannot be unsealed",
+                client.client_id
+            ))
+        })?;
         DecodingKey::from_secret(&secret)
     } else {
-        let jwk = find_client_key(state, client, header.kid.as_deref(), header.alg).await?.ok_or_else(|| bad("no matching key"))?;
+        let jwk = find_client_key(state, client, header.kid.as_deref(), header.alg)
+            .await?
+            .ok_or_else(|| bad("no matching key"))?;
         DecodingKey::from_jwk(&jwk).map_err(|_| bad("unusable key"))?
     };
     let s = state.settings();
     let issuer = s.issuer();
-    let audiences = [issuer.to_string(), format!("{issuer}/"), state.urls().token.clone(), endpoint_url.to_string()];
+    let audiences = [
+        issuer.to_string(),
+        format!("{issuer}/"),
+        state.urls().token.clone(),
+        endpoint_url.to_string(),
+    ];
     let mut v = Validation::new(header.alg);
     v.leeway = LEEWAY;
     v.validate_nbf = true;
@@ -177,24 +261,37 @@ async fn verify_assertion(state: &AppState, client: &Client, assertion: &str, en
     v.set_issuer(&[client.client_id.as_str()]);
     v.sub = Some(client.client_id.clone());
     v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-    let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v).map_err(|e| bad(&e.to_string()))?;
+    let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v)
+        .map_err(|e| bad(&e.to_string()))?;
     let now = state.now();
     if data.claims.exp - now > s.client_auth.assertion_max_lifetime {
         return Err(bad("exp too far in the future"));
     }
     let replay_key = sha256_b64(format!("{}\u{0}{}", client.client_id, data.claims.jti).as_bytes());
-    if !state.store().record_assertion(&replay_key, data.claims.exp + LEEWAY as i64).await? {
+    if !state
+        .store()
+        .record_assertion(&replay_key, data.claims.exp + LEEWAY as i64)
+        .await?
+    {
         return Err(bad("jti replayed"));
     }
     Ok(())
 }
 
-async fn find_client_key(state: &AppState, client: &Client, kid: Option<&str>, alg: Algorithm) -> Result<Option<Jwk>, OAuthError> {
+async fn find_client_key(
+    state: &AppState,
+    client: &Client,
+    kid: Option<&str>,
+    alg: Algorithm,
+) -> Result<Option<Jwk>, OAuthError> {
     if let Some(jwks) = &client.metadata.jwks {
-        let set: JwkSet = serde_json::from_value(jwks.clone()).map_err(|_| OAuthError::invalid_client("client jwks is unusable", false))?;
+        let set: JwkSet = serde_json::from_value(jwks.clone())
+            .map_err(|_| OAuthError::invalid_client("client jwks is unusable", false))?;
         return Ok(select_key(&set, kid, alg));
     }
-    let Some(uri) = client.metadata.jwks_uri.as_deref() else { return Ok(None) };
+    let Some(uri) = client.metadata.jwks_uri.as_deref() else {
+        return Ok(None);
+    };
     let set = state.jwks_cache().get(state, uri, false).await?;
     if let Some(k) = select_key(&set, kid, alg) {
         return Ok(Some(k));
@@ -206,18 +303,42 @@ async fn find_client_key(state: &AppState, client: &Client, kid: Option<&str>, a
 
 fn select_key(set: &JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<Jwk> {
     let fits = |k: &&Jwk| {
-        let use_ok = k.common.public_key_use.as_ref().is_none_or(|u| matches!(u, jsonwebtoken::jwk::PublicKeyUse::Signature));
-        let alg_ok = k.common.key_algorithm.is_none_or(|a| format!("{a:?}") == format!("{alg:?}"));
+        let use_ok = k
+            .common
+            .public_key_use
+            .as_ref()
+            .is_none_or(|u| matches!(u, jsonwebtoken::jwk::PublicKeyUse::Signature));
+        let alg_ok = k
+            .common
+            .key_algorithm
+            .is_none_or(|a| format!("{a:?}") == format!("{alg:?}"));
         let kty_ok = match &k.algorithm {
-            jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => matches!(alg, Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512),
-            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => matches!(alg, Algorithm::ES256 | Algorithm::ES384),
-            jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => matches!(alg, Algorithm::EdDSA),
+            jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => matches!(
+                alg,
+                Algorithm::RS256
+                    | Algorithm::RS384
+                    | Algorithm::RS512
+                    | Algorithm::PS256
+                    | Algorithm::PS384
+                    | Algorithm::PS512
+            ),
+            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
+                matches!(alg, Algorithm::ES256 | Algorithm::ES384)
+            }
+            jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => {
+                matches!(alg, Algorithm::EdDSA)
+            }
             _ => false,
         };
         use_ok && alg_ok && kty_ok
     };
     match kid {
-        Some(kid) => set.keys.iter().filter(fits).find(|k| k.common.key_id.as_deref() == Some(kid)).cloned(),
+        Some(kid) => set
+            .keys
+            .iter()
+            .filter(fits)
+            .find(|k| k.common.key_id.as_deref() == Some(kid))
+            .cloned(),
         None => {
             let mut it = set.keys.iter().filter(fits);
             // Without a kid the choice must be unambiguous.
@@ -239,7 +360,12 @@ pub struct JwksCache {
 const MIN_REFETCH_SECS: i64 = 10;
 
 impl JwksCache {
-    async fn get(&self, state: &AppState, uri: &str, force: bool) -> Result<Arc<JwkSet>, OAuthError> {
+    async fn get(
+        &self,
+        state: &AppState,
+        uri: &str,
+        force: bool,
+    ) -> Result<Arc<JwkSet>, OAuthError> {
         let now = state.now();
         let ttl = state.settings().client_auth.jwks_cache_seconds;
         {
@@ -252,7 +378,10 @@ impl JwksCache {
             }
         }
         let set = Arc::new(fetch_jwks(state, uri).await?);
-        self.entries.lock().await.insert(uri.to_string(), (now, set.clone()));
+        self.entries
+            .lock()
+            .await
+            .insert(uri.to_string(), (now, set.clone()));
         Ok(set)
     }
 }
@@ -267,7 +396,12 @@ async fn fetch_jwks(state: &AppState, uri: &str) -> Result<JwkSet, OAuthError> {
     if url.scheme() != "https" && !http_ok {
         return Err(fail("jwks_uri must use https".into()));
     }
-    let resp = state.http_client().get(url).send().await.map_err(|e| fail(e.to_string()))?;
+    let resp = state
+        .http_client()
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
     if !resp.status().is_success() {
         return Err(fail(format!("status {}", resp.status())));
     }
@@ -285,10 +419,24 @@ mod tests {
 
     #[test]
     fn basic_header_parsing() {
-        let enc = |s: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s));
-        assert_eq!(parse_basic(enc("a:b").as_bytes()), Some(("a".into(), "b".into())));
-        assert_eq!(parse_basic(enc("a%3Ab:c%20d").as_bytes()), Some(("a:b".into(), "c d".into())));
-        assert_eq!(parse_basic(enc("a:").as_bytes()), Some(("a".into(), String::new())));
+        let enc = |s: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(s)
+            )
+        };
+        assert_eq!(
+            parse_basic(enc("a:b").as_bytes()),
+            Some(("a".into(), "b".into()))
+        );
+        assert_eq!(
+            parse_basic(enc("a%3Ab:c%20d").as_bytes()),
+            Some(("a:b".into(), "c d".into()))
+        );
+        assert_eq!(
+            parse_basic(enc("a:").as_bytes()),
+            Some(("a".into(), String::new()))
+        );
         assert_eq!(parse_basic(enc(":b").as_bytes()), None);
         assert_eq!(parse_basic(enc("nocolon").as_bytes()), None);
         assert_eq!(parse_basic(b"Basic !!!"), None);

@@ -8,12 +8,20 @@ use crate::oauth::{OAuthError, scope};
 use crate::server::AppState;
 
 /// Issues an access token to the client itself.
-pub async fn grant(state: &AppState, client: &Client, form: &OAuthForm) -> Result<TokenResponse, OAuthError> {
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    form: &OAuthForm,
+) -> Result<TokenResponse, OAuthError> {
     if client.metadata.token_endpoint_auth_method == "none" {
-        return Err(OAuthError::UnauthorizedClient("public clients cannot use client_credentials".into()));
+        return Err(OAuthError::UnauthorizedClient(
+            "public clients cannot use client_credentials".into(),
+        ));
     }
     if !client.allows_grant("client_credentials") {
-        return Err(OAuthError::UnauthorizedClient("client is not registered for client_credentials".into()));
+        return Err(OAuthError::UnauthorizedClient(
+            "client is not registered for client_credentials".into(),
+        ));
     }
     let granted = granted_scope(client, form.get("scope"))?;
     let audience = audience(client, form.all("resource"))?;
@@ -27,7 +35,10 @@ pub async fn grant(state: &AppState, client: &Client, form: &OAuthForm) -> Resul
         created_at: now,
     };
     let minted = mint_access_token(state, client, &grant, audience, now)?;
-    state.store().insert_grant_with_tokens(&grant, std::slice::from_ref(&minted.record)).await?;
+    state
+        .store()
+        .insert_grant_with_tokens(&grant, std::slice::from_ref(&minted.record))
+        .await?;
     Ok(TokenResponse {
         access_token: minted.token,
         token_type: "Bearer",
@@ -42,7 +53,9 @@ fn granted_scope(client: &Client, requested: Option<&str>) -> Result<String, OAu
         Some(req) => {
             let req = scope::parse(req)?;
             if let Some(bad) = req.iter().find(|s| !client.scopes().any(|c| c == **s)) {
-                return Err(OAuthError::InvalidScope(format!("scope {bad:?} is not allowed for this client").into()));
+                return Err(OAuthError::InvalidScope(
+                    format!("scope {bad:?} is not allowed for this client").into(),
+                ));
             }
             Ok(req.join(" "))
         }
@@ -60,9 +73,13 @@ fn audience(client: &Client, resources: &[String]) -> Result<Vec<String>, OAuthE
     }
     let mut out = Vec::new();
     for r in resources {
-        let u = url::Url::parse(r).map_err(|_| OAuthError::InvalidTarget(format!("resource {r:?} is not an absolute URI").into()))?;
+        let u = url::Url::parse(r).map_err(|_| {
+            OAuthError::InvalidTarget(format!("resource {r:?} is not an absolute URI").into())
+        })?;
         if u.fragment().is_some() {
-            return Err(OAuthError::InvalidTarget("resource must not contain a fragment".into()));
+            return Err(OAuthError::InvalidTarget(
+                "resource must not contain a fragment".into(),
+            ));
         }
         if !out.contains(r) {
             out.push(r.clone());

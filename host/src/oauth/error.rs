@@ -57,7 +57,10 @@ impl OAuthError {
 
     /// Shorthand for [`OAuthError::InvalidClient`].
     pub fn invalid_client(msg: impl Into<Cow<'static, str>>, basic: bool) -> Self {
-        OAuthError::InvalidClient { description: msg.into(), basic }
+        OAuthError::InvalidClient {
+            description: msg.into(),
+            basic,
+        }
     }
 
     /// The RFC error code.
@@ -97,7 +100,9 @@ impl OAuthError {
             | OAuthError::InvalidTarget(d)
             | OAuthError::InvalidClient { description: d, .. } => d.clone(),
             OAuthError::PayloadTooLarge => "request body too large".into(),
-            OAuthError::FeatureDisabled(f) => format!("the {f} feature is disabled on this server").into(),
+            OAuthError::FeatureDisabled(f) => {
+                format!("the {f} feature is disabled on this server").into()
+            }
             OAuthError::Server(_) => "internal server error".into(),
             OAuthError::Unavailable(_) => "the service is temporarily unavailable".into(),
         }
@@ -119,15 +124,21 @@ impl IntoResponse for OAuthError {
             OAuthError::Server(cause) | OAuthError::Unavailable(cause) => {
                 tracing::error!(error = %cause, code = self.code(), "request failed inside the server");
             }
-            _ => tracing::debug!(code = self.code(), description = %self.description(), "oauth error"),
+            _ => {
+                tracing::debug!(code = self.code(), description = %self.description(), "oauth error")
+            }
         }
-        let body = serde_json::json!({ "error": self.code(), "error_description": self.description() });
+        let body =
+            serde_json::json!({ "error": self.code(), "error_description": self.description() });
         let mut resp = (self.status(), axum::Json(body)).into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if matches!(self, OAuthError::InvalidClient { basic: true, .. }) {
-            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tessera\", charset=\"UTF-8\""));
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"tessera\", charset=\"UTF-8\""),
+            );
         }
         resp
     }

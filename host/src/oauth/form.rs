@@ -39,7 +39,9 @@ impl OAuthForm {
                 continue;
             }
             if form.single.contains_key(&k) {
-                return Err(OAuthError::invalid_request(format!("parameter {k} is repeated")));
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {k} is repeated"
+                )));
             }
             form.single.insert(k, v);
         }
@@ -54,7 +56,8 @@ impl OAuthForm {
 
     /// A required parameter, or `invalid_request` naming it.
     pub fn require(&self, k: &str) -> Result<&str, OAuthError> {
-        self.get(k).ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {k}")))
+        self.get(k)
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {k}")))
     }
 
     /// Every value of a repeatable parameter.
@@ -64,7 +67,10 @@ impl OAuthForm {
 }
 
 fn decode(raw: &[u8]) -> Result<String, OAuthError> {
-    let plus: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    let plus: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
     let bytes: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
     String::from_utf8(bytes).map_err(|_| OAuthError::invalid_request("request is not valid UTF-8"))
 }
@@ -76,21 +82,30 @@ impl FromRequest<AppState> for OAuthForm {
         if req.method() == Method::GET {
             return OAuthForm::parse(req.uri().query().unwrap_or("").as_bytes());
         }
-        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let mime = ct.split(';').next().unwrap_or("").trim();
         if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err(OAuthError::invalid_request("content type must be application/x-www-form-urlencoded"));
+            return Err(OAuthError::invalid_request(
+                "content type must be application/x-www-form-urlencoded",
+            ));
         }
         let limit = state.settings().http.max_body_bytes;
-        let body = axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
-            if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.to_string().contains("length limit")
-            {
-                OAuthError::PayloadTooLarge
-            } else {
-                OAuthError::invalid_request("could not read the request body")
-            }
-        })?;
+        let body = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|e| {
+                if std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                    || e.to_string().contains("length limit")
+                {
+                    OAuthError::PayloadTooLarge
+                } else {
+                    OAuthError::invalid_request("could not read the request body")
+                }
+            })?;
         OAuthForm::parse(&body)
     }
 }
@@ -110,9 +125,21 @@ mod tests {
 
     #[test]
     fn refuses_repeats_and_bad_utf8() {
-        assert!(matches!(OAuthForm::parse(b"a=1&a=2"), Err(OAuthError::InvalidRequest(_))));
-        assert!(matches!(OAuthForm::parse(b"a=&a=2"), Err(OAuthError::InvalidRequest(_))));
-        assert!(matches!(OAuthForm::parse(b"a=%FF%FE"), Err(OAuthError::InvalidRequest(_))));
-        assert!(matches!(OAuthForm::parse(b"a=\xff"), Err(OAuthError::InvalidRequest(_))));
+        assert!(matches!(
+            OAuthForm::parse(b"a=1&a=2"),
+            Err(OAuthError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            OAuthForm::parse(b"a=&a=2"),
+            Err(OAuthError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            OAuthForm::parse(b"a=%FF%FE"),
+            Err(OAuthError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            OAuthForm::parse(b"a=\xff"),
+            Err(OAuthError::InvalidRequest(_))
+        ));
     }
 }

@@ -4,10 +4,10 @@
 use crate::config::FeatureFlag;
 use crate::crypto::secrets::sha256_b64;
 use crate::model::TokenKind;
+use crate::oauth::OAuthError;
 use crate::oauth::client_auth;
 use crate::oauth::form::OAuthForm;
 use crate::oauth::token::no_store;
-use crate::oauth::OAuthError;
 use crate::server::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -16,13 +16,22 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 /// `POST /introspect`.
-pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, form: OAuthForm) -> Result<Response, OAuthError> {
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: OAuthForm,
+) -> Result<Response, OAuthError> {
     state.require(FeatureFlag::Introspection)?;
-    let _caller = client_auth::authenticate(&state, &headers, &form, &state.urls().introspection).await?;
+    let _caller =
+        client_auth::authenticate(&state, &headers, &form, &state.urls().introspection).await?;
     let token = form.require("token")?;
     // token_type_hint is optional and only an optimisation (RFC 7662 §2.1); lookup is by hash.
     let now = state.now();
-    let response = match state.store().find_token(&sha256_b64(token.as_bytes())).await? {
+    let response = match state
+        .store()
+        .find_token(&sha256_b64(token.as_bytes()))
+        .await?
+    {
         Some(t) if t.is_active(now) => {
             let mut r = json!({
                 "active": true,

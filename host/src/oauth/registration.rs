@@ -44,19 +44,34 @@ impl Registered {
 
 /// Registers a client from its metadata. Scopes it names that do not exist are created as
 /// OAuth scopes (no claims).
-pub async fn register(store: &Store, master: &MasterKey, metadata: ClientMetadata, now: UnixTime) -> Result<Registered, RegistrationError> {
-    metadata.validate().map_err(RegistrationError::InvalidMetadata)?;
+pub async fn register(
+    store: &Store,
+    master: &MasterKey,
+    metadata: ClientMetadata,
+    now: UnixTime,
+) -> Result<Registered, RegistrationError> {
+    metadata
+        .validate()
+        .map_err(RegistrationError::InvalidMetadata)?;
     // 256 bits from the CSPRNG; stored as SHA-256 (docs/adr/0003-credential-storage.md).
     let secret = metadata.uses_secret().then(|| random_token(32));
     let client = Client {
         client_id: new_client_id(),
         secret_hash: secret.as_deref().map(|s| sha256_b64(s.as_bytes())),
-        secret_sealed: secret.as_deref().filter(|_| metadata.token_endpoint_auth_method == "client_secret_jwt").map(|s| master.seal(s.as_bytes())),
+        secret_sealed: secret
+            .as_deref()
+            .filter(|_| metadata.token_endpoint_auth_method == "client_secret_jwt")
+            .map(|s| master.seal(s.as_bytes())),
         metadata,
         created_at: now,
     };
     for scope in client.scopes() {
-        let row = ScopeRow { scope_id: scope.into(), scope_type: "oauth".into(), description: String::new(), claims: vec![] };
+        let row = ScopeRow {
+            scope_id: scope.into(),
+            scope_type: "oauth".into(),
+            description: String::new(),
+            claims: vec![],
+        };
         store.ensure_scope(&row, now).await?;
     }
     store.insert_client(&client).await?;
@@ -70,5 +85,12 @@ fn new_client_id() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

@@ -16,13 +16,19 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// `POST /token`.
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, form: OAuthForm) -> Result<Response, OAuthError> {
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: OAuthForm,
+) -> Result<Response, OAuthError> {
     let client = client_auth::authenticate(&state, &headers, &form, &state.urls().token).await?;
     let grant_type = form.require("grant_type")?;
     let response = match grant_type {
         "client_credentials" => client_credentials::grant(&state, &client, &form).await?,
         other => {
-            return Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported").into()));
+            return Err(OAuthError::UnsupportedGrantType(
+                format!("grant_type {other:?} is not supported").into(),
+            ));
         }
     };
     Ok(no_store(Json(response)))
@@ -45,8 +51,10 @@ pub struct TokenResponse {
 /// Adds `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
 pub fn no_store(r: impl IntoResponse) -> Response {
     let mut resp = r.into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     resp
 }
 
@@ -74,15 +82,35 @@ pub struct MintedToken {
 
 /// Mints an access token for `grant`: a signed RFC 9068 JWT or an opaque reference token,
 /// as the client chose; recorded by the hash of the token string either way.
-pub fn mint_access_token(state: &AppState, client: &Client, grant: &Grant, audience: Vec<String>, now: UnixTime) -> Result<MintedToken, OAuthError> {
+pub fn mint_access_token(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    audience: Vec<String>,
+    now: UnixTime,
+) -> Result<MintedToken, OAuthError> {
     let s = state.settings();
-    let lifetime = client.metadata.access_token_lifetime.unwrap_or(s.tokens.access_token_lifetime);
+    let lifetime = client
+        .metadata
+        .access_token_lifetime
+        .unwrap_or(s.tokens.access_token_lifetime);
     let exp = now + lifetime;
     let (token, format, jti) = if client.metadata.access_token_as_jwt {
-        let alg_name = client.metadata.access_token_signing_alg.as_deref().unwrap_or(&s.tokens.access_token_signing_alg);
-        let alg = SigningAlg::parse(alg_name).ok_or_else(|| OAuthError::Server(anyhow::anyhow!("client {} has unsupported access_token_signing_alg", client.client_id)))?;
+        let alg_name = client
+            .metadata
+            .access_token_signing_alg
+            .as_deref()
+            .unwrap_or(&s.tokens.access_token_signing_alg);
+        let alg = SigningAlg::parse(alg_name).ok_or_else(|| {
+            OAuthError::Server(anyhow::anyhow!(
+                "client {} has unsupported access_token_signing_alg",
+                client.client_id
+            ))
+        })?;
         let keys = state.keys().load();
-        let key = keys.signer(alg).ok_or_else(|| OAuthError::Server(anyhow::anyhow!("no signing key for {}", alg.name())))?;
+        let key = keys.signer(alg).ok_or_else(|| {
+            OAuthError::Server(anyhow::anyhow!("no signing key for {}", alg.name()))
+        })?;
         let jti = random_token(16);
         let claims = AccessTokenClaims {
             iss: s.issuer(),
@@ -94,7 +122,8 @@ pub fn mint_access_token(state: &AppState, client: &Client, grant: &Grant, audie
             client_id: &client.client_id,
             scope: &grant.scope,
         };
-        let jwt = crate::crypto::jwt::sign(key, "at+jwt", &claims).map_err(|e| OAuthError::Server(e.into()))?;
+        let jwt = crate::crypto::jwt::sign(key, "at+jwt", &claims)
+            .map_err(|e| OAuthError::Server(e.into()))?;
         (jwt, "jwt", Some(jti))
     } else {
         (random_token(32), "reference", None)

@@ -14,26 +14,36 @@ pub async fn run(store: &Store) -> anyhow::Result<()> {
         .await?;
     if store.backend == Backend::Postgres {
         // Arbitrary constant naming "tessera migrations" for the advisory lock.
-        sqlx::query("SELECT pg_advisory_lock(7245917)").execute(&mut *conn).await?;
+        sqlx::query("SELECT pg_advisory_lock(7245917)")
+            .execute(&mut *conn)
+            .await?;
     }
     let result = apply(&mut conn, store.backend).await;
     if store.backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_unlock(7245917)").execute(&mut *conn).await?;
+        sqlx::query("SELECT pg_advisory_unlock(7245917)")
+            .execute(&mut *conn)
+            .await?;
     }
     result
 }
 
-async fn apply(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, backend: Backend) -> anyhow::Result<()> {
+async fn apply(
+    conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+    backend: Backend,
+) -> anyhow::Result<()> {
     for &(version, sql) in MIGRATIONS {
         if backend == Backend::Sqlite {
-            sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut **conn).await?;
+            sqlx::raw_sql("BEGIN IMMEDIATE")
+                .execute(&mut **conn)
+                .await?;
         } else {
             sqlx::raw_sql("BEGIN").execute(&mut **conn).await?;
         }
-        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-            .bind(version)
-            .fetch_optional(&mut **conn)
-            .await?;
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut **conn)
+                .await?;
         if done.is_some() {
             sqlx::raw_sql("COMMIT").execute(&mut **conn).await?;
             continue;

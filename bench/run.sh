@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Benchmark: the release server pinned to one core (one tokio worker thread), wrk pinned to the
+# other core, on a fresh SQLite database. Prints requests/s for each scenario and the ratio to a
+# baseline measured in the same run (GET /jwks: the same HTTP stack, no crypto, no database).
+#
+#   bash bench/run.sh            # 10 s per scenario
+#   DURATION=30s bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-32}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)" >&2
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+cargo build --release -q -p tessera
+BIN=$PWD/target/release/tessera
+
+WORK=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export TESSERA_LISTEN=127.0.0.1:$PORT TESSERA_ISSUER=http://127.0.0.1:$PORT TESSERA_WORKER_THREADS=1 TESSERA_LOG__LEVEL=warn
+cleanup() { [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+cd "$WORK"
+CLIENT=$(echo '{"grant_types":["client_credentials"],"scope":"api","access_token_as_jwt":true}' | "$BIN" client create)
+ID=$(echo "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+SECRET=$(echo "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
+
+taskset -c "$SERVER_CPU" "$BIN" serve &
+SERVER_PID=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+
+TOKEN=$(curl -sf -H "Authorization: Basic $BASIC" -d grant_type=client_credentials "http://127.0.0.1:$PORT/token" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+cat > post.lua <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $BASIC"
+wrk.body = os.getenv("BODY")
+LUA
+
+run() { # name, path, body-or-empty
+  local out
+  if [ -n "$3" ]; then
+    out=$(BODY="$3" taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" -s post.lua "http://127.0.0.1:$PORT$2")
+  else
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$PORT$2")
+  fi
+  local rps non2xx
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+  echo "$1 $rps ${non2xx:-0}"
+}
+
+BASE=$(run baseline_jwks /jwks "")
+GRANTS=$(run client_credentials_es256_jwt /token "grant_type=client_credentials")
+INTRO=$(run introspection /introspect "token=$TOKEN")
+ROWS=$(sqlite3 data/tessera.db 'select count(*) from tokens' 2>/dev/null || echo "?")
+
+base_rps=$(echo "$BASE" | awk '{print $2}')
+printf '\n%-32s %12s %10s %8s\n' scenario "requests/s" "vs base" "non-2xx"
+for line in "$BASE" "$GRANTS" "$INTRO"; do
+  set -- $line
+  printf '%-32s %12.0f %10.3f %8s\n' "$1" "$2" "$(echo "$2 / $base_rps" | bc -l)" "$3"
+done
+echo "(server: 1 core, 1 worker thread, SQLite WAL; load: wrk -t1 -c$CONNS -d$DURATION on another core; tokens persisted: $ROWS)"
