@@ -585,9 +585,11 @@ mod tests {
 
     #[test]
     fn secrets_hidden_from_debug() {
-        let mut s = Settings::default();
-        s.master_key = Secret("c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gx".into());
-        s.database_url = DatabaseUrl("postgres://u:hunter2@h/db".into());
+        let s = Settings {
+            master_key: Secret("c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gx".into()),
+            database_url: DatabaseUrl("postgres://u:hunter2@h/db".into()),
+            ..Settings::default()
+        };
         let dbg = format!("{s:?}");
         assert!(
             !dbg.contains("hunter2") && !dbg.contains("c2VjcmV0"),

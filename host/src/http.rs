@@ -35,7 +35,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
     if log_http {
-        router.layer(request_log())
+        with_request_log(router)
     } else {
         router
     }
@@ -50,24 +50,16 @@ async fn not_found() -> (axum::http::StatusCode, axum::Json<serde_json::Value>) 
 
 /// One line per request: method, path (never the query, which may carry secrets), status and
 /// latency. Headers and bodies are never logged.
-fn request_log() -> TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
-    impl Fn(&Request<axum::body::Body>) -> tracing::Span + Clone,
-    (),
-    impl Fn(&Response<axum::body::Body>, Duration, &tracing::Span) + Clone,
-    (),
-    (),
-    (),
-> {
-    TraceLayer::new_for_http()
-        .make_span_with(|req: &Request<axum::body::Body>| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-        })
-        .on_request(())
-        .on_response(|resp: &Response<axum::body::Body>, latency: Duration, _span: &tracing::Span| {
-            tracing::info!(status = resp.status().as_u16(), latency_us = latency.as_micros() as u64, "request");
-        })
-        .on_body_chunk(())
-        .on_eos(())
-        .on_failure(())
+fn with_request_log(router: Router) -> Router {
+    router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|req: &Request<axum::body::Body>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()))
+            .on_request(())
+            .on_response(|resp: &Response<axum::body::Body>, latency: Duration, _span: &tracing::Span| {
+                tracing::info!(status = resp.status().as_u16(), latency_us = latency.as_micros() as u64, "request");
+            })
+            .on_body_chunk(())
+            .on_eos(())
+            .on_failure(()),
+    )
 }

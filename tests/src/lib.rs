@@ -57,9 +57,11 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut settings = Settings::default();
-        settings.issuer = base.clone();
-        settings.data_dir = dir.path().to_path_buf();
+        let mut settings = Settings {
+            issuer: base.clone(),
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
         let mut pg_db = None;
         settings.database_url.0 = match db {
             Db::Sqlite => format!("sqlite://{}/tessera.db", dir.path().display()),

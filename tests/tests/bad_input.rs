@@ -27,6 +27,17 @@ async fn raw(
     (status, headers, body)
 }
 
+/// (what, path, content type, authorization, body, expected status, expected error)
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Vec<u8>,
+    u16,
+    &'a str,
+);
+
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +87,7 @@ async fn each_bad_input_gets_its_error() {
         .unwrap();
     assert_eq!(resp.status(), 401);
 
-    let cases: Vec<(&str, &str, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("wrong content type", "/token", Some("application/json"), Some(&basic), br#"{"grant_type":"client_credentials"}"#.to_vec(), 400, "invalid_request"),
         ("no content type", "/token", None, Some(&basic), good.clone(), 400, "invalid_request"),
         ("oversized body", "/token", FORM, Some(&basic), format!("grant_type=client_credentials&pad={}", "x".repeat(70_000)).into_bytes(), 413, "invalid_request"),

@@ -20,6 +20,7 @@ on_both_backends!(
     expiry_and_inactive_clients,
     concurrent_grants_lose_nothing,
     key_rotation_keeps_old_tokens_verifiable,
+    group_commit_isolates_a_bad_row,
 );
 
 async fn jwt_and_reference_tokens_introspect_and_revoke(db: Db) {
@@ -608,7 +609,7 @@ async fn key_rotation_keeps_old_tokens_verifiable(db: Db) {
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
     assert_eq!(set.keys.len(), 6, "3 active + 3 retiring: {jwks}");
     assert!(
-        jwks.to_string().contains("\"d\"") == false,
+        !jwks.to_string().contains("\"d\""),
         "no private parts in the JWKS"
     );
     let verify = |tok: &str| {
@@ -647,5 +648,76 @@ async fn key_rotation_keeps_old_tokens_verifiable(db: Db) {
         .unwrap();
     assert_eq!(jwks.keys.len(), 3);
     assert!(jwks.find(old_h["kid"].as_str().unwrap()).is_none());
+    srv.stop().await;
+}
+
+async fn group_commit_isolates_a_bad_row(db: Db) {
+    use tessera::model::{Grant, TokenKind, TokenRecord};
+    let srv = TestServer::start(db).await;
+    let store = srv.state.store();
+    let now = srv.state.now();
+    let grant = |id: &str| Grant {
+        grant_id: id.into(),
+        client_id: "c".into(),
+        subject: None,
+        grant_type: "client_credentials".into(),
+        scope: "a".into(),
+        created_at: now,
+    };
+    let token = |g: &str, h: &str| TokenRecord {
+        token_hash: h.into(),
+        grant_id: g.into(),
+        kind: TokenKind::AccessToken,
+        format: "reference".into(),
+        jti: None,
+        client_id: "c".into(),
+        subject: None,
+        scope: "a".into(),
+        audience: vec!["c".into()],
+        issued_at: now,
+        expires_at: now + 60,
+        revoked_at: None,
+    };
+    store
+        .insert_grant_with_tokens(&grant("dup"), &[token("dup", "h-dup")])
+        .await
+        .unwrap();
+    // 50 writes queued together, one of them reusing an existing grant id.
+    let ids: Vec<String> = (0..50)
+        .map(|i| {
+            if i == 25 {
+                "dup".to_string()
+            } else {
+                format!("g{i}")
+            }
+        })
+        .collect();
+    let results = futures::future::join_all(ids.iter().map(|id| {
+        let (g, t) = (grant(id), token(id, &format!("h-{id}-new")));
+        async move { store.insert_grant_with_tokens(&g, &[t]).await }
+    }))
+    .await;
+    for (id, r) in ids.iter().zip(&results) {
+        if id == "dup" {
+            assert!(
+                matches!(r, Err(tessera::store::StoreError::Conflict)),
+                "{r:?}"
+            );
+        } else {
+            assert!(r.is_ok(), "{id}: {r:?}");
+            assert!(
+                store
+                    .find_token(&format!("h-{id}-new"))
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "{id} stored"
+            );
+        }
+    }
+    assert!(
+        store.find_token("h-dup-new").await.unwrap().is_none(),
+        "the refused write left nothing behind"
+    );
     srv.stop().await;
 }

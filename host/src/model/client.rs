@@ -336,19 +336,18 @@ impl ClientMetadata {
                 return Err(format!("{name}: must be positive"));
             }
         }
-        if let Some(alg) = &self.access_token_signing_alg {
-            if crate::crypto::SigningAlg::parse(alg).is_none() {
-                return Err(format!("access_token_signing_alg: unsupported {alg:?}"));
-            }
+        if let Some(alg) = &self.access_token_signing_alg
+            && crate::crypto::SigningAlg::parse(alg).is_none()
+        {
+            return Err(format!("access_token_signing_alg: unsupported {alg:?}"));
         }
-        if let Some(scope) = &self.scope {
-            if !scope
+        if let Some(scope) = &self.scope
+            && !scope
                 .split(' ')
                 .filter(|s| !s.is_empty())
                 .all(crate::oauth::scope::is_valid_scope_token)
-            {
-                return Err("scope: contains characters RFC 6749 §3.3 forbids".into());
-            }
+        {
+            return Err("scope: contains characters RFC 6749 §3.3 forbids".into());
         }
         Ok(())
     }
