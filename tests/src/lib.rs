@@ -140,6 +140,36 @@ impl TestServer {
         req.send().await.unwrap()
     }
 
+    /// GETs `path` and decodes its JSON body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Asks for a client_credentials token authenticating with a JWT client assertion.
+    pub async fn token_with_assertion(&self, assertion: &str) -> reqwest::Response {
+        let form = [
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                tessera::oauth::client_auth::JWT_BEARER,
+            ),
+            ("client_assertion", assertion),
+        ];
+        self.http
+            .post(self.url("/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Gets a client_credentials access token with Basic auth.
     pub async fn token(&self, reg: &Registered, extra: &[(&str, &str)]) -> serde_json::Value {
         let mut form = vec![("grant_type", "client_credentials")];

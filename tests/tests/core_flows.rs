@@ -318,21 +318,7 @@ fn pk_assertion(k: &KeyPair, client_id: &str, aud: &str, jti: &str, exp: i64) ->
 async fn assert_pk_flow(srv: &TestServer, k: &KeyPair, id: &str) {
     let now = srv.state.now();
     let token_url = srv.url("/token");
-    let send = |a: String| async move {
-        srv.http
-            .post(srv.url("/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                (
-                    "client_assertion_type",
-                    tessera::oauth::client_auth::JWT_BEARER,
-                ),
-                ("client_assertion", &a),
-            ])
-            .send()
-            .await
-            .unwrap()
-    };
+    let send = |a: String| async move { srv.token_with_assertion(&a).await };
     let a = pk_assertion(k, id, &token_url, "once", now + 60);
     assert_eq!(send(a.clone()).await.status(), 200);
     let replay = send(a).await;
@@ -392,20 +378,7 @@ async fn private_key_jwt_by_jwks_uri(db: Db) {
         "x",
         strict.state.now() + 60,
     );
-    let r = strict
-        .http
-        .post(strict.url("/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            (
-                "client_assertion_type",
-                tessera::oauth::client_auth::JWT_BEARER,
-            ),
-            ("client_assertion", &a),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = strict.token_with_assertion(&a).await;
     assert_eq!(r.status(), 401);
     strict.stop().await;
 
@@ -597,15 +570,7 @@ async fn key_rotation_keeps_old_tokens_verifiable(db: Db) {
             .unwrap()
     );
 
-    let jwks: Value = srv
-        .http
-        .get(srv.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = srv.get_json("/jwks").await;
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
     assert_eq!(set.keys.len(), 6, "3 active + 3 retiring: {jwks}");
     assert!(

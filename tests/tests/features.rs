@@ -7,6 +7,23 @@ use serde_json::Value;
 use tessera::config::FeatureFlag;
 use tessera_tests::{Db, TestServer};
 
+/// Calls a flagged endpoint: GET as is, POST as the client introspecting/revoking a token.
+fn call(
+    srv: &TestServer,
+    c: &tessera::oauth::registration::Registered,
+    method: &str,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    match method {
+        "GET" => srv.http.get(srv.url(path)),
+        _ => srv
+            .http
+            .post(srv.url(path))
+            .basic_auth(&c.client.client_id, c.secret.as_deref())
+            .form(&[("token", "x")]),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
     // (flag, discovery keys it owns, how to call its endpoint)
@@ -40,15 +57,7 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
         // Configured off at start-up (the way an operator does it).
         let srv = TestServer::start_with(Db::Sqlite, |s| s.features.set(flag, false)).await;
         let c = srv.cc_client("client_secret_basic", false).await;
-        let doc: Value = srv
-            .http
-            .get(srv.url("/.well-known/openid-configuration"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc = srv.get_json("/.well-known/openid-configuration").await;
         for k in keys {
             assert!(
                 doc.get(*k).is_none(),
@@ -56,14 +65,7 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
                 flag.name()
             );
         }
-        let req = match method {
-            "GET" => srv.http.get(srv.url(path)),
-            _ => srv
-                .http
-                .post(srv.url(path))
-                .basic_auth(&c.client.client_id, c.secret.as_deref())
-                .form(&[("token", "x")]),
-        };
+        let req = call(&srv, &c, method, path);
         let r = req.send().await.unwrap();
         assert_eq!(r.status(), 403, "{} off", flag.name());
         let body: Value = r.json().await.unwrap();
@@ -77,15 +79,7 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
 
         // And back on at run time: the endpoint and its entry return.
         srv.state.set_feature(flag, true);
-        let doc: Value = srv
-            .http
-            .get(srv.url("/.well-known/openid-configuration"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc = srv.get_json("/.well-known/openid-configuration").await;
         for k in keys {
             assert!(
                 doc.get(*k).is_some(),
@@ -93,14 +87,7 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
                 flag.name()
             );
         }
-        let req = match method {
-            "GET" => srv.http.get(srv.url(path)),
-            _ => srv
-                .http
-                .post(srv.url(path))
-                .basic_auth(&c.client.client_id, c.secret.as_deref())
-                .form(&[("token", "x")]),
-        };
+        let req = call(&srv, &c, method, path);
         assert_eq!(
             req.send().await.unwrap().status(),
             200,
@@ -118,15 +105,7 @@ async fn discovery_flag_and_document_contents() {
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
     ] {
-        let doc: Value = srv
-            .http
-            .get(srv.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc = srv.get_json(path).await;
         assert_eq!(doc["issuer"], srv.base);
         assert_eq!(doc["token_endpoint"], srv.url("/token"));
         assert_eq!(doc["jwks_uri"], srv.url("/jwks"));
