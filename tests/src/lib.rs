@@ -185,6 +185,14 @@ impl TestServer {
         resp.json().await.unwrap()
     }
 
+    /// Gets a client_credentials access token (default scope) and returns just the token.
+    pub async fn access_token(&self, reg: &Registered) -> String {
+        self.token(reg, &[]).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Introspects `token` as `reg`.
     pub async fn introspect(&self, reg: &Registered, token: &str) -> serde_json::Value {
         let resp = self

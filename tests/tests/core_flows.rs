@@ -88,14 +88,8 @@ async fn jwt_and_reference_tokens_introspect_and_revoke(db: Db) {
 async fn revoking_one_token_revokes_its_grant_only(db: Db) {
     let srv = TestServer::start(db).await;
     let c = srv.cc_client("client_secret_basic", true).await;
-    let t1 = srv.token(&c, &[]).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let t2 = srv.token(&c, &[]).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t1 = srv.access_token(&c).await;
+    let t2 = srv.access_token(&c).await;
     srv.post_form(
         "/revoke",
         Some((&c.client.client_id, c.secret.as_deref().unwrap())),
@@ -135,10 +129,7 @@ async fn revoke_edge_cases(db: Db) {
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
     // Another client's token is refused and stays active.
-    let tb = srv.token(&b, &[]).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let tb = srv.access_token(&b).await;
     let r = srv
         .post_form("/revoke", Some((aid, asec)), &[("token", &tb)])
         .await;
@@ -548,10 +539,7 @@ async fn concurrent_grants_lose_nothing(db: Db) {
 async fn key_rotation_keeps_old_tokens_verifiable(db: Db) {
     let srv = TestServer::start(db).await;
     let c = srv.cc_client("client_secret_basic", true).await;
-    let old = srv.token(&c, &[]).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let old = srv.access_token(&c).await;
     let (old_h, _) = jwt_parts(&old);
 
     // The real CLI command, against the same database and master key.
@@ -587,10 +575,7 @@ async fn key_rotation_keeps_old_tokens_verifiable(db: Db) {
             .unwrap();
     };
     verify(&old);
-    let new = srv.token(&c, &[]).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let new = srv.access_token(&c).await;
     let (new_h, _) = jwt_parts(&new);
     assert_ne!(old_h["kid"], new_h["kid"], "new tokens use the new key");
     verify(&new);
