@@ -111,11 +111,11 @@ async fn write(pool: &AnyPool, jobs: &[Job]) -> StoreResult<()> {
     for j in jobs {
         let g = &j.grant;
         q = q
-            .bind(g.grant_id.clone())
-            .bind(g.client_id.clone())
-            .bind(g.subject.clone())
-            .bind(g.grant_type.clone())
-            .bind(g.scope.clone())
+            .bind(g.grant_id.as_str())
+            .bind(g.client_id.as_str())
+            .bind(g.subject.as_deref())
+            .bind(g.grant_type.as_str())
+            .bind(g.scope.as_str())
             .bind(g.created_at);
     }
     q.execute(&mut *tx).await.map_err(StoreError::from_write)?;
@@ -131,14 +131,14 @@ async fn write(pool: &AnyPool, jobs: &[Job]) -> StoreResult<()> {
             let audience = serde_json::to_string(&t.audience)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             q = q
-                .bind(t.token_hash.clone())
-                .bind(t.grant_id.clone())
+                .bind(t.token_hash.as_str())
+                .bind(t.grant_id.as_str())
                 .bind(t.kind.as_str())
-                .bind(t.format.clone())
-                .bind(t.jti.clone())
-                .bind(t.client_id.clone())
-                .bind(t.subject.clone())
-                .bind(t.scope.clone())
+                .bind(t.format.as_str())
+                .bind(t.jti.as_deref())
+                .bind(t.client_id.as_str())
+                .bind(t.subject.as_deref())
+                .bind(t.scope.as_str())
                 .bind(audience)
                 .bind(t.issued_at)
                 .bind(t.expires_at);
