@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `keys rotate|list`, `client create|list`. Enough to
+//! The command line: `serve`, `migrate`, `keys rotate|list`, `client create|list`,
+//! `user create|list`. Enough to
 //! run the server without an admin API. Results go to stdout as JSON; logs go to stderr.
 
 use crate::clock::{SharedClock, SystemClock};
@@ -38,6 +39,19 @@ pub enum Command {
     /// Clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// End-users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `tessera user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user from JSON on stdin: `username`, `password`, optional `active` and OpenID
+    /// standard claims (`name`, `email`, `address`, ...). Prints the user without the password.
+    Create,
+    /// List users (never their password hashes).
+    List,
 }
 
 /// `tessera keys ...`
@@ -115,17 +129,35 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client(ClientCommand::Create) => {
-            let mut input = String::new();
-            std::io::stdin()
-                .read_to_string(&mut input)
-                .context("reading client metadata from stdin")?;
-            let metadata: ClientMetadata = serde_json::from_str(&input)
-                .map_err(|e| anyhow::anyhow!("invalid_client_metadata: {e}"))?;
+            let metadata: ClientMetadata =
+                serde_json::from_value(read_stdin_json("client metadata")?)
+                    .map_err(|e| anyhow::anyhow!("invalid_client_metadata: {e}"))?;
             let store = Store::connect(&settings.database_url.0, 2).await?;
             let master = load_master_key(&settings)?;
             let reg = crate::oauth::registration::register(&store, &master, metadata, clock.now())
                 .await?;
             println!("{}", serde_json::to_string_pretty(&reg.to_json())?);
+            Ok(())
+        }
+        Command::User(UserCommand::Create) => {
+            let input = read_stdin_json("user")?;
+            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let user = crate::admin::users::create(&store, input, clock.now()).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::admin::users::to_json(&user))?
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::List) => {
+            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let out: Vec<_> = store
+                .list_users()
+                .await?
+                .iter()
+                .map(crate::admin::users::to_json)
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
         }
         Command::Client(ClientCommand::List) => {
@@ -145,6 +177,14 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn read_stdin_json(what: &str) -> anyhow::Result<serde_json::Value> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .with_context(|| format!("reading the {what} JSON from stdin"))?;
+    serde_json::from_str(&input).map_err(|e| anyhow::anyhow!("invalid {what} JSON: {e}"))
 }
 
 async fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {

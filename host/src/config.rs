@@ -78,6 +78,10 @@ pub struct Settings {
     pub keys: KeySettings,
     /// Client authentication.
     pub client_auth: ClientAuthSettings,
+    /// Browser sessions and login/consent interactions.
+    pub session: SessionSettings,
+    /// Authentication Context Class References.
+    pub acr: AcrSettings,
     /// Feature flags (Janssen's `featureFlags`).
     pub features: FeatureFlags,
 }
@@ -137,6 +141,41 @@ pub struct TokenSettings {
     pub access_token_lifetime: i64,
     /// JWS algorithm of JWT access tokens when the client sets none.
     pub access_token_signing_alg: String,
+    /// Refresh-token lifetime in seconds when the client sets none (Janssen `refreshTokenLifetime`).
+    pub refresh_token_lifetime: i64,
+    /// ID-token lifetime in seconds (Janssen `idTokenLifetime`).
+    pub id_token_lifetime: i64,
+    /// JWS algorithm of ID tokens when the client sets no `id_token_signed_response_alg`.
+    pub id_token_signing_alg: String,
+    /// Authorization-code lifetime in seconds, at most 60 (Janssen `authorizationCodeLifetime`).
+    pub authorization_code_lifetime: i64,
+    /// Issue refresh tokens only when `offline_access` was granted (Janssen
+    /// `forceOfflineAccessScopeToEnableRefreshToken`); otherwise every client registered for the
+    /// `refresh_token` grant gets one.
+    pub require_offline_access_for_refresh: bool,
+}
+
+/// Browser sessions and the login/consent interaction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionSettings {
+    /// Seconds a browser session lives after login (Janssen `sessionIdLifetime`).
+    pub lifetime: i64,
+    /// Seconds a session survives without use (Janssen `sessionIdUnusedLifetime`).
+    pub unused_lifetime: i64,
+    /// Seconds a user has to finish login and consent for one authorization request.
+    pub interaction_lifetime: i64,
+}
+
+/// Authentication Context Class References (Janssen "Enabled Acrs"). Every enabled ACR is
+/// satisfied today by password login; the value is what sessions and ID tokens record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AcrSettings {
+    /// The ACR values the server offers, in order of preference.
+    pub enabled: Vec<String>,
+    /// The ACR used when neither the request nor the client names a usable one.
+    pub default: String,
 }
 
 /// Signing keys.
@@ -180,6 +219,8 @@ impl Default for Settings {
             tokens: TokenSettings::default(),
             keys: KeySettings::default(),
             client_auth: ClientAuthSettings::default(),
+            session: SessionSettings::default(),
+            acr: AcrSettings::default(),
             features: FeatureFlags::default(),
         }
     }
@@ -210,6 +251,30 @@ impl Default for TokenSettings {
         Self {
             access_token_lifetime: 3600,
             access_token_signing_alg: "ES256".into(),
+            refresh_token_lifetime: 14_400,
+            id_token_lifetime: 3_600,
+            id_token_signing_alg: "RS256".into(),
+            authorization_code_lifetime: 60,
+            require_offline_access_for_refresh: true,
+        }
+    }
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            lifetime: 86_400,
+            unused_lifetime: 86_400,
+            interaction_lifetime: 600,
+        }
+    }
+}
+
+impl Default for AcrSettings {
+    fn default() -> Self {
+        Self {
+            enabled: vec!["simple_password_auth".into()],
+            default: "simple_password_auth".into(),
         }
     }
 }
@@ -390,6 +455,68 @@ impl Settings {
                 "must be positive",
             ));
         }
+        self.validate_browser_flows()
+    }
+
+    fn validate_browser_flows(&self) -> Result<(), ConfigError> {
+        for (key, v) in [
+            (
+                "tokens.refresh_token_lifetime",
+                self.tokens.refresh_token_lifetime,
+            ),
+            ("tokens.id_token_lifetime", self.tokens.id_token_lifetime),
+            ("session.lifetime", self.session.lifetime),
+            ("session.unused_lifetime", self.session.unused_lifetime),
+            (
+                "session.interaction_lifetime",
+                self.session.interaction_lifetime,
+            ),
+        ] {
+            if v <= 0 {
+                return Err(ConfigError::new(key, "must be positive"));
+            }
+        }
+        // RFC 6749 §4.1.2 recommends at most ten minutes; the issue (and OAuth 2.1 practice)
+        // asks for at most a minute.
+        if !(1..=60).contains(&self.tokens.authorization_code_lifetime) {
+            return Err(ConfigError::new(
+                "tokens.authorization_code_lifetime",
+                "must be between 1 and 60 seconds",
+            ));
+        }
+        let id_alg = crate::crypto::SigningAlg::parse(&self.tokens.id_token_signing_alg)
+            .ok_or_else(|| {
+                ConfigError::new("tokens.id_token_signing_alg", "unsupported algorithm")
+            })?;
+        if !self.keys.algorithms.iter().any(|a| a == id_alg.name()) {
+            return Err(ConfigError::new(
+                "tokens.id_token_signing_alg",
+                "must be one of keys.algorithms",
+            ));
+        }
+        if self.acr.enabled.is_empty() {
+            return Err(ConfigError::new(
+                "acr.enabled",
+                "must name at least one ACR",
+            ));
+        }
+        if let Some(bad) = self
+            .acr
+            .enabled
+            .iter()
+            .find(|a| a.is_empty() || a.contains(char::is_whitespace))
+        {
+            return Err(ConfigError::new(
+                "acr.enabled",
+                format!("{bad:?} is not a valid ACR value"),
+            ));
+        }
+        if !self.acr.enabled.contains(&self.acr.default) {
+            return Err(ConfigError::new(
+                "acr.default",
+                "must be one of acr.enabled",
+            ));
+        }
         Ok(())
     }
 
@@ -406,6 +533,11 @@ impl Settings {
     /// The issuer without a trailing slash, the base of every endpoint URL.
     pub fn issuer(&self) -> &str {
         self.issuer.trim_end_matches('/')
+    }
+
+    /// Whether cookies must carry `Secure` (the issuer is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https:")
     }
 
     /// Whether the database is the embedded SQLite one.

@@ -3,8 +3,9 @@
 
 pub mod health;
 pub mod jwks;
+pub mod pages;
 
-use crate::oauth::{discovery, introspect, revoke, token};
+use crate::oauth::{authorize, discovery, interaction, introspect, revoke, token, userinfo};
 use crate::server::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -27,6 +28,22 @@ pub fn app(state: AppState) -> Router {
             get(discovery::metadata),
         )
         .route("/jwks", get(jwks::jwks))
+        .route(
+            "/authorize",
+            get(authorize::authorize).post(authorize::authorize),
+        )
+        .route(
+            "/login",
+            get(interaction::login_form).post(interaction::login_submit),
+        )
+        .route(
+            "/consent",
+            get(interaction::consent_form).post(interaction::consent_submit),
+        )
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .route("/token", post(token::token))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))

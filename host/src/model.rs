@@ -1,7 +1,9 @@
-//! Domain types shared by the endpoints and the store: clients, grants, tokens.
+//! Domain types shared by the endpoints and the store: clients, users, grants, tokens.
 
 pub mod client;
 pub mod token;
+pub mod user;
 
 pub use client::{Client, ClientMetadata};
-pub use token::{Grant, TokenKind, TokenRecord};
+pub use token::{AuthContext, Grant, TokenKind, TokenRecord};
+pub use user::User;

@@ -2,15 +2,22 @@
 //! as the protocol steps of their RFC; shared pieces (errors, strict form parsing, client
 //! authentication, scopes) live beside them.
 
+pub mod authorization_code;
+pub mod authorize;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod discovery;
 pub mod error;
 pub mod form;
+pub mod id_token;
+pub mod interaction;
 pub mod introspect;
+pub mod redirect;
+pub mod refresh;
 pub mod registration;
 pub mod revoke;
 pub mod scope;
 pub mod token;
+pub mod userinfo;
 
 pub use error::OAuthError;

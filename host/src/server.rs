@@ -18,8 +18,12 @@ use tokio::net::TcpListener;
 /// Absolute URLs of our endpoints, computed once from the issuer.
 #[derive(Debug, Clone)]
 pub struct Urls {
+    /// Authorization endpoint.
+    pub authorization: String,
     /// Token endpoint.
     pub token: String,
+    /// UserInfo endpoint.
+    pub userinfo: String,
     /// Introspection endpoint.
     pub introspection: String,
     /// Revocation endpoint.
@@ -33,7 +37,9 @@ pub struct Urls {
 impl Urls {
     fn new(issuer: &str) -> Self {
         Self {
+            authorization: format!("{issuer}/authorize"),
             token: format!("{issuer}/token"),
+            userinfo: format!("{issuer}/userinfo"),
             introspection: format!("{issuer}/introspect"),
             revocation: format!("{issuer}/revoke"),
             jwks: format!("{issuer}/jwks"),
@@ -74,6 +80,8 @@ impl AppState {
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
         let master = Arc::new(load_master_key(&settings)?);
+        // Unknown-user logins verify against a dummy hash; make it before the first request.
+        tokio::task::spawn_blocking(crate::crypto::password::warm_up).await?;
         let algs: Vec<SigningAlg> = settings
             .keys
             .algorithms

@@ -2,7 +2,10 @@
 //! This is the only module that speaks SQL; every write that must be atomic is one transaction.
 
 mod batch;
+mod browser;
 mod migrate;
+
+pub use browser::{CodeRow, PendingRow, SessionRow};
 
 use crate::clock::UnixTime;
 use crate::model::{Client, ClientMetadata, Grant, TokenKind, TokenRecord};
@@ -256,7 +259,7 @@ impl Store {
     pub async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
         let row = sqlx::query(
             "SELECT t.token_hash, t.grant_id, t.kind, t.format, t.jti, t.client_id, t.subject, t.scope, t.audience, \
-             t.issued_at, t.expires_at, g.revoked_at FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = $1",
+             t.issued_at, t.expires_at, t.consumed_at, g.revoked_at FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -287,10 +290,15 @@ impl Store {
             .bind(before)
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
+        for sql in [
+            "DELETE FROM used_assertions WHERE expires_at < $1",
+            "DELETE FROM authorization_codes WHERE expires_at < $1",
+            "DELETE FROM pending_authorizations WHERE expires_at < $1",
+            "DELETE FROM session_clients WHERE session_id IN (SELECT session_id FROM sessions WHERE expires_at < $1)",
+            "DELETE FROM sessions WHERE expires_at < $1",
+        ] {
+            sqlx::query(sql).bind(before).execute(&self.pool).await?;
+        }
         Ok(r.rows_affected())
     }
 
@@ -426,6 +434,7 @@ fn token_from_row(r: &AnyRow) -> StoreResult<TokenRecord> {
         issued_at: r.try_get("issued_at")?,
         expires_at: r.try_get("expires_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        consumed_at: r.try_get("consumed_at")?,
     })
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod browser;
+
 use std::sync::Arc;
 use tessera::clock::{ManualClock, SharedClock};
 use tessera::config::Settings;
@@ -113,6 +115,45 @@ impl TestServer {
         )
         .await
         .unwrap()
+    }
+
+    /// Creates a user (as `tessera user create` does) with password `password123` and a full
+    /// set of claims; `extra` adds or overrides fields.
+    pub async fn user(&self, username: &str, extra: serde_json::Value) -> tessera::model::User {
+        let mut v = serde_json::json!({
+            "username": username,
+            "password": "password123",
+            "name": format!("{username} Example"),
+            "given_name": username,
+            "family_name": "Example",
+            "email": format!("{username}@example.com"),
+            "email_verified": true,
+            "phone_number": "+1 555 0100",
+            "address": {"street_address": "1 Main St", "locality": "Springfield", "country": "US"},
+            "locale": "en-US",
+        });
+        if let (Some(base), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+            base.extend(extra);
+        }
+        tessera::admin::users::create(self.state.store(), v, self.state.now())
+            .await
+            .unwrap()
+    }
+
+    /// A confidential web client for the code flow with refresh tokens, redirecting to
+    /// `https://rp.example/cb`; `extra` adds or overrides metadata.
+    pub async fn web_client(&self, extra: serde_json::Value) -> Registered {
+        let mut v = serde_json::json!({
+            "client_name": "Example RP",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "redirect_uris": ["https://rp.example/cb"],
+            "scope": "openid profile email address phone offline_access",
+            "token_endpoint_auth_method": "client_secret_basic",
+        });
+        if let (Some(base), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+            base.extend(extra);
+        }
+        self.client(v).await
     }
 
     /// A confidential `client_credentials` client using `method`, with scopes `a b c`.

@@ -606,14 +606,8 @@ async fn group_commit_isolates_a_bad_row(db: Db) {
     let srv = TestServer::start(db).await;
     let store = srv.state.store();
     let now = srv.state.now();
-    let grant = |id: &str| Grant {
-        grant_id: id.into(),
-        client_id: "c".into(),
-        subject: None,
-        grant_type: "client_credentials".into(),
-        scope: "a".into(),
-        created_at: now,
-    };
+    let grant =
+        |id: &str| Grant::for_client(id.into(), "c".into(), "client_credentials", "a".into(), now);
     let token = |g: &str, h: &str| TokenRecord {
         token_hash: h.into(),
         grant_id: g.into(),
@@ -627,6 +621,7 @@ async fn group_commit_isolates_a_bad_row(db: Db) {
         issued_at: now,
         expires_at: now + 60,
         revoked_at: None,
+        consumed_at: None,
     };
     store
         .insert_grant_with_tokens(&grant("dup"), &[token("dup", "h-dup")])

@@ -38,8 +38,9 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
-/// AES-256-GCM key for data at rest (signing keys' private halves, `client_secret_jwt` secrets).
-pub struct MasterKey(RandomizedNonceKey);
+/// AES-256-GCM key for data at rest (signing keys' private halves, `client_secret_jwt` secrets),
+/// plus an HMAC key derived from it for pairwise subject identifiers.
+pub struct MasterKey(RandomizedNonceKey, aws_lc_rs::hmac::Key);
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,9 +58,13 @@ impl MasterKey {
                 bytes.len()
             ));
         }
-        RandomizedNonceKey::new(&AES_256_GCM, &bytes)
-            .map(Self)
-            .map_err(|_| "unusable key".to_string())
+        let aead = RandomizedNonceKey::new(&AES_256_GCM, &bytes)
+            .map_err(|_| "unusable key".to_string())?;
+        // Domain separation: the pairwise salt is HMAC(master, label), never the master key itself.
+        let root = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &bytes);
+        let pairwise = aws_lc_rs::hmac::sign(&root, b"tessera pairwise subject v1");
+        let mac = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pairwise.as_ref());
+        Ok(Self(aead, mac))
     }
 
     /// Reads the key file, creating it (mode 0600) with a fresh key when it does not exist.
@@ -92,6 +97,16 @@ impl MasterKey {
             // Sealing only fails for absurd lengths (> 64 GiB); nothing we seal comes close.
             Err(_) => String::new(),
         }
+    }
+
+    /// A pairwise subject identifier (OpenID Connect Core §8.1): the same for one user across
+    /// every client of one sector, unlinkable across sectors, stable across restarts.
+    pub fn pairwise_subject(&self, sector: &str, user_id: &str) -> String {
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(&self.1);
+        ctx.update(sector.as_bytes());
+        ctx.update(b"\0");
+        ctx.update(user_id.as_bytes());
+        b64url(ctx.sign().as_ref())
     }
 
     /// Decrypts what [`seal`](Self::seal) produced; `None` if tampered with or sealed by another key.

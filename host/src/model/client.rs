@@ -59,6 +59,16 @@ impl Client {
             .filter(|s| !s.is_empty())
     }
 
+    /// The pairwise sector (OpenID Connect Core §8.1): the host of the sector identifier URI,
+    /// else of the redirect URIs (registration makes sure they share one host).
+    pub fn sector_identifier(&self) -> Option<String> {
+        self.metadata
+            .sector_identifier_uri
+            .iter()
+            .chain(self.metadata.redirect_uris.iter())
+            .find_map(|u| url::Url::parse(u).ok()?.host_str().map(str::to_string))
+    }
+
     /// Whether the client declared `grant_type`.
     pub fn allows_grant(&self, grant_type: &str) -> bool {
         self.metadata.grant_types.iter().any(|g| g == grant_type)
@@ -237,6 +247,9 @@ pub struct ClientMetadata {
     /// "Persist Authorizations".
     #[serde(default = "default_true")]
     pub persist_client_authorizations: bool,
+    /// "Trusted client": the user is not asked for consent (unless `prompt=consent`).
+    #[serde(default)]
+    pub trusted_client: bool,
     /// "Allow spontaneous scopes".
     #[serde(default)]
     pub allow_spontaneous_scopes: bool,
@@ -328,6 +341,7 @@ impl ClientMetadata {
                 ));
             }
         }
+        self.validate_browser_flows()?;
         for (name, v) in [
             ("access_token_lifetime", self.access_token_lifetime),
             ("refresh_token_lifetime", self.refresh_token_lifetime),
@@ -348,6 +362,56 @@ impl ClientMetadata {
                 .all(crate::oauth::scope::is_valid_scope_token)
         {
             return Err("scope: contains characters RFC 6749 §3.3 forbids".into());
+        }
+        Ok(())
+    }
+
+    /// The fields the authorization code flow depends on.
+    fn validate_browser_flows(&self) -> Result<(), String> {
+        if let Some(re) = &self.redirect_uris_regex {
+            regex::Regex::new(re).map_err(|e| format!("redirect_uris_regex: {e}"))?;
+        }
+        if let Some(alg) = &self.id_token_signed_response_alg
+            && crate::crypto::SigningAlg::parse(alg).is_none()
+        {
+            return Err(format!(
+                "id_token_signed_response_alg: unsupported {alg:?} (RS256, ES256, EdDSA)"
+            ));
+        }
+        if let Some(uri) = &self.sector_identifier_uri {
+            let u = url::Url::parse(uri).map_err(|e| format!("sector_identifier_uri: {e}"))?;
+            if u.scheme() != "https" || u.host_str().is_none() {
+                return Err("sector_identifier_uri: must be an https URL".into());
+            }
+        } else if self.subject_type == "pairwise" {
+            // OpenID Connect Core §8.1: several redirect hosts need a sector identifier URI.
+            let mut hosts: Vec<String> = self
+                .redirect_uris
+                .iter()
+                .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(str::to_string))
+                .collect();
+            hosts.sort();
+            hosts.dedup();
+            if hosts.len() > 1 {
+                return Err(
+                    "sector_identifier_uri: required for pairwise clients whose redirect URIs have several hosts"
+                        .into(),
+                );
+            }
+        }
+        for (name, list) in [
+            ("default_acr_values", &self.default_acr_values),
+            ("authorized_acr_values", &self.authorized_acr_values),
+        ] {
+            if list
+                .iter()
+                .any(|a| a.is_empty() || a.contains(char::is_whitespace))
+            {
+                return Err(format!("{name}: values must be non-empty without spaces"));
+            }
+        }
+        if self.default_max_age.is_some_and(|m| m < 0) {
+            return Err("default_max_age: must not be negative".into());
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Grants and the tokens issued under them. Revoking a grant revokes every token it holds.
 
 use crate::clock::UnixTime;
+use serde::{Deserialize, Serialize};
 
 /// What a token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,53 @@ pub struct Grant {
     pub scope: String,
     /// Issue time.
     pub created_at: UnixTime,
+    /// The user's internal id, for user grants (`subject` is what the client sees, which
+    /// differs for pairwise clients).
+    pub user_id: Option<String>,
+    /// The browser session the grant came from.
+    pub session_id: Option<String>,
+    /// How the user authenticated, for the ID tokens of later refreshes.
+    pub auth: Option<AuthContext>,
+}
+
+impl Grant {
+    /// A grant with no user (`client_credentials`).
+    pub fn for_client(
+        grant_id: String,
+        client_id: String,
+        grant_type: &str,
+        scope: String,
+        now: UnixTime,
+    ) -> Self {
+        Self {
+            grant_id,
+            client_id,
+            subject: None,
+            grant_type: grant_type.into(),
+            scope,
+            created_at: now,
+            user_id: None,
+            session_id: None,
+            auth: None,
+        }
+    }
+}
+
+/// The authentication behind a user grant.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuthContext {
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// The ACR satisfied.
+    pub acr: String,
+    /// Authentication methods used (RFC 8176 values).
+    pub amr: Vec<String>,
+    /// Whether the ID token must carry `auth_time` (requested, `max_age`, or client policy).
+    #[serde(default)]
+    pub include_auth_time: bool,
+    /// The OpenID `claims` request parameter, if one was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims_request: Option<serde_json::Value>,
 }
 
 /// A stored token: found by the SHA-256 of the token string (JWT or reference alike).
@@ -74,11 +122,13 @@ pub struct TokenRecord {
     pub expires_at: UnixTime,
     /// When the token's grant was revoked, if it was.
     pub revoked_at: Option<UnixTime>,
+    /// When a refresh token was exchanged for a new one (rotation).
+    pub consumed_at: Option<UnixTime>,
 }
 
 impl TokenRecord {
-    /// Whether the token is usable at `now`: neither expired nor revoked.
+    /// Whether the token is usable at `now`: not expired, not revoked, not rotated away.
     pub fn is_active(&self, now: UnixTime) -> bool {
-        self.revoked_at.is_none() && now < self.expires_at
+        self.revoked_at.is_none() && self.consumed_at.is_none() && now < self.expires_at
     }
 }

@@ -26,25 +26,19 @@ pub async fn grant(
     let granted = granted_scope(client, form.get("scope"))?;
     let audience = audience(client, form.all("resource"))?;
     let now = state.now();
-    let grant = Grant {
-        grant_id: random_token(16),
-        client_id: client.client_id.clone(),
-        subject: None,
-        grant_type: "client_credentials".into(),
-        scope: granted,
-        created_at: now,
-    };
-    let minted = mint_access_token(state, client, &grant, audience, now)?;
+    let grant = Grant::for_client(
+        random_token(16),
+        client.client_id.clone(),
+        "client_credentials",
+        granted,
+        now,
+    );
+    let minted = mint_access_token(state, client, &grant, &grant.scope, audience, now)?;
     state
         .store()
         .insert_grant_with_tokens(&grant, std::slice::from_ref(&minted.record))
         .await?;
-    Ok(TokenResponse {
-        access_token: minted.token,
-        token_type: "Bearer",
-        expires_in: minted.record.expires_at - now,
-        scope: grant.scope,
-    })
+    Ok(TokenResponse::new(minted, now, grant.scope))
 }
 
 /// The requested scopes if the client may have all of them; the client's scopes if none requested.
@@ -65,7 +59,7 @@ fn granted_scope(client: &Client, requested: Option<&str>) -> Result<String, OAu
 
 /// RFC 8707 resources if given (absolute URIs, no fragment); otherwise the client itself plus
 /// its additional audiences.
-fn audience(client: &Client, resources: &[String]) -> Result<Vec<String>, OAuthError> {
+pub fn audience(client: &Client, resources: &[String]) -> Result<Vec<String>, OAuthError> {
     if resources.is_empty() {
         let mut aud = vec![client.client_id.clone()];
         aud.extend(client.metadata.additional_audience.iter().cloned());

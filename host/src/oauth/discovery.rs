@@ -5,13 +5,15 @@ use crate::config::FeatureFlag;
 use crate::model::client::AUTH_METHODS;
 use crate::oauth::OAuthError;
 use crate::oauth::client_auth::{ASYMMETRIC_ALGS, HMAC_ALGS};
+use crate::oauth::redirect::ResponseMode;
 use crate::server::AppState;
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
 /// Grant types the token endpoint implements.
-pub const GRANT_TYPES_SUPPORTED: &[&str] = &["client_credentials"];
+pub const GRANT_TYPES_SUPPORTED: &[&str] =
+    &["authorization_code", "refresh_token", "client_credentials"];
 
 /// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
 pub async fn metadata(State(state): State<AppState>) -> Result<Json<Value>, OAuthError> {
@@ -26,7 +28,19 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
     let features = state.features();
     let auth_signing: Vec<&str> = ASYMMETRIC_ALGS.iter().chain(HMAC_ALGS).copied().collect();
     let scopes = state.store().list_scopes().await?;
-    let mut claims: Vec<&str> = vec!["iss", "sub", "aud", "exp", "iat"];
+    let mut claims: Vec<&str> = vec![
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "sid",
+        "at_hash",
+    ];
     for sc in &scopes {
         for c in &sc.claims {
             if !claims.contains(&c.as_str()) {
@@ -34,8 +48,16 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
             }
         }
     }
+    let signing: Vec<&str> = state
+        .keys()
+        .load()
+        .algorithms()
+        .iter()
+        .map(|a| a.name())
+        .collect();
     let mut doc = json!({
         "issuer": s.issuer(),
+        "authorization_endpoint": urls.authorization,
         "token_endpoint": urls.token,
         "jwks_uri": urls.jwks,
         "grant_types_supported": GRANT_TYPES_SUPPORTED,
@@ -43,8 +65,23 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
         "token_endpoint_auth_signing_alg_values_supported": auth_signing,
         "scopes_supported": scopes.iter().map(|sc| sc.scope_id.as_str()).collect::<Vec<_>>(),
         "claims_supported": claims,
-        "access_token_signing_alg_values_supported": state.keys().load().algorithms().iter().map(|a| a.name()).collect::<Vec<_>>(),
+        "access_token_signing_alg_values_supported": signing,
+        "id_token_signing_alg_values_supported": signing,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ResponseMode::ALL,
+        "subject_types_supported": ["public", "pairwise"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "acr_values_supported": s.acr.enabled,
+        "claim_types_supported": ["normal"],
+        "claims_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
     });
+    if features.is_enabled(FeatureFlag::Userinfo) {
+        doc["userinfo_endpoint"] = json!(urls.userinfo);
+    }
     if features.is_enabled(FeatureFlag::Introspection) {
         doc["introspection_endpoint"] = json!(urls.introspection);
         doc["introspection_endpoint_auth_methods_supported"] = json!(AUTH_METHODS);

@@ -7,7 +7,7 @@ use crate::crypto::secrets::{random_token, sha256_b64};
 use crate::model::{Client, Grant, TokenKind, TokenRecord};
 use crate::oauth::client_auth;
 use crate::oauth::form::OAuthForm;
-use crate::oauth::{OAuthError, client_credentials};
+use crate::oauth::{OAuthError, authorization_code, client_credentials, refresh};
 use crate::server::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -25,6 +25,8 @@ pub async fn token(
     let grant_type = form.require("grant_type")?;
     let response = match grant_type {
         "client_credentials" => client_credentials::grant(&state, &client, &form).await?,
+        "authorization_code" => authorization_code::grant(&state, &client, &form).await?,
+        "refresh_token" => refresh::grant(&state, &client, &form).await?,
         other => {
             return Err(OAuthError::UnsupportedGrantType(
                 format!("grant_type {other:?} is not supported").into(),
@@ -46,6 +48,26 @@ pub struct TokenResponse {
     /// The granted scope.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// A refresh token, when the grant allows one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// An ID token, for OpenID requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl TokenResponse {
+    /// A response carrying `access` (no refresh or ID token yet).
+    pub fn new(access: MintedToken, now: UnixTime, scope: String) -> Self {
+        Self {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.record.expires_at - now,
+            scope,
+            refresh_token: None,
+            id_token: None,
+        }
+    }
 }
 
 /// Adds `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
@@ -80,12 +102,14 @@ pub struct MintedToken {
     pub record: TokenRecord,
 }
 
-/// Mints an access token for `grant`: a signed RFC 9068 JWT or an opaque reference token,
-/// as the client chose; recorded by the hash of the token string either way.
+/// Mints an access token for `grant` with `scope` (the grant's, or narrower): a signed RFC 9068
+/// JWT or an opaque reference token, as the client chose; recorded by the hash of the token
+/// string either way.
 pub fn mint_access_token(
     state: &AppState,
     client: &Client,
     grant: &Grant,
+    scope: &str,
     audience: Vec<String>,
     now: UnixTime,
 ) -> Result<MintedToken, OAuthError> {
@@ -120,7 +144,7 @@ pub fn mint_access_token(
             iat: now,
             jti: &jti,
             client_id: &client.client_id,
-            scope: &grant.scope,
+            scope,
         };
         let jwt = crate::crypto::jwt::sign(key, "at+jwt", &claims)
             .map_err(|e| OAuthError::Server(e.into()))?;
@@ -136,11 +160,51 @@ pub fn mint_access_token(
         jti,
         client_id: client.client_id.clone(),
         subject: grant.subject.clone(),
-        scope: grant.scope.clone(),
+        scope: scope.to_string(),
         audience,
         issued_at: now,
         expires_at: exp,
         revoked_at: None,
+        consumed_at: None,
     };
     Ok(MintedToken { token, record })
+}
+
+/// Mints an opaque refresh token for `grant` (always the grant's whole scope: a narrowed
+/// refresh narrows the access token only, RFC 6749 §6).
+pub fn mint_refresh_token(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    now: UnixTime,
+) -> MintedToken {
+    let lifetime = client
+        .metadata
+        .refresh_token_lifetime
+        .unwrap_or(state.settings().tokens.refresh_token_lifetime);
+    let token = random_token(32);
+    let record = TokenRecord {
+        token_hash: sha256_b64(token.as_bytes()),
+        grant_id: grant.grant_id.clone(),
+        kind: TokenKind::RefreshToken,
+        format: "reference".into(),
+        jti: None,
+        client_id: client.client_id.clone(),
+        subject: grant.subject.clone(),
+        scope: grant.scope.clone(),
+        audience: vec![client.client_id.clone()],
+        issued_at: now,
+        expires_at: now + lifetime,
+        revoked_at: None,
+        consumed_at: None,
+    };
+    MintedToken { token, record }
+}
+
+/// Whether a user grant gets a refresh token: the client is registered for the
+/// `refresh_token` grant and, unless the server says otherwise, `offline_access` was granted.
+pub fn issues_refresh_token(state: &AppState, client: &Client, scope: &str) -> bool {
+    client.allows_grant("refresh_token")
+        && (!state.settings().tokens.require_offline_access_for_refresh
+            || scope.split(' ').any(|s| s == "offline_access"))
 }

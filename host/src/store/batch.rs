@@ -121,31 +121,41 @@ async fn write(pool: &AnyPool, jobs: &[Job]) -> StoreResult<()> {
     q.execute(&mut *tx).await.map_err(StoreError::from_write)?;
 
     let tokens: Vec<&TokenRecord> = jobs.iter().flat_map(|j| j.tokens.iter()).collect();
-    if !tokens.is_empty() {
-        let sql = format!(
-            "INSERT INTO tokens (token_hash, grant_id, kind, format, jti, client_id, subject, scope, audience, issued_at, expires_at) VALUES {}",
-            values(tokens.len(), 11)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for t in tokens {
-            let audience = serde_json::to_string(&t.audience)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            q = q
-                .bind(t.token_hash.as_str())
-                .bind(t.grant_id.as_str())
-                .bind(t.kind.as_str())
-                .bind(t.format.as_str())
-                .bind(t.jti.as_deref())
-                .bind(t.client_id.as_str())
-                .bind(t.subject.as_deref())
-                .bind(t.scope.as_str())
-                .bind(audience)
-                .bind(t.issued_at)
-                .bind(t.expires_at);
-        }
-        q.execute(&mut *tx).await.map_err(StoreError::from_write)?;
-    }
+    insert_tokens(&mut tx, &tokens).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts `tokens` with one multi-row INSERT inside `tx`.
+pub(super) async fn insert_tokens(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tokens: &[&TokenRecord],
+) -> StoreResult<()> {
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO tokens (token_hash, grant_id, kind, format, jti, client_id, subject, scope, audience, issued_at, expires_at) VALUES {}",
+        values(tokens.len(), 11)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for t in tokens {
+        let audience =
+            serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        q = q
+            .bind(t.token_hash.as_str())
+            .bind(t.grant_id.as_str())
+            .bind(t.kind.as_str())
+            .bind(t.format.as_str())
+            .bind(t.jti.as_deref())
+            .bind(t.client_id.as_str())
+            .bind(t.subject.as_deref())
+            .bind(t.scope.as_str())
+            .bind(audience)
+            .bind(t.issued_at)
+            .bind(t.expires_at);
+    }
+    q.execute(&mut **tx).await.map_err(StoreError::from_write)?;
     Ok(())
 }
 

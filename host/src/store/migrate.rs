@@ -4,7 +4,10 @@
 use super::{Backend, Store};
 
 /// (version, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_browser.sql")),
+];
 
 /// Applies every migration not yet applied.
 pub async fn run(store: &Store) -> anyhow::Result<()> {

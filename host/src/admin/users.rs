@@ -1,0 +1,78 @@
+//! User creation: `{"username": ..., "password": ..., "active": true, <standard claims>}` in,
+//! a stored user with an argon2id hash out. The password is never stored or printed.
+
+use crate::clock::UnixTime;
+use crate::crypto::password;
+use crate::crypto::secrets::random_token;
+use crate::model::User;
+use crate::model::user::{validate_claims, validate_username};
+use crate::store::{Store, StoreError};
+use serde_json::{Map, Value, json};
+
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// The input is not acceptable; the message names the field.
+    #[error("invalid user: {0}")]
+    Invalid(String),
+    /// The username is taken.
+    #[error("invalid user: username: already taken")]
+    Taken,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// Creates a user from its JSON description.
+pub async fn create(store: &Store, input: Value, now: UnixTime) -> Result<User, UserError> {
+    let Value::Object(mut fields) = input else {
+        return Err(UserError::Invalid("expected a JSON object".into()));
+    };
+    let mut take_string = |k: &str| match fields.remove(k) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(UserError::Invalid(format!("{k}: must be a string"))),
+        None => Err(UserError::Invalid(format!("{k}: required"))),
+    };
+    let username = take_string("username")?;
+    let pw = take_string("password")?;
+    validate_username(&username).map_err(UserError::Invalid)?;
+    // NIST SP 800-63B §5.1.1.2: at least 8 characters; 1024 bounds the hashing work.
+    let len = pw.chars().count();
+    if !(8..=1024).contains(&len) {
+        return Err(UserError::Invalid("password: 8 to 1024 characters".into()));
+    }
+    let active = match fields.remove("active") {
+        None => true,
+        Some(Value::Bool(b)) => b,
+        Some(_) => return Err(UserError::Invalid("active: must be true or false".into())),
+    };
+    let claims: Map<String, Value> = fields;
+    validate_claims(&claims).map_err(UserError::Invalid)?;
+    let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+        .await
+        .map_err(|e| UserError::Invalid(format!("password: {e}")))?
+        .map_err(|e| UserError::Invalid(format!("password: {e}")))?;
+    let user = User {
+        user_id: random_token(16),
+        username,
+        password_hash: hash,
+        claims,
+        active,
+        created_at: now,
+    };
+    match store.insert_user(&user).await {
+        Ok(()) => Ok(user),
+        Err(StoreError::Conflict) => Err(UserError::Taken),
+        Err(e) => Err(UserError::Store(e)),
+    }
+}
+
+/// The public view of a user (no password hash).
+pub fn to_json(u: &User) -> Value {
+    let mut v = Value::Object(u.claims.clone());
+    v["sub"] = json!(u.user_id);
+    v["username"] = json!(u.username);
+    v["active"] = json!(u.active);
+    v["created_at"] = json!(u.created_at);
+    v
+}

@@ -1,0 +1,174 @@
+//! The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636, OpenID Connect Core §3.1.3):
+//! single use, bound to the client and redirect URI, short-lived, PKCE-verified. A second use of
+//! a code is refused and revokes every token of its grant (RFC 6749 §4.1.2).
+
+use crate::crypto::secrets::{ct_eq, sha256_b64};
+use crate::model::{Client, Grant};
+use crate::oauth::authorize::CodePayload;
+use crate::oauth::form::OAuthForm;
+use crate::oauth::token::{
+    TokenResponse, issues_refresh_token, mint_access_token, mint_refresh_token,
+};
+use crate::oauth::{OAuthError, client_credentials, id_token};
+use crate::server::AppState;
+use aws_lc_rs::digest;
+
+/// Exchanges a code for tokens.
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    form: &OAuthForm,
+) -> Result<TokenResponse, OAuthError> {
+    let code = form.require("code")?;
+    if !client.allows_grant("authorization_code") {
+        return Err(OAuthError::UnauthorizedClient(
+            "client is not registered for authorization_code".into(),
+        ));
+    }
+    let code_hash = sha256_b64(code.as_bytes());
+    let now = state.now();
+    let invalid = |d: &'static str| OAuthError::InvalidGrant(d.into());
+    let row = state
+        .store()
+        .find_code(&code_hash)
+        .await?
+        .ok_or_else(|| invalid("unknown authorization code"))?;
+    if row.client_id != client.client_id {
+        return Err(invalid("the code was issued to another client"));
+    }
+    if row.used_at.is_some() {
+        revoke_replayed(state, &row.grant_id).await?;
+        return Err(invalid("the authorization code was already used"));
+    }
+    if now >= row.expires_at {
+        return Err(invalid("the authorization code has expired"));
+    }
+    let payload: CodePayload = serde_json::from_str(&row.payload)
+        .map_err(|e| OAuthError::Server(anyhow::anyhow!("corrupt code payload: {e}")))?;
+    check_redirect_uri(&payload, form.get("redirect_uri"))?;
+    check_pkce(&payload, form.get("code_verifier"))?;
+    let user = state
+        .store()
+        .find_user(&payload.user_id)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| invalid("the user is no longer active"))?;
+
+    let grant = Grant {
+        grant_id: row.grant_id.clone(),
+        client_id: client.client_id.clone(),
+        subject: Some(payload.subject.clone()),
+        grant_type: "authorization_code".into(),
+        scope: payload.scope.clone(),
+        created_at: now,
+        user_id: Some(user.user_id.clone()),
+        session_id: Some(payload.session_id.clone()),
+        auth: Some(payload.auth.clone()),
+    };
+    let audience = client_credentials::audience(client, &payload.resources)?;
+    let access = mint_access_token(state, client, &grant, &grant.scope, audience, now)?;
+    let refresh = issues_refresh_token(state, client, &grant.scope)
+        .then(|| mint_refresh_token(state, client, &grant, now));
+    let id_token = if has_openid(&grant.scope) {
+        let scopes = state.store().list_scopes().await?;
+        let claims = if client.metadata.include_claims_in_id_token {
+            id_token::user_claims(&user, &scopes, &grant.scope, id_token_request(&payload))
+        } else {
+            id_token::user_claims(&user, &[], "", id_token_request(&payload))
+        };
+        Some(id_token::mint(
+            state,
+            id_token::IdTokenInput {
+                client,
+                subject: &payload.subject,
+                auth: &payload.auth,
+                sid: Some(&payload.session_id),
+                nonce: payload.nonce.as_deref(),
+                access_token: Some(&access.token),
+                claims,
+            },
+            now,
+        )?)
+    } else {
+        None
+    };
+    let mut records = vec![&access.record];
+    if let Some(r) = &refresh {
+        records.push(&r.record);
+    }
+    if !state
+        .store()
+        .redeem_code(&code_hash, now, &grant, &records)
+        .await?
+    {
+        // Another request redeemed it between our read and our write: a replay.
+        revoke_replayed(state, &row.grant_id).await?;
+        return Err(invalid("the authorization code was already used"));
+    }
+    tracing::info!(client_id = %client.client_id, grant_id = %grant.grant_id, "authorization code redeemed");
+    let mut resp = TokenResponse::new(access, now, grant.scope);
+    resp.refresh_token = refresh.map(|r| r.token);
+    resp.id_token = id_token;
+    Ok(resp)
+}
+
+async fn revoke_replayed(state: &AppState, grant_id: &str) -> Result<(), OAuthError> {
+    if state.store().revoke_grant(grant_id, state.now()).await? {
+        tracing::warn!(grant_id, "authorization code replayed; grant revoked");
+    }
+    Ok(())
+}
+
+/// RFC 6749 §4.1.3: if the authorization request named a redirect URI, the token request must
+/// repeat it exactly.
+fn check_redirect_uri(p: &CodePayload, sent: Option<&str>) -> Result<(), OAuthError> {
+    match sent {
+        Some(uri) if uri == p.redirect_uri => Ok(()),
+        None if !p.redirect_uri_sent => Ok(()),
+        Some(_) => Err(OAuthError::InvalidGrant(
+            "redirect_uri does not match the authorization request".into(),
+        )),
+        None => Err(OAuthError::invalid_request(
+            "missing parameter redirect_uri",
+        )),
+    }
+}
+
+/// RFC 7636 §4.6, and the downgrade rule of RFC 9700 §2.1.1: a verifier without a challenge
+/// is refused too.
+fn check_pkce(p: &CodePayload, verifier: Option<&str>) -> Result<(), OAuthError> {
+    match (&p.code_challenge, verifier) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(OAuthError::InvalidGrant(
+            "code_verifier sent but the authorization request had no code_challenge".into(),
+        )),
+        (Some(_), None) => Err(OAuthError::InvalidGrant("missing code_verifier".into())),
+        (Some(challenge), Some(v)) => {
+            let well_formed = (43..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+            let computed = crate::crypto::secrets::b64url(
+                digest::digest(&digest::SHA256, v.as_bytes()).as_ref(),
+            );
+            if well_formed && ct_eq(computed.as_bytes(), challenge.as_bytes()) {
+                Ok(())
+            } else {
+                Err(OAuthError::InvalidGrant(
+                    "code_verifier does not match".into(),
+                ))
+            }
+        }
+    }
+}
+
+fn id_token_request(p: &CodePayload) -> Option<&serde_json::Value> {
+    p.auth
+        .claims_request
+        .as_ref()
+        .and_then(|c| c.get("id_token"))
+}
+
+/// Whether a space-separated scope contains `openid`.
+pub fn has_openid(scope: &str) -> bool {
+    scope.split(' ').any(|s| s == "openid")
+}

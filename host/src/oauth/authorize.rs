@@ -1,0 +1,681 @@
+//! The authorization endpoint (RFC 6749 §4.1, OpenID Connect Core §3.1.2), GET and POST:
+//! `response_type=code` with PKCE (S256 only), exact redirect URIs, `state`, `nonce`, `prompt`,
+//! `max_age`, `acr_values`, `login_hint`, `claims` and the three response modes. An unknown
+//! client or unregistered redirect URI gets an error page and never a redirect; every other
+//! error goes back to the client with `error`, `state` and `iss` (RFC 9207).
+//!
+//! A request that needs the user (login, consent) is stored as a pending request and continued
+//! by [`crate::oauth::interaction`]; [`proceed`] decides the next step either way.
+
+use crate::clock::UnixTime;
+use crate::crypto::secrets::{random_token, sha256_b64};
+use crate::http::pages;
+use crate::model::{AuthContext, Client};
+use crate::oauth::form::OAuthForm;
+use crate::oauth::redirect::{self, ResponseMode, Target};
+use crate::oauth::{OAuthError, client_credentials, scope};
+use crate::server::AppState;
+use crate::session;
+use crate::store::{CodeRow, PendingRow, SessionRow};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A validated authorization request, kept while the user logs in and consents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthRequest {
+    /// The client.
+    pub client_id: String,
+    /// Where and how to answer.
+    pub target: Target,
+    /// Whether `redirect_uri` was sent (the token request must then repeat it, RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
+    /// `state`, echoed back.
+    pub state: Option<String>,
+    /// Requested scopes.
+    pub scope: Vec<String>,
+    /// OpenID `nonce`.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// `prompt` values.
+    pub prompt: Vec<String>,
+    /// `max_age`, seconds.
+    pub max_age: Option<i64>,
+    /// The ACR this request must be satisfied with.
+    pub acr: String,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+    /// The `claims` parameter.
+    pub claims: Option<Value>,
+    /// RFC 8707 resources.
+    pub resources: Vec<String>,
+    /// The session a login in this interaction created (so `prompt=login` and `max_age` are
+    /// satisfied by it and not asked again).
+    #[serde(default)]
+    pub login_sid: Option<String>,
+    /// The user consented in this interaction.
+    #[serde(default)]
+    pub consented: bool,
+}
+
+/// What the code carries to the token endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodePayload {
+    /// The redirect URI the code was sent to.
+    pub redirect_uri: String,
+    /// Whether the authorization request named it.
+    pub redirect_uri_sent: bool,
+    /// Granted scope, space-separated.
+    pub scope: String,
+    /// OpenID `nonce`.
+    pub nonce: Option<String>,
+    /// PKCE challenge (S256).
+    pub code_challenge: Option<String>,
+    /// The user's id.
+    pub user_id: String,
+    /// The `sub` this client sees.
+    pub subject: String,
+    /// The browser session.
+    pub session_id: String,
+    /// How the user authenticated.
+    pub auth: AuthContext,
+    /// RFC 8707 resources.
+    pub resources: Vec<String>,
+}
+
+/// An authorization failure: shown as a page (client or redirect URI untrusted) or sent to
+/// the client.
+pub enum Failure {
+    /// Never redirect: an error page with this message.
+    Page(&'static str),
+    /// Redirect with `error` and `error_description`.
+    Redirect(&'static str, String),
+}
+
+impl From<OAuthError> for Failure {
+    fn from(e: OAuthError) -> Self {
+        match e {
+            OAuthError::InvalidScope(d) => Failure::Redirect("invalid_scope", d.into_owned()),
+            OAuthError::InvalidTarget(d) => Failure::Redirect("invalid_target", d.into_owned()),
+            OAuthError::InvalidRequest(d) => Failure::Redirect("invalid_request", d.into_owned()),
+            OAuthError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "authorization failed: storage unavailable");
+                Failure::Redirect("temporarily_unavailable", "try again later".into())
+            }
+            other => {
+                tracing::error!(error = %other, "authorization failed inside the server");
+                Failure::Redirect("server_error", "internal server error".into())
+            }
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure::from(OAuthError::from(e))
+    }
+}
+
+/// `GET /authorize` and `POST /authorize`.
+pub async fn authorize(State(state): State<AppState>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    let form = match OAuthForm::from_request(req, &state).await {
+        Ok(f) => f,
+        Err(_) => return bad_request_page("The authorization request is malformed."),
+    };
+    let (client, target) = match trusted_target(&state, &form).await {
+        Ok(t) => t,
+        Err(msg) => return bad_request_page(msg),
+    };
+    let st = form.get("state").map(str::to_string);
+    let request = match validate(&state, &client, target.clone(), &form) {
+        Ok(r) => r,
+        Err(Failure::Page(msg)) => return bad_request_page(msg),
+        Err(Failure::Redirect(code, desc)) => {
+            return error_response(&state, &target, st.as_deref(), code, &desc);
+        }
+    };
+    let session = match session::current(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return fail(&state, &request, e.into()),
+    };
+    proceed(&state, &headers, &client, request, None, session).await
+}
+
+/// The error page for requests we must not redirect.
+pub fn bad_request_page(msg: &str) -> Response {
+    pages::error_page(StatusCode::BAD_REQUEST, "Request refused", msg)
+}
+
+/// Steps 1–2: a known, usable client and a redirect URI it registered. Failing either is a page.
+async fn trusted_target(
+    state: &AppState,
+    form: &OAuthForm,
+) -> Result<(Client, Target), &'static str> {
+    let client_id = form
+        .get("client_id")
+        .ok_or("The request names no client.")?;
+    let client = match state.store().find_client(client_id).await {
+        Ok(Some(c)) if c.is_usable(state.now()) => c,
+        Ok(_) => return Err("The client is unknown."),
+        Err(e) => {
+            tracing::error!(error = %e, "client lookup failed");
+            return Err("The service is temporarily unavailable.");
+        }
+    };
+    let redirect_uri = match form.get("redirect_uri") {
+        Some(uri) if redirect::is_registered(&client, uri) => uri.to_string(),
+        Some(_) => return Err("The redirect URI is not registered for this client."),
+        // OpenID requests must name it; plain OAuth may omit it when exactly one is registered.
+        None if client.metadata.redirect_uris.len() == 1
+            && !form
+                .get("scope")
+                .is_some_and(|s| s.split(' ').any(|x| x == "openid")) =>
+        {
+            client.metadata.redirect_uris[0].clone()
+        }
+        None => return Err("The request names no redirect URI."),
+    };
+    // The mode is needed to deliver even an error about the mode, so an unknown one falls back
+    // to the default here and is refused in `validate`.
+    let mode = form
+        .get("response_mode")
+        .and_then(ResponseMode::parse)
+        .unwrap_or(ResponseMode::Query);
+    Ok((client, Target { redirect_uri, mode }))
+}
+
+/// Step 3: every other parameter, each failure answered to the client.
+fn validate(
+    state: &AppState,
+    client: &Client,
+    target: Target,
+    form: &OAuthForm,
+) -> Result<AuthRequest, Failure> {
+    let invalid = |d: &str| Failure::Redirect("invalid_request", d.to_string());
+    for (p, code) in [
+        ("request", "request_not_supported"),
+        ("request_uri", "request_uri_not_supported"),
+        ("registration", "registration_not_supported"),
+    ] {
+        if form.get(p).is_some() {
+            return Err(Failure::Redirect(
+                code,
+                format!("the {p} parameter is not supported"),
+            ));
+        }
+    }
+    if form
+        .get("response_mode")
+        .is_some_and(|m| ResponseMode::parse(m).is_none())
+    {
+        return Err(invalid("unsupported response_mode"));
+    }
+    match form.get("response_type") {
+        None => return Err(invalid("missing parameter response_type")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(Failure::Redirect(
+                "unsupported_response_type",
+                "only response_type=code is supported".into(),
+            ));
+        }
+    }
+    if !client.metadata.response_types.iter().any(|r| r == "code")
+        || !client.allows_grant("authorization_code")
+    {
+        return Err(Failure::Redirect(
+            "unauthorized_client",
+            "the client is not registered for the authorization code flow".into(),
+        ));
+    }
+    let code_challenge = pkce_challenge(client, form)?;
+    let scope = requested_scope(client, form.get("scope"))?;
+    let openid = scope.iter().any(|s| s == "openid");
+    let prompt = parse_prompt(form.get("prompt"))?;
+    let max_age = match form.get("max_age") {
+        None => client.metadata.default_max_age,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| invalid("max_age must be a non-negative integer"))?,
+        ),
+    };
+    let claims = match form.get("claims") {
+        None => None,
+        Some(_) if !openid => return Err(invalid("claims requires the openid scope")),
+        Some(c) => Some(parse_claims(c).map_err(|d| invalid(&d))?),
+    };
+    let acr = choose_acr(state, client, form.get("acr_values"), claims.as_ref())?;
+    let resources = if form.all("resource").is_empty() {
+        Vec::new()
+    } else {
+        client_credentials::audience(client, form.all("resource"))?
+    };
+    Ok(AuthRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri_sent: form.get("redirect_uri").is_some(),
+        target,
+        state: form.get("state").map(str::to_string),
+        scope,
+        nonce: form.get("nonce").map(str::to_string),
+        code_challenge,
+        prompt,
+        max_age,
+        acr,
+        login_hint: form.get("login_hint").map(str::to_string),
+        claims,
+        resources,
+        login_sid: None,
+        consented: false,
+    })
+}
+
+/// RFC 7636: only S256; required for public clients (RFC 9700 §2.1.1).
+fn pkce_challenge(client: &Client, form: &OAuthForm) -> Result<Option<String>, Failure> {
+    let invalid = |d: &str| Failure::Redirect("invalid_request", d.to_string());
+    match (
+        form.get("code_challenge"),
+        form.get("code_challenge_method"),
+    ) {
+        (None, Some(_)) => Err(invalid("code_challenge_method without code_challenge")),
+        (None, None) if client.metadata.token_endpoint_auth_method == "none" => Err(invalid(
+            "public clients must use PKCE (code_challenge with S256)",
+        )),
+        (None, None) => Ok(None),
+        // A missing method means `plain` (RFC 7636 §4.3), which we refuse.
+        (Some(_), None | Some("plain")) => Err(invalid(
+            "code_challenge_method plain is not allowed; use S256",
+        )),
+        (Some(_), Some(m)) if m != "S256" => Err(invalid("unsupported code_challenge_method")),
+        (Some(c), Some(_)) => {
+            // base64url of a SHA-256: exactly 43 characters of the unreserved set.
+            let ok = c.len() == 43
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if ok {
+                Ok(Some(c.to_string()))
+            } else {
+                Err(invalid("code_challenge is not a base64url SHA-256"))
+            }
+        }
+    }
+}
+
+fn requested_scope(client: &Client, requested: Option<&str>) -> Result<Vec<String>, Failure> {
+    let list: Vec<String> = match requested {
+        Some(s) => scope::parse(s)?.into_iter().map(str::to_string).collect(),
+        None => client.scopes().map(str::to_string).collect(),
+    };
+    if let Some(bad) = list
+        .iter()
+        .find(|s| !client.scopes().any(|c| c == s.as_str()))
+    {
+        return Err(Failure::Redirect(
+            "invalid_scope",
+            format!("scope {bad:?} is not allowed for this client"),
+        ));
+    }
+    Ok(list)
+}
+
+fn parse_prompt(p: Option<&str>) -> Result<Vec<String>, Failure> {
+    let Some(p) = p else { return Ok(Vec::new()) };
+    let values: Vec<String> = p
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(bad) = values
+        .iter()
+        .find(|v| !matches!(v.as_str(), "none" | "login" | "consent" | "select_account"))
+    {
+        return Err(Failure::Redirect(
+            "invalid_request",
+            format!("unsupported prompt value {bad:?}"),
+        ));
+    }
+    if values.iter().any(|v| v == "none") && values.len() > 1 {
+        return Err(Failure::Redirect(
+            "invalid_request",
+            "prompt=none cannot be combined with other values".into(),
+        ));
+    }
+    Ok(values)
+}
+
+/// The `claims` parameter (OpenID Connect Core §5.5): an object with optional `userinfo` and
+/// `id_token` members, each mapping claim names to `null` or a request object.
+fn parse_claims(raw: &str) -> Result<Value, String> {
+    let v: Value = serde_json::from_str(raw).map_err(|_| "claims is not valid JSON".to_string())?;
+    let obj = v.as_object().ok_or("claims must be a JSON object")?;
+    for (member, inner) in obj {
+        if member != "userinfo" && member != "id_token" {
+            continue;
+        }
+        let inner = inner
+            .as_object()
+            .ok_or_else(|| format!("claims.{member} must be an object"))?;
+        if let Some((name, _)) = inner.iter().find(|(_, r)| !(r.is_null() || r.is_object())) {
+            return Err(format!("claims.{member}.{name} must be null or an object"));
+        }
+    }
+    Ok(v)
+}
+
+/// The ACR for this request: the first requested value (`acr_values`, or the `acr` claim
+/// request) that the server enables and the client allows; else the client's default ACRs;
+/// else the server default. `acr_values` is voluntary (OpenID Connect Core §3.1.2.1), but an
+/// essential `acr` claim that cannot be met is an error.
+fn choose_acr(
+    state: &AppState,
+    client: &Client,
+    acr_values: Option<&str>,
+    claims: Option<&Value>,
+) -> Result<String, Failure> {
+    let s = &state.settings().acr;
+    let allowed_list = &client.metadata.authorized_acr_values;
+    let allowed = |a: &str| {
+        s.enabled.iter().any(|e| e == a)
+            && (allowed_list.is_empty() || allowed_list.iter().any(|x| x == a))
+    };
+    let acr_claim = claims.and_then(|c| c.pointer("/id_token/acr"));
+    let mut requested: Vec<String> = acr_values
+        .map(|v| {
+            v.split(' ')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(req) = acr_claim {
+        if let Some(v) = req.get("value").and_then(Value::as_str) {
+            requested.push(v.to_string());
+        }
+        if let Some(vs) = req.get("values").and_then(Value::as_array) {
+            requested.extend(vs.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+    }
+    if let Some(a) = requested.iter().find(|a| allowed(a)) {
+        return Ok(a.clone());
+    }
+    let essential = acr_claim
+        .and_then(|r| r.get("essential"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if essential && !requested.is_empty() {
+        return Err(Failure::Redirect(
+            "unmet_authentication_requirements",
+            "none of the essential acr values can be satisfied".into(),
+        ));
+    }
+    client
+        .metadata
+        .default_acr_values
+        .iter()
+        .chain(std::iter::once(&s.default))
+        .chain(s.enabled.iter())
+        .find(|a| allowed(a))
+        .cloned()
+        .ok_or_else(|| {
+            Failure::Redirect(
+                "invalid_request",
+                "no enabled ACR is allowed for this client".into(),
+            )
+        })
+}
+
+/// Decides the next step for a validated request: log in, consent, or issue the code.
+/// `pending_id` names the stored request when the user is already interacting.
+pub async fn proceed(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    mut request: AuthRequest,
+    pending_id: Option<&str>,
+    session: Option<SessionRow>,
+) -> Response {
+    let now = state.now();
+    let session = session.filter(|s| !needs_login(client, &request, s, now));
+    let Some(session) = session else {
+        if request.prompt.iter().any(|p| p == "none") {
+            return finish_with_error(
+                state,
+                &request,
+                pending_id,
+                "login_required",
+                "the user is not logged in",
+            )
+            .await;
+        }
+        return interact(state, headers, &request, pending_id, "/login").await;
+    };
+    match needs_consent(state, client, &request, &session).await {
+        Err(e) => return fail(state, &request, e),
+        Ok(true) if request.prompt.iter().any(|p| p == "none") => {
+            return finish_with_error(
+                state,
+                &request,
+                pending_id,
+                "consent_required",
+                "the user has not consented",
+            )
+            .await;
+        }
+        Ok(true) => return interact(state, headers, &request, pending_id, "/consent").await,
+        Ok(false) => {}
+    }
+    if let Some(id) = pending_id {
+        match state.store().delete_pending(id).await {
+            Ok(true) => {}
+            Ok(false) => return bad_request_page("This sign-in was already completed."),
+            Err(e) => return fail(state, &request, e.into()),
+        }
+    }
+    request.login_sid = None;
+    match issue_code(state, client, &request, &session, now).await {
+        Ok(code) => {
+            let mut params = vec![("code", code.as_str())];
+            if let Some(s) = &request.state {
+                params.push(("state", s));
+            }
+            params.push(("iss", state.settings().issuer()));
+            request.target.respond(&params)
+        }
+        Err(e) => fail(state, &request, e),
+    }
+}
+
+/// Whether the session cannot be used as is for this request.
+fn needs_login(client: &Client, r: &AuthRequest, s: &SessionRow, now: UnixTime) -> bool {
+    let fresh = r.login_sid.as_deref() == Some(s.session_id.as_str());
+    if fresh {
+        return false;
+    }
+    let asked = r
+        .prompt
+        .iter()
+        .any(|p| p == "login" || p == "select_account");
+    let too_old = r.max_age.is_some_and(|m| now - s.auth_time > m);
+    asked || client.metadata.default_prompt_login || too_old || s.acr != r.acr
+}
+
+/// Whether the user must be asked: `prompt=consent`, or neither a trusted client nor a
+/// remembered consent that covers every requested scope.
+async fn needs_consent(
+    state: &AppState,
+    client: &Client,
+    r: &AuthRequest,
+    s: &SessionRow,
+) -> Result<bool, Failure> {
+    if r.consented {
+        return Ok(false);
+    }
+    if r.prompt.iter().any(|p| p == "consent") {
+        return Ok(true);
+    }
+    if client.metadata.trusted_client {
+        return Ok(false);
+    }
+    if !client.metadata.persist_client_authorizations {
+        return Ok(true);
+    }
+    let remembered = state
+        .store()
+        .find_consent(&s.user_id, &client.client_id)
+        .await?;
+    let covered = remembered.is_some_and(|given| {
+        r.scope
+            .iter()
+            .all(|want| given.split(' ').any(|g| g == want))
+    });
+    Ok(!covered)
+}
+
+/// Stores (or updates) the pending request and sends the browser to the login or consent page.
+async fn interact(
+    state: &AppState,
+    headers: &HeaderMap,
+    r: &AuthRequest,
+    pending_id: Option<&str>,
+    page: &str,
+) -> Response {
+    let payload = match serde_json::to_string(r) {
+        Ok(p) => p,
+        Err(e) => return fail(state, r, OAuthError::Server(e.into()).into()),
+    };
+    let (id, set_cookie) = match pending_id {
+        Some(id) => match state.store().update_pending(id, &payload).await {
+            Ok(()) => (id.to_string(), None),
+            Err(e) => return fail(state, r, e.into()),
+        },
+        None => {
+            let (binding, set_cookie) = session::browser_binding(state, headers);
+            let row = PendingRow {
+                request_id: random_token(16),
+                browser_hash: sha256_b64(binding.as_bytes()),
+                csrf: random_token(32),
+                payload,
+                expires_at: state.now() + state.settings().session.interaction_lifetime,
+            };
+            if let Err(e) = state.store().insert_pending(&row).await {
+                return fail(state, r, e.into());
+            }
+            (row.request_id, set_cookie)
+        }
+    };
+    let mut resp = redirect::redirect(&format!("{page}?request={id}"));
+    if let Some(c) = set_cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// Creates the code (the grant itself is created when the code is redeemed).
+async fn issue_code(
+    state: &AppState,
+    client: &Client,
+    r: &AuthRequest,
+    s: &SessionRow,
+    now: UnixTime,
+) -> Result<String, Failure> {
+    let auth_time_claim = r
+        .claims
+        .as_ref()
+        .and_then(|c| c.pointer("/id_token/auth_time"))
+        .is_some();
+    let payload = CodePayload {
+        redirect_uri: r.target.redirect_uri.clone(),
+        redirect_uri_sent: r.redirect_uri_sent,
+        scope: r.scope.join(" "),
+        nonce: r.nonce.clone(),
+        code_challenge: r.code_challenge.clone(),
+        user_id: s.user_id.clone(),
+        subject: subject_for(state, client, &s.user_id),
+        session_id: s.session_id.clone(),
+        auth: AuthContext {
+            auth_time: s.auth_time,
+            acr: s.acr.clone(),
+            amr: s.amr.clone(),
+            include_auth_time: r.max_age.is_some()
+                || client.metadata.require_auth_time
+                || auth_time_claim,
+            claims_request: r.claims.clone(),
+        },
+        resources: r.resources.clone(),
+    };
+    let code = random_token(32);
+    let row = CodeRow {
+        code_hash: sha256_b64(code.as_bytes()),
+        grant_id: random_token(16),
+        client_id: client.client_id.clone(),
+        payload: serde_json::to_string(&payload).map_err(|e| OAuthError::Server(e.into()))?,
+        expires_at: now + state.settings().tokens.authorization_code_lifetime,
+        used_at: None,
+    };
+    state.store().insert_code(&row).await?;
+    state.store().touch_session(&s.session_id, now).await?;
+    Ok(code)
+}
+
+/// The `sub` a client sees: the user id, or a pairwise identifier for the client's sector
+/// (OpenID Connect Core §8.1).
+pub fn subject_for(state: &AppState, client: &Client, user_id: &str) -> String {
+    match client.sector_identifier() {
+        Some(sector) if client.metadata.subject_type == "pairwise" => {
+            state.master_key().pairwise_subject(&sector, user_id)
+        }
+        _ => user_id.to_string(),
+    }
+}
+
+/// Ends an interaction with an error sent to the client.
+pub async fn finish_with_error(
+    state: &AppState,
+    r: &AuthRequest,
+    pending_id: Option<&str>,
+    code: &str,
+    description: &str,
+) -> Response {
+    if let Some(id) = pending_id
+        && let Err(e) = state.store().delete_pending(id).await
+    {
+        tracing::warn!(error = %e, "could not delete a finished authorization request");
+    }
+    error_response(state, &r.target, r.state.as_deref(), code, description)
+}
+
+fn fail(state: &AppState, r: &AuthRequest, f: Failure) -> Response {
+    match f {
+        Failure::Page(msg) => bad_request_page(msg),
+        Failure::Redirect(code, desc) => {
+            error_response(state, &r.target, r.state.as_deref(), code, &desc)
+        }
+    }
+}
+
+/// An error sent to the client's redirect URI, with `state` and `iss`.
+fn error_response(
+    state: &AppState,
+    target: &Target,
+    st: Option<&str>,
+    code: &str,
+    description: &str,
+) -> Response {
+    let mut params = vec![("error", code), ("error_description", description)];
+    if let Some(s) = st {
+        params.push(("state", s));
+    }
+    params.push(("iss", state.settings().issuer()));
+    target.respond(&params)
+}
+
+/// Adds a `Set-Cookie` to a response.
+pub fn with_cookie(mut resp: Response, cookie: HeaderValue) -> Response {
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
+    resp
+}

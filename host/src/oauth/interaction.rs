@@ -1,0 +1,354 @@
+//! The login and consent pages of a pending authorization request. Each form carries the
+//! request id and its CSRF token, and is accepted only from the browser that started the
+//! request (its binding cookie's hash is stored with the request).
+
+use crate::crypto::password;
+use crate::crypto::secrets::{ct_eq, sha256_b64};
+use crate::http::pages::{self, Val};
+use crate::model::Client;
+use crate::oauth::authorize::{self, AuthRequest, bad_request_page};
+use crate::oauth::form::OAuthForm;
+use crate::server::AppState;
+use crate::session;
+use crate::store::PendingRow;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+/// The request id in the page URL.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    /// The pending request.
+    pub request: Option<String>,
+}
+
+/// A pending request this browser may continue.
+struct Pending {
+    row: PendingRow,
+    request: AuthRequest,
+    client: Client,
+}
+
+/// Loads the pending request `id` if it is live and this browser started it.
+async fn load(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: Option<&str>,
+) -> Result<Pending, Response> {
+    let expired = || {
+        bad_request_page(
+            "This sign-in request has expired or is unknown. Go back to the application and start again.",
+        )
+    };
+    let id = id.ok_or_else(expired)?;
+    let row = match state.store().find_pending(id).await {
+        Ok(Some(r)) if r.expires_at > state.now() => r,
+        Ok(_) => return Err(expired()),
+        Err(e) => {
+            tracing::error!(error = %e, "pending request lookup failed");
+            return Err(unavailable());
+        }
+    };
+    let bound = session::cookie(headers, session::BROWSER_COOKIE).is_some_and(|b| {
+        ct_eq(
+            sha256_b64(b.as_bytes()).as_bytes(),
+            row.browser_hash.as_bytes(),
+        )
+    });
+    if !bound {
+        return Err(forbidden());
+    }
+    let request: AuthRequest = serde_json::from_str(&row.payload).map_err(|e| {
+        tracing::error!(error = %e, "corrupt pending request");
+        expired()
+    })?;
+    let client = match state.store().find_client(&request.client_id).await {
+        Ok(Some(c)) if c.is_usable(state.now()) => c,
+        Ok(_) => return Err(bad_request_page("The client is unknown.")),
+        Err(e) => {
+            tracing::error!(error = %e, "client lookup failed");
+            return Err(unavailable());
+        }
+    };
+    Ok(Pending {
+        row,
+        request,
+        client,
+    })
+}
+
+/// Loads the pending request a POSTed form names and checks its CSRF token.
+async fn load_posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+) -> Result<Pending, Response> {
+    let p = load(state, headers, form.get("request")).await?;
+    let csrf_ok = form
+        .get("csrf")
+        .is_some_and(|c| ct_eq(c.as_bytes(), p.row.csrf.as_bytes()));
+    if !csrf_ok {
+        return Err(forbidden());
+    }
+    Ok(p)
+}
+
+fn forbidden() -> Response {
+    pages::error_page(
+        StatusCode::FORBIDDEN,
+        "Request refused",
+        "This form was not sent from the page this site showed you. Go back to the application and start again.",
+    )
+}
+
+fn unavailable() -> Response {
+    pages::error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "The service is temporarily unavailable. Try again in a moment.",
+    )
+}
+
+fn client_name(c: &Client) -> &str {
+    c.metadata.client_name.as_deref().unwrap_or(&c.client_id)
+}
+
+fn login_page(p: &Pending, username: &str, error: Option<&str>) -> Response {
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", pages::escape(e)))
+        .unwrap_or_default();
+    let body = pages::render(
+        pages::LOGIN,
+        &[
+            ("client", Val::Text(client_name(&p.client))),
+            ("error", Val::Html(error)),
+            ("action", Val::Text("/login")),
+            ("request", Val::Text(&p.row.request_id)),
+            ("csrf", Val::Text(&p.row.csrf)),
+            ("username", Val::Text(username)),
+        ],
+    );
+    pages::page(StatusCode::OK, "Sign in", body, None)
+}
+
+/// `GET /login?request=ID`.
+pub async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    match load(&state, &headers, q.request.as_deref()).await {
+        Ok(p) => {
+            let hint = p.request.login_hint.clone().unwrap_or_default();
+            login_page(&p, &hint, None)
+        }
+        Err(resp) => resp,
+    }
+}
+
+/// `POST /login`: checks the password (same cost whether or not the user exists), starts a new
+/// session (rotating the session id) and continues the authorization.
+pub async fn login_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: OAuthForm,
+) -> Response {
+    let mut p = match load_posted(&state, &headers, &form).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let username = form.get("username").unwrap_or("").to_string();
+    let password = form.get("password").unwrap_or("").to_string();
+    let user = match state.store().find_user_by_username(&username).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "user lookup failed");
+            return unavailable();
+        }
+    };
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
+        .await
+        .unwrap_or(false);
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        _ => {
+            tracing::info!(client_id = %p.client.client_id, "login failed");
+            return login_page(&p, &username, Some("Wrong username or password."));
+        }
+    };
+    let now = state.now();
+    let (session, cookie) = match session::login(&state, &headers, &user, &p.request.acr, now).await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "could not store the session");
+            return unavailable();
+        }
+    };
+    tracing::info!(client_id = %p.client.client_id, "user logged in");
+    p.request.login_sid = Some(session.session_id.clone());
+    let resp = authorize::proceed(
+        &state,
+        &headers,
+        &p.client,
+        p.request,
+        Some(&p.row.request_id),
+        Some(session),
+    )
+    .await;
+    authorize::with_cookie(resp, cookie)
+}
+
+/// `GET /consent?request=ID`: the client and the scopes it asks for.
+pub async fn consent_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let p = match load(&state, &headers, q.request.as_deref()).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let Some(user) = session_user(&state, &headers).await else {
+        return bad_request_page(
+            "You are not signed in. Go back to the application and start again.",
+        );
+    };
+    let descriptions = match state.store().list_scopes().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "scope lookup failed");
+            return unavailable();
+        }
+    };
+    let scopes: String = p
+        .request
+        .scope
+        .iter()
+        .map(|s| {
+            let d = descriptions
+                .iter()
+                .find(|d| &d.scope_id == s)
+                .map(|d| d.description.as_str())
+                .filter(|d| !d.is_empty())
+                .unwrap_or(s);
+            format!(
+                "<li data-scope=\"{}\">{}</li>\n",
+                pages::escape(s),
+                pages::escape(d)
+            )
+        })
+        .collect();
+    let body = pages::render(
+        pages::CONSENT,
+        &[
+            ("client", Val::Text(client_name(&p.client))),
+            ("scopes", Val::Html(scopes)),
+            ("user", Val::Text(&user)),
+            ("action", Val::Text("/consent")),
+            ("request", Val::Text(&p.row.request_id)),
+            ("csrf", Val::Text(&p.row.csrf)),
+        ],
+    );
+    pages::page(StatusCode::OK, "Allow access", body, None)
+}
+
+/// `POST /consent`: allow (remembered when the client persists authorizations) or deny.
+pub async fn consent_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: OAuthForm,
+) -> Response {
+    let mut p = match load_posted(&state, &headers, &form).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let session = match session::current(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return bad_request_page(
+                "You are not signed in. Go back to the application and start again.",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return unavailable();
+        }
+    };
+    let id = p.row.request_id.clone();
+    match form.get("decision") {
+        Some("allow") => {}
+        Some("deny") => {
+            return authorize::finish_with_error(
+                &state,
+                &p.request,
+                Some(&id),
+                "access_denied",
+                "the user denied access",
+            )
+            .await;
+        }
+        _ => return bad_request_page("The form was incomplete."),
+    }
+    if p.client.metadata.persist_client_authorizations {
+        let mut scope: Vec<String> = match state
+            .store()
+            .find_consent(&session.user_id, &p.client.client_id)
+            .await
+        {
+            Ok(s) => s
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "consent lookup failed");
+                return unavailable();
+            }
+        };
+        for s in &p.request.scope {
+            if !scope.contains(s) {
+                scope.push(s.clone());
+            }
+        }
+        if let Err(e) = state
+            .store()
+            .save_consent(
+                &session.user_id,
+                &p.client.client_id,
+                &scope.join(" "),
+                state.now(),
+            )
+            .await
+        {
+            tracing::error!(error = %e, "could not remember consent");
+            return unavailable();
+        }
+    }
+    p.request.consented = true;
+    authorize::proceed(
+        &state,
+        &headers,
+        &p.client,
+        p.request,
+        Some(&id),
+        Some(session),
+    )
+    .await
+}
+
+/// The signed-in user's display name, if the browser has a session.
+async fn session_user(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let s = session::current(state, headers).await.ok()??;
+    let u = state.store().find_user(&s.user_id).await.ok()??;
+    Some(
+        u.claims
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or(&u.username)
+            .to_string(),
+    )
+}

@@ -1,0 +1,467 @@
+//! Storage for the browser flows: users, sessions, pending authorization requests, remembered
+//! consent, authorization codes (single use) and refresh-token rotation. Every "use once" step
+//! is one conditional UPDATE, so two concurrent uses cannot both succeed.
+
+use super::batch::insert_tokens;
+use super::{Store, StoreError, StoreResult};
+use crate::clock::UnixTime;
+use crate::model::{AuthContext, Grant, TokenRecord, User};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A stored browser session.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    /// The public session id (`sid`).
+    pub session_id: String,
+    /// The user.
+    pub user_id: String,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// The ACR the login satisfied.
+    pub acr: String,
+    /// RFC 8176 methods used.
+    pub amr: Vec<String>,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Last use.
+    pub last_used_at: UnixTime,
+    /// Absolute expiry.
+    pub expires_at: UnixTime,
+}
+
+/// An authorization request waiting for login or consent.
+#[derive(Debug, Clone)]
+pub struct PendingRow {
+    /// Random id carried by the login and consent forms.
+    pub request_id: String,
+    /// SHA-256 of the browser-binding cookie that started it.
+    pub browser_hash: String,
+    /// The forms' CSRF token.
+    pub csrf: String,
+    /// The request and its interaction state, JSON.
+    pub payload: String,
+    /// When it is abandoned.
+    pub expires_at: UnixTime,
+}
+
+/// An issued authorization code.
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    /// SHA-256 of the code.
+    pub code_hash: String,
+    /// The grant the code will create (and that a replay revokes).
+    pub grant_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Everything the token request needs, JSON.
+    pub payload: String,
+    /// Expiry.
+    pub expires_at: UnixTime,
+    /// When it was redeemed.
+    pub used_at: Option<UnixTime>,
+}
+
+impl Store {
+    // ---- users ----
+
+    /// Stores a new user; `Conflict` if the username is taken.
+    pub async fn insert_user(&self, u: &User) -> StoreResult<()> {
+        let mut claims = u.claims.clone();
+        claims.insert("active".into(), serde_json::Value::Bool(u.active));
+        let claims =
+            serde_json::to_string(&claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("INSERT INTO users (user_id, username, password_hash, claims, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+            .bind(&u.user_id)
+            .bind(&u.username)
+            .bind(&u.password_hash)
+            .bind(claims)
+            .bind(u.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_write)?;
+        Ok(())
+    }
+
+    /// Finds a user by login name.
+    pub async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query("SELECT user_id, username, password_hash, claims, created_at FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    /// Finds a user by id.
+    pub async fn find_user(&self, user_id: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query("SELECT user_id, username, password_hash, claims, created_at FROM users WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    /// Every user, oldest first.
+    pub async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query("SELECT user_id, username, password_hash, claims, created_at FROM users ORDER BY created_at, username")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    // ---- sessions ----
+
+    /// Stores a new session under `cookie_hash`, deleting the browser's previous session
+    /// (`replaces`, a cookie hash) in the same transaction: the session id rotates at login.
+    pub async fn insert_session(
+        &self,
+        s: &SessionRow,
+        cookie_hash: &str,
+        replaces: Option<&str>,
+    ) -> StoreResult<()> {
+        let amr = serde_json::to_string(&s.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(old) = replaces {
+            sqlx::query("DELETE FROM sessions WHERE cookie_hash = $1")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO sessions (session_id, cookie_hash, user_id, auth_time, acr, amr, created_at, last_used_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(&s.session_id)
+            .bind(cookie_hash)
+            .bind(&s.user_id)
+            .bind(s.auth_time)
+            .bind(&s.acr)
+            .bind(amr)
+            .bind(s.created_at)
+            .bind(s.last_used_at)
+            .bind(s.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_write)?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Finds the session a cookie names.
+    pub async fn find_session_by_cookie(
+        &self,
+        cookie_hash: &str,
+    ) -> StoreResult<Option<SessionRow>> {
+        let row = sqlx::query("SELECT session_id, user_id, auth_time, acr, amr, created_at, last_used_at, expires_at FROM sessions WHERE cookie_hash = $1")
+            .bind(cookie_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    /// Finds a session by its public id.
+    pub async fn find_session(&self, session_id: &str) -> StoreResult<Option<SessionRow>> {
+        let row = sqlx::query("SELECT session_id, user_id, auth_time, acr, amr, created_at, last_used_at, expires_at FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    /// Records a use of a session (for the unused-lifetime limit).
+    pub async fn touch_session(&self, session_id: &str, now: UnixTime) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE session_id = $2")
+            .bind(now)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a session.
+    pub async fn delete_session(&self, session_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM session_clients WHERE session_id = $1")
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The clients that received tokens in a session.
+    pub async fn session_clients(&self, session_id: &str) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT client_id FROM session_clients WHERE session_id = $1 ORDER BY client_id",
+        )
+        .bind(session_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    // ---- pending authorization requests ----
+
+    /// Stores a pending request.
+    pub async fn insert_pending(&self, p: &PendingRow) -> StoreResult<()> {
+        sqlx::query("INSERT INTO pending_authorizations (request_id, browser_hash, csrf, payload, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&p.request_id)
+            .bind(&p.browser_hash)
+            .bind(&p.csrf)
+            .bind(&p.payload)
+            .bind(p.expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_write)?;
+        Ok(())
+    }
+
+    /// Finds a pending request.
+    pub async fn find_pending(&self, request_id: &str) -> StoreResult<Option<PendingRow>> {
+        let row = sqlx::query("SELECT request_id, browser_hash, csrf, payload, expires_at FROM pending_authorizations WHERE request_id = $1")
+            .bind(request_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(PendingRow {
+                request_id: r.try_get("request_id")?,
+                browser_hash: r.try_get("browser_hash")?,
+                csrf: r.try_get("csrf")?,
+                payload: r.try_get("payload")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Replaces a pending request's payload.
+    pub async fn update_pending(&self, request_id: &str, payload: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE pending_authorizations SET payload = $1 WHERE request_id = $2")
+            .bind(payload)
+            .bind(request_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a pending request; `false` if it was already gone (finished by another tab).
+    pub async fn delete_pending(&self, request_id: &str) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM pending_authorizations WHERE request_id = $1")
+            .bind(request_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    // ---- consent ----
+
+    /// The scopes a user has consented to for a client, space-separated.
+    pub async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Remembers consent to `scope` (the union with what was remembered before).
+    pub async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO consents (user_id, client_id, scope, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at")
+            .bind(user_id)
+            .bind(client_id)
+            .bind(scope)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- authorization codes ----
+
+    /// Stores an issued code.
+    pub async fn insert_code(&self, c: &CodeRow) -> StoreResult<()> {
+        sqlx::query("INSERT INTO authorization_codes (code_hash, grant_id, client_id, payload, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&c.code_hash)
+            .bind(&c.grant_id)
+            .bind(&c.client_id)
+            .bind(&c.payload)
+            .bind(c.expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_write)?;
+        Ok(())
+    }
+
+    /// Finds a code by its hash.
+    pub async fn find_code(&self, code_hash: &str) -> StoreResult<Option<CodeRow>> {
+        let row = sqlx::query("SELECT code_hash, grant_id, client_id, payload, expires_at, used_at FROM authorization_codes WHERE code_hash = $1")
+            .bind(code_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(CodeRow {
+                code_hash: r.try_get("code_hash")?,
+                grant_id: r.try_get("grant_id")?,
+                client_id: r.try_get("client_id")?,
+                payload: r.try_get("payload")?,
+                expires_at: r.try_get("expires_at")?,
+                used_at: r.try_get("used_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Redeems a code: marks it used and stores its grant and first tokens, atomically. Returns
+    /// `false` (and stores nothing) if the code was already used, also by a concurrent request.
+    pub async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: UnixTime,
+        grant: &Grant,
+        tokens: &[&TokenRecord],
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let auth = grant
+            .auth
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("INSERT INTO grants (grant_id, client_id, subject, grant_type, scope, created_at, user_id, session_id, auth_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(&grant.grant_id)
+            .bind(&grant.client_id)
+            .bind(grant.subject.as_deref())
+            .bind(&grant.grant_type)
+            .bind(&grant.scope)
+            .bind(grant.created_at)
+            .bind(grant.user_id.as_deref())
+            .bind(grant.session_id.as_deref())
+            .bind(auth)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_write)?;
+        insert_tokens(&mut tx, tokens).await?;
+        if let Some(sid) = &grant.session_id {
+            sqlx::query("INSERT INTO session_clients (session_id, client_id) VALUES ($1, $2) ON CONFLICT (session_id, client_id) DO NOTHING")
+                .bind(sid)
+                .bind(&grant.client_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Finds a grant and when it was revoked.
+    pub async fn find_grant(
+        &self,
+        grant_id: &str,
+    ) -> StoreResult<Option<(Grant, Option<UnixTime>)>> {
+        let row = sqlx::query("SELECT grant_id, client_id, subject, grant_type, scope, created_at, user_id, session_id, auth_context, revoked_at FROM grants WHERE grant_id = $1")
+            .bind(grant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let auth: Option<String> = r.try_get("auth_context")?;
+            let auth: Option<AuthContext> = auth
+                .map(|a| serde_json::from_str(&a))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("grant auth_context: {e}")))?;
+            Ok((
+                Grant {
+                    grant_id: r.try_get("grant_id")?,
+                    client_id: r.try_get("client_id")?,
+                    subject: r.try_get("subject")?,
+                    grant_type: r.try_get("grant_type")?,
+                    scope: r.try_get("scope")?,
+                    created_at: r.try_get("created_at")?,
+                    user_id: r.try_get("user_id")?,
+                    session_id: r.try_get("session_id")?,
+                    auth,
+                },
+                r.try_get("revoked_at")?,
+            ))
+        })
+        .transpose()
+    }
+
+    // ---- refresh tokens ----
+
+    /// Rotates a refresh token: marks it consumed and stores its successors, atomically.
+    /// Returns `false` (storing nothing) if it was already consumed, also concurrently.
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        now: UnixTime,
+        successors: &[&TokenRecord],
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("UPDATE tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = 'refresh_token' AND consumed_at IS NULL")
+            .bind(now)
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_tokens(&mut tx, successors).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn user_from_row(r: &AnyRow) -> StoreResult<User> {
+    let claims: String = r.try_get("claims")?;
+    let mut claims: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&claims)
+        .map_err(|e| StoreError::Corrupt(format!("user claims: {e}")))?;
+    let active = claims
+        .remove("active")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
+    Ok(User {
+        user_id: r.try_get("user_id")?,
+        username: r.try_get("username")?,
+        password_hash: r.try_get("password_hash")?,
+        claims,
+        active,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn session_from_row(r: &AnyRow) -> StoreResult<SessionRow> {
+    let amr: String = r.try_get("amr")?;
+    Ok(SessionRow {
+        session_id: r.try_get("session_id")?,
+        user_id: r.try_get("user_id")?,
+        auth_time: r.try_get("auth_time")?,
+        acr: r.try_get("acr")?,
+        amr: serde_json::from_str(&amr)
+            .map_err(|e| StoreError::Corrupt(format!("session amr: {e}")))?,
+        created_at: r.try_get("created_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+        expires_at: r.try_get("expires_at")?,
+    })
+}
