@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod browser;
+pub mod e2e;
 
 use std::sync::Arc;
 use tessera::clock::{ManualClock, SharedClock};

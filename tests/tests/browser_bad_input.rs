@@ -44,40 +44,80 @@ async fn untrusted_redirects_get_an_error_page_and_no_redirect() {
         (id, "https://rp.example/CB"),                  // different case (path)
         (id, "https://rp.example@evil.example/cb"),     // userinfo part
         (id, "https://evil.example@rp.example/cb"),
-        (id, "https://rp.example/x/../cb"),             // dot segments
+        (id, "https://rp.example/x/../cb"), // dot segments
         (id, "https://rp.example/cb/../cb"),
-        (id, "https://rp.example.evil.example/cb"),     // suffix host
-        (id, "https://rp.example:444/cb"),              // another port
-        (id, "https://rp.example:443/cb"),              // explicit default port is not identical
-        (id, "http://rp.example/cb"),                   // other scheme
+        (id, "https://rp.example.evil.example/cb"), // suffix host
+        (id, "https://rp.example:444/cb"),          // another port
+        (id, "https://rp.example:443/cb"),          // explicit default port is not identical
+        (id, "http://rp.example/cb"),               // other scheme
         (id, "https://rp.example/cb#frag"),
-        ("no-such-client", "https://rp.example/cb"),    // unknown client
-        (native.client.client_id.as_str(), "http://127.0.0.1:5000/cb/"),
+        ("no-such-client", "https://rp.example/cb"), // unknown client
+        (
+            native.client.client_id.as_str(),
+            "http://127.0.0.1:5000/cb/",
+        ),
         (native.client.client_id.as_str(), "http://localhost:5000/cb"),
         (regex.client.client_id.as_str(), "https://rp.example/admin"), // registered, fails the regex
     ];
     let mut b = Browser::new(&srv.base);
     for (client, redirect) in bad {
-        let p = b.get(&url(client, redirect, &[("code_challenge", CHALLENGE), ("code_challenge_method", "S256")])).await;
+        let p = b
+            .get(&url(
+                client,
+                redirect,
+                &[
+                    ("code_challenge", CHALLENGE),
+                    ("code_challenge_method", "S256"),
+                ],
+            ))
+            .await;
         assert_eq!(p.status, 400, "{client} {redirect}");
         assert!(p.location.is_none(), "must not redirect to {redirect}");
-        assert!(p.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            p.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
         assert_eq!(p.headers["x-frame-options"], "DENY");
-        assert!(!p.body.contains("evil.example"), "the page does not echo the URI");
+        assert!(
+            !p.body.contains("evil.example"),
+            "the page does not echo the URI"
+        );
     }
     // Missing client_id and missing redirect_uri on an OpenID request: also pages.
     let p = b.get("/authorize?response_type=code&scope=openid").await;
     assert!(p.status == 400 && p.location.is_none());
-    let p = b.get(&format!("/authorize?response_type=code&scope=openid&client_id={id}")).await;
+    let p = b
+        .get(&format!(
+            "/authorize?response_type=code&scope=openid&client_id={id}"
+        ))
+        .await;
     assert!(p.status == 400 && p.location.is_none());
     // A repeated parameter is a page too (which value would be trusted?).
-    let p = b.get(&format!("{}&redirect_uri=https%3A%2F%2Fevil.example%2F", url(id, "https://rp.example/cb", &[]))).await;
+    let p = b
+        .get(&format!(
+            "{}&redirect_uri=https%3A%2F%2Fevil.example%2F",
+            url(id, "https://rp.example/cb", &[])
+        ))
+        .await;
     assert!(p.status == 400 && p.location.is_none());
     // The loopback exception and the regex accept what they should.
-    let p = b.get(&url(&native.client.client_id, "http://127.0.0.1:5000/cb", &[("code_challenge", CHALLENGE), ("code_challenge_method", "S256")])).await;
+    let p = b
+        .get(&url(
+            &native.client.client_id,
+            "http://127.0.0.1:5000/cb",
+            &[
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ],
+        ))
+        .await;
     assert_eq!(p.status, 303);
     assert!(p.location.unwrap().starts_with("/login?"));
-    let p = b.get(&url(&regex.client.client_id, "https://rp.example/cb", &[])).await;
+    let p = b
+        .get(&url(&regex.client.client_id, "https://rp.example/cb", &[]))
+        .await;
     assert!(p.location.unwrap().starts_with("/login?"));
     srv.stop().await;
 }
@@ -86,27 +126,100 @@ async fn untrusted_redirects_get_an_error_page_and_no_redirect() {
 async fn request_errors_go_back_to_the_client_with_state_and_iss() {
     let srv = TestServer::start(Db::Sqlite).await;
     let web = srv.web_client(json!({})).await;
-    let public = srv.web_client(json!({"token_endpoint_auth_method": "none"})).await;
+    let public = srv
+        .web_client(json!({"token_endpoint_auth_method": "none"}))
+        .await;
     let mut b = Browser::new(&srv.base);
     let cb = "https://rp.example/cb";
     let cases: Vec<(String, &str)> = vec![
         (url(&public.client.client_id, cb, &[]), "invalid_request"), // public client, no PKCE
-        (url(&web.client.client_id, cb, &[("code_challenge", CHALLENGE), ("code_challenge_method", "plain")]), "invalid_request"),
-        (url(&web.client.client_id, cb, &[("code_challenge", CHALLENGE)]), "invalid_request"), // method defaults to plain
-        (url(&public.client.client_id, cb, &[("code_challenge", CHALLENGE), ("code_challenge_method", "plain")]), "invalid_request"),
-        (url(&web.client.client_id, cb, &[("code_challenge", "short"), ("code_challenge_method", "S256")]), "invalid_request"),
-        (url(&web.client.client_id, cb, &[]).replace("response_type=code", "response_type=token"), "unsupported_response_type"),
-        (url(&web.client.client_id, cb, &[]).replace("response_type=code", "response_type=id_token"), "unsupported_response_type"),
-        (url(&web.client.client_id, cb, &[]).replace("response_type=code&", ""), "invalid_request"),
-        (url(&web.client.client_id, cb, &[]).replace("scope=openid", "scope=openid+admin"), "invalid_scope"),
-        (url(&web.client.client_id, cb, &[("prompt", "none login")]), "invalid_request"),
-        (url(&web.client.client_id, cb, &[("prompt", "bogus")]), "invalid_request"),
-        (url(&web.client.client_id, cb, &[("max_age", "-1")]), "invalid_request"),
-        (url(&web.client.client_id, cb, &[("claims", "{not json")]), "invalid_request"),
-        (url(&web.client.client_id, cb, &[("request", "eyJ.x.y")]), "request_not_supported"),
-        (url(&web.client.client_id, cb, &[("request_uri", "https://x/y")]), "request_uri_not_supported"),
-        (url(&web.client.client_id, cb, &[("response_mode", "jwt")]), "invalid_request"),
-        (url(&web.client.client_id, cb, &[("prompt", "none")]), "login_required"),
+        (
+            url(
+                &web.client.client_id,
+                cb,
+                &[
+                    ("code_challenge", CHALLENGE),
+                    ("code_challenge_method", "plain"),
+                ],
+            ),
+            "invalid_request",
+        ),
+        (
+            url(&web.client.client_id, cb, &[("code_challenge", CHALLENGE)]),
+            "invalid_request",
+        ), // method defaults to plain
+        (
+            url(
+                &public.client.client_id,
+                cb,
+                &[
+                    ("code_challenge", CHALLENGE),
+                    ("code_challenge_method", "plain"),
+                ],
+            ),
+            "invalid_request",
+        ),
+        (
+            url(
+                &web.client.client_id,
+                cb,
+                &[
+                    ("code_challenge", "short"),
+                    ("code_challenge_method", "S256"),
+                ],
+            ),
+            "invalid_request",
+        ),
+        (
+            url(&web.client.client_id, cb, &[])
+                .replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+        (
+            url(&web.client.client_id, cb, &[])
+                .replace("response_type=code", "response_type=id_token"),
+            "unsupported_response_type",
+        ),
+        (
+            url(&web.client.client_id, cb, &[]).replace("response_type=code&", ""),
+            "invalid_request",
+        ),
+        (
+            url(&web.client.client_id, cb, &[]).replace("scope=openid", "scope=openid+admin"),
+            "invalid_scope",
+        ),
+        (
+            url(&web.client.client_id, cb, &[("prompt", "none login")]),
+            "invalid_request",
+        ),
+        (
+            url(&web.client.client_id, cb, &[("prompt", "bogus")]),
+            "invalid_request",
+        ),
+        (
+            url(&web.client.client_id, cb, &[("max_age", "-1")]),
+            "invalid_request",
+        ),
+        (
+            url(&web.client.client_id, cb, &[("claims", "{not json")]),
+            "invalid_request",
+        ),
+        (
+            url(&web.client.client_id, cb, &[("request", "eyJ.x.y")]),
+            "request_not_supported",
+        ),
+        (
+            url(&web.client.client_id, cb, &[("request_uri", "https://x/y")]),
+            "request_uri_not_supported",
+        ),
+        (
+            url(&web.client.client_id, cb, &[("response_mode", "jwt")]),
+            "invalid_request",
+        ),
+        (
+            url(&web.client.client_id, cb, &[("prompt", "none")]),
+            "login_required",
+        ),
     ];
     for (u, expected) in cases {
         let p = b.get(&u).await;
@@ -120,21 +233,48 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
         assert!(!params.contains_key("code"));
     }
     // The fragment and form_post modes carry errors (and iss) the same way.
-    let p = b.get(&url(&web.client.client_id, cb, &[("prompt", "none"), ("response_mode", "fragment")])).await;
+    let p = b
+        .get(&url(
+            &web.client.client_id,
+            cb,
+            &[("prompt", "none"), ("response_mode", "fragment")],
+        ))
+        .await;
     let loc = p.location.unwrap();
-    assert!(loc.starts_with("https://rp.example/cb#error=login_required"), "{loc}");
-    let p = b.get(&url(&web.client.client_id, cb, &[("prompt", "none"), ("response_mode", "form_post")])).await;
+    assert!(
+        loc.starts_with("https://rp.example/cb#error=login_required"),
+        "{loc}"
+    );
+    let p = b
+        .get(&url(
+            &web.client.client_id,
+            cb,
+            &[("prompt", "none"), ("response_mode", "form_post")],
+        ))
+        .await;
     assert_eq!(p.status, 200);
     assert!(p.body.contains("action=\"https://rp.example/cb\""));
     assert!(p.body.contains("name=\"error\" value=\"login_required\""));
-    assert!(p.body.contains(&format!("name=\"iss\" value=\"{}\"", srv.base)));
+    assert!(
+        p.body
+            .contains(&format!("name=\"iss\" value=\"{}\"", srv.base))
+    );
     let csp = p.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'nonce-") && csp.contains("frame-ancestors 'none'"));
     srv.stop().await;
 }
 
 async fn post_login(b: &mut Browser, request: &str, csrf: &str) -> tessera_tests::browser::Page {
-    b.post("/login", &[("request", request), ("csrf", csrf), ("username", "alice"), ("password", "password123")]).await
+    b.post(
+        "/login",
+        &[
+            ("request", request),
+            ("csrf", csrf),
+            ("username", "alice"),
+            ("password", "password123"),
+        ],
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,35 +283,92 @@ async fn forms_refuse_forged_csrf_and_other_browsers() {
     srv.user("alice", json!({})).await;
     let web = srv.web_client(json!({})).await;
     let mut b = Browser::new(&srv.base);
-    let p = b.get(&url(&web.client.client_id, "https://rp.example/cb", &[])).await;
+    let p = b
+        .get(&url(&web.client.client_id, "https://rp.example/cb", &[]))
+        .await;
     let login = b.follow(p).await;
     let request = login.field("request").unwrap();
     let csrf = login.field("csrf").unwrap();
     for headers in [&login.headers] {
         assert_eq!(headers["cache-control"], "no-store");
-        assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
     }
     // A forged token, a missing one, and the right token from another browser: all refused.
-    let forged = b.post("/login", &[("request", &request), ("csrf", "forged-token-forged-token-forged-token00"), ("username", "alice"), ("password", "password123")]).await;
+    let forged = b
+        .post(
+            "/login",
+            &[
+                ("request", &request),
+                ("csrf", "forged-token-forged-token-forged-token00"),
+                ("username", "alice"),
+                ("password", "password123"),
+            ],
+        )
+        .await;
     assert_eq!(forged.status, 403);
     assert!(!b.cookies.contains_key("tessera_session"));
-    let missing = b.post("/login", &[("request", &request), ("username", "alice"), ("password", "password123")]).await;
+    let missing = b
+        .post(
+            "/login",
+            &[
+                ("request", &request),
+                ("username", "alice"),
+                ("password", "password123"),
+            ],
+        )
+        .await;
     assert_eq!(missing.status, 403);
     let mut other = Browser::new(&srv.base);
     let foreign = post_login(&mut other, &request, &csrf).await;
     assert_eq!(foreign.status, 403);
     assert!(!other.cookies.contains_key("tessera_session"));
     // The page escapes what the user typed.
-    let xss = b.post("/login", &[("request", &request), ("csrf", &csrf), ("username", "<script>alert(1)</script>"), ("password", "x")]).await;
-    assert!(xss.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !xss.body.contains("<script>alert"));
+    let xss = b
+        .post(
+            "/login",
+            &[
+                ("request", &request),
+                ("csrf", &csrf),
+                ("username", "<script>alert(1)</script>"),
+                ("password", "x"),
+            ],
+        )
+        .await;
+    assert!(
+        xss.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+            && !xss.body.contains("<script>alert")
+    );
     // The real form works, and the session cookie is HttpOnly and SameSite=Lax.
     let ok = post_login(&mut b, &request, &csrf).await;
     assert_eq!(ok.status, 303);
-    let set = ok.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.starts_with("tessera_session=")).unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"), "{set}");
+    let set = ok
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("tessera_session="))
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"),
+        "{set}"
+    );
     // Consent: a forged token is refused as well.
     let consent = b.follow(ok).await;
-    let forged = b.post("/consent", &[("request", &request), ("csrf", "nope"), ("decision", "allow")]).await;
+    let forged = b
+        .post(
+            "/consent",
+            &[
+                ("request", &request),
+                ("csrf", "nope"),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
     assert_eq!(forged.status, 403);
     assert_eq!(consent.headers["x-frame-options"], "DENY");
     srv.stop().await;
@@ -179,12 +376,20 @@ async fn forms_refuse_forged_csrf_and_other_browsers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_issuers_set_secure_cookies() {
-    let srv = TestServer::start_with(Db::Sqlite, |s| s.issuer = s.issuer.replace("http://", "https://")).await;
+    let srv = TestServer::start_with(Db::Sqlite, |s| {
+        s.issuer = s.issuer.replace("http://", "https://")
+    })
+    .await;
     let web = srv.web_client(json!({})).await;
     let mut b = Browser::new(&srv.base);
-    let p = b.get(&url(&web.client.client_id, "https://rp.example/cb", &[])).await;
+    let p = b
+        .get(&url(&web.client.client_id, "https://rp.example/cb", &[]))
+        .await;
     let set = p.headers["set-cookie"].to_str().unwrap();
-    assert!(set.starts_with("tessera_browser=") && set.contains("; Secure"), "{set}");
+    assert!(
+        set.starts_with("tessera_browser=") && set.contains("; Secure"),
+        "{set}"
+    );
     srv.stop().await;
 }
 
@@ -205,20 +410,46 @@ async fn userinfo_bearer_errors() {
     assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"tessera\"");
     let r = get(Some("Bearer not-a-token".into())).await.unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("error=\"invalid_token\""));
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
     // A client_credentials token has no openid scope and no user.
     let r = get(Some(format!("Bearer {at}"))).await.unwrap();
     assert_eq!(r.status(), 403);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("insufficient_scope"));
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
     // The token in both the header and the body is a malformed request.
-    let r = srv.http.post(srv.url("/userinfo")).bearer_auth(&at).form(&[("access_token", &at)]).send().await.unwrap();
+    let r = srv
+        .http
+        .post(srv.url("/userinfo"))
+        .bearer_auth(&at)
+        .form(&[("access_token", &at)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     // USERINFO off: 403 feature_disabled and gone from discovery.
-    srv.state.set_feature(tessera::config::FeatureFlag::Userinfo, false);
+    srv.state
+        .set_feature(tessera::config::FeatureFlag::Userinfo, false);
     let r = get(Some(format!("Bearer {at}"))).await.unwrap();
     assert_eq!(r.status(), 403);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "feature_disabled");
-    assert!(srv.get_json("/.well-known/openid-configuration").await.get("userinfo_endpoint").is_none());
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "feature_disabled"
+    );
+    assert!(
+        srv.get_json("/.well-known/openid-configuration")
+            .await
+            .get("userinfo_endpoint")
+            .is_none()
+    );
     srv.stop().await;
 }
 
@@ -232,7 +463,12 @@ async fn discovery_advertises_the_code_flow() {
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
     assert_eq!(d["subject_types_supported"], json!(["public", "pairwise"]));
-    assert!(d["grant_types_supported"].as_array().unwrap().contains(&json!("refresh_token")));
+    assert!(
+        d["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("refresh_token"))
+    );
     assert_eq!(d["acr_values_supported"], json!(["simple_password_auth"]));
     srv.stop().await;
 }

@@ -1,0 +1,129 @@
+// The authorization code flow as a web app runs it: npm openid-client (strict, with
+// enableNonRepudiationChecks) as the relying party and headless Debian Chromium, driven by
+// playwright-core, signing a user in through Tessera's real login and consent pages.
+// Started by tests/tests/e2e_browser.rs, which passes the server, client and user in TESSERA_E2E.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import { chromium } from 'playwright-core';
+
+const env = JSON.parse(process.env.TESSERA_E2E);
+const REDIRECT = env.redirect_uri; // a callback page the test serves on loopback
+const SCOPE = 'openid profile email offline_access';
+let browser;
+let context;
+let config;
+
+before(async () => {
+  config = await client.discovery(
+    new URL(env.issuer),
+    env.client_id,
+    env.client_secret,
+    client.ClientSecretBasic(env.client_secret),
+    { execute: [client.allowInsecureRequests] }, // plain http on loopback
+  );
+  client.enableNonRepudiationChecks(config);
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  context = await browser.newContext();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Starts an authorization request; returns what the RP keeps and the URL to open. */
+async function startAuthorization() {
+  const pkceCodeVerifier = client.randomPKCECodeVerifier();
+  const expectedState = client.randomState();
+  const expectedNonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: SCOPE,
+    code_challenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
+    code_challenge_method: 'S256',
+    state: expectedState,
+    nonce: expectedNonce,
+  });
+  return { url, checks: { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true } };
+}
+
+/** Opens `url` in Chromium, signs in and consents when the pages appear; returns the callback URL. */
+async function browse(url, { login = true, consent = true } = {}) {
+  const page = await context.newPage();
+  const first = await page.goto(url.href);
+  if (login) {
+    const h = first.headers();
+    assert.equal(h['cache-control'], 'no-store');
+    assert.equal(h['x-frame-options'], 'DENY');
+    assert.match(h['content-security-policy'], /frame-ancestors 'none'/);
+    await page.fill('#username', env.username);
+    await page.fill('#password', env.password);
+    await Promise.all([page.waitForLoadState(), page.click('#login')]);
+  }
+  if (consent) {
+    await page.waitForSelector('#allow');
+    const scopes = await page.locator('li[data-scope]').evaluateAll((els) => els.map((e) => e.dataset.scope));
+    assert.deepEqual(scopes, SCOPE.split(' '));
+    await page.click('#allow');
+  }
+  await page.waitForURL((u) => u.href.startsWith(REDIRECT));
+  const callback = new URL(page.url());
+  await page.close();
+  return callback;
+}
+
+async function assertInactive(token) {
+  const r = await client.tokenIntrospection(config, token);
+  assert.equal(r.active, false);
+}
+
+async function assertInvalidGrant(promise) {
+  await assert.rejects(promise, (err) => {
+    assert.equal(err.error, 'invalid_grant');
+    return true;
+  });
+}
+
+test('sign-in, ID token, userinfo, refresh rotation, code replay revokes the grant', async () => {
+  const { url, checks } = await startAuthorization();
+  const callback = await browse(url);
+  assert.equal(callback.searchParams.get('iss'), env.issuer);
+  // authorizationCodeGrant checks state, iss (RFC 9207), PKCE, the nonce, and verifies the
+  // ID token signature against the JWKS (enableNonRepudiationChecks).
+  const tokens = await client.authorizationCodeGrant(config, callback, checks);
+  const claims = tokens.claims();
+  assert.equal(claims.iss, env.issuer);
+  assert.equal(claims.aud, env.client_id);
+  assert.equal(claims.sub, env.sub);
+  assert.equal(claims.nonce, checks.expectedNonce);
+  assert.ok(claims.sid && claims.at_hash && claims.acr);
+
+  const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+  assert.equal(info.email, env.email);
+  assert.equal(info.name, env.name);
+
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+  assert.ok(refreshed.refresh_token && refreshed.refresh_token !== tokens.refresh_token, 'rotated');
+  assert.equal(refreshed.claims().sub, claims.sub);
+  assert.equal((await client.tokenIntrospection(config, refreshed.refresh_token)).active, true);
+
+  // Replaying the code: invalid_grant, and the grant's refresh token is dead.
+  await assertInvalidGrant(client.authorizationCodeGrant(config, callback, checks));
+  await assertInactive(refreshed.refresh_token);
+  await assertInactive(refreshed.access_token);
+});
+
+test('second sign-in reuses the session and consent; reusing a rotated refresh token revokes the grant', async () => {
+  const { url, checks } = await startAuthorization();
+  const callback = await browse(url, { login: false, consent: false });
+  const tokens = await client.authorizationCodeGrant(config, callback, checks);
+  const rotated = await client.refreshTokenGrant(config, tokens.refresh_token);
+  assert.equal((await client.tokenIntrospection(config, rotated.access_token)).active, true);
+  await assertInvalidGrant(client.refreshTokenGrant(config, tokens.refresh_token));
+  await assertInactive(rotated.refresh_token);
+  await assertInactive(rotated.access_token);
+});
