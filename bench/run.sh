@@ -25,6 +25,7 @@ export TESSERA_LISTEN=127.0.0.1:$PORT TESSERA_ISSUER=http://127.0.0.1:$PORT TESS
 cleanup() { [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
+REPO=$PWD
 cd "$WORK"
 CLIENT=$(echo '{"grant_types":["client_credentials"],"scope":"api","access_token_as_jwt":true}' | "$BIN" client create)
 ID=$(echo "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
@@ -35,6 +36,12 @@ taskset -c "$SERVER_CPU" "$BIN" serve &
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
 
+echo '{"username":"bench","password":"bench-password","name":"Bench User","email":"bench@example.com"}' | "$BIN" user create >/dev/null
+WEB=$(echo '{"grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://rp.example/cb"],"scope":"openid profile email offline_access","trusted_client":true,"access_token_as_jwt":true}' | "$BIN" client create)
+WEB_ID=$(echo "$WEB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+WEB_SECRET=$(echo "$WEB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+WEB_BASIC=$(printf '%s:%s' "$WEB_ID" "$WEB_SECRET" | base64 -w0)
+
 TOKEN=$(curl -sf -H "Authorization: Basic $BASIC" -d grant_type=client_credentials "http://127.0.0.1:$PORT/token" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
@@ -43,6 +50,30 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $BASIC"
 wrk.body = os.getenv("BODY")
+LUA
+
+# One refresh-token chain per connection: each request takes a token from the pool, each
+# response puts the rotated one back, so no token is ever presented twice.
+python3 "$REPO/bench/user_tokens.py" "http://127.0.0.1:$PORT" "$WEB_ID" "$WEB_SECRET" bench bench-password "$CONNS" > user_tokens.json
+USER_AT=$(python3 -c 'import json; print(json.load(open("user_tokens.json"))["access_token"])')
+python3 -c 'import json; print("\n".join(json.load(open("user_tokens.json"))["refresh_tokens"]))' > refresh_tokens.txt
+cat > refresh.lua <<LUA
+local pool = {}
+for line in io.lines("refresh_tokens.txt") do pool[#pool + 1] = line end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $WEB_BASIC"
+request = function()
+  local t = table.remove(pool) or "exhausted"
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. t)
+end
+response = function(status, headers, body)
+  local t = body:match('"refresh_token":"([^"]+)"')
+  if t then pool[#pool + 1] = t end
+end
+LUA
+cat > userinfo.lua <<LUA
+wrk.headers["Authorization"] = "Bearer $USER_AT"
 LUA
 
 run() { # name, path, body-or-empty
@@ -58,14 +89,24 @@ run() { # name, path, body-or-empty
   echo "$1 $rps ${non2xx:-0}"
 }
 
+run_script() { # name, path, lua script
+  local out rps non2xx
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" -s "$3" "http://127.0.0.1:$PORT$2")
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+  echo "$1 $rps ${non2xx:-0}"
+}
+
 BASE=$(run baseline_jwks /jwks "")
 GRANTS=$(run client_credentials_es256_jwt /token "grant_type=client_credentials")
 INTRO=$(run introspection /introspect "token=$TOKEN")
+REFRESH=$(run_script refresh_rotation /token refresh.lua)
+USERINFO=$(run_script userinfo /userinfo userinfo.lua)
 ROWS=$(sqlite3 data/tessera.db 'select count(*) from tokens' 2>/dev/null || echo "?")
 
 base_rps=$(echo "$BASE" | awk '{print $2}')
 printf '\n%-32s %12s %10s %8s\n' scenario "requests/s" "vs base" "non-2xx"
-for line in "$BASE" "$GRANTS" "$INTRO"; do
+for line in "$BASE" "$GRANTS" "$INTRO" "$REFRESH" "$USERINFO"; do
   set -- $line
   printf '%-32s %12.0f %10.3f %8s\n' "$1" "$2" "$(echo "$2 / $base_rps" | bc -l)" "$3"
 done
