@@ -38,7 +38,8 @@ test('discovery', async () => {
   assert.ok(md.token_endpoint.startsWith(env.issuer));
   assert.ok(md.introspection_endpoint);
   assert.ok(md.revocation_endpoint);
-  assert.deepEqual(md.grant_types_supported, ['client_credentials']);
+  assert.deepEqual(md.grant_types_supported, ['authorization_code', 'refresh_token', 'client_credentials']);
+  assert.equal(md.authorization_response_iss_parameter_supported, true);
 });
 
 for (const [name, auth] of [

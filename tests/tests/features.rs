@@ -111,7 +111,7 @@ async fn discovery_flag_and_document_contents() {
         assert_eq!(doc["jwks_uri"], srv.url("/jwks"));
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
         );
         let methods = doc["token_endpoint_auth_methods_supported"]
             .as_array()
@@ -133,9 +133,9 @@ async fn discovery_flag_and_document_contents() {
                 .any(|s| s == "openid")
         );
         // Nothing that is not implemented yet is advertised.
+        assert_eq!(doc["authorization_endpoint"], srv.url("/authorize"));
+        assert_eq!(doc["userinfo_endpoint"], srv.url("/userinfo"));
         for absent in [
-            "authorization_endpoint",
-            "userinfo_endpoint",
             "end_session_endpoint",
             "registration_endpoint",
             "device_authorization_endpoint",
