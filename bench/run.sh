@@ -91,7 +91,7 @@ run() { # name, path, body-or-empty
 
 run_script() { # name, path, lua script
   local out rps non2xx
-  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" -s "$3" "http://127.0.0.1:$PORT$2")
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 10s -s "$3" "http://127.0.0.1:$PORT$2")
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
   echo "$1 $rps ${non2xx:-0}"

@@ -26,9 +26,9 @@ pub struct GrantWriter {
 
 impl GrantWriter {
     /// Starts the writer task on `pool`; it ends when every handle is dropped.
-    pub fn spawn(pool: AnyPool) -> Self {
+    pub fn spawn(pool: AnyPool, write_lock: Option<super::WriteLock>) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(pool, rx));
+        tokio::spawn(run(pool, rx, write_lock));
         Self { tx }
     }
 
@@ -51,9 +51,13 @@ fn closed() -> StoreError {
     StoreError::Database(sqlx::Error::PoolClosed)
 }
 
-async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
+async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, write_lock: Option<super::WriteLock>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let _guard = match &write_lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
         match write(&pool, &batch).await {
             Ok(()) => {
                 for job in batch.drain(..) {

@@ -120,6 +120,7 @@ impl Store {
         replaces: Option<&str>,
     ) -> StoreResult<()> {
         let amr = serde_json::to_string(&s.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let _write = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         if let Some(old) = replaces {
             sqlx::query("DELETE FROM sessions WHERE cookie_hash = $1")
@@ -331,6 +332,7 @@ impl Store {
         grant: &Grant,
         tokens: &[&TokenRecord],
     ) -> StoreResult<bool> {
+        let _write = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query(
             "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
@@ -417,6 +419,7 @@ impl Store {
         now: UnixTime,
         successors: &[&TokenRecord],
     ) -> StoreResult<bool> {
+        let _write = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query("UPDATE tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = 'refresh_token' AND consumed_at IS NULL")
             .bind(now)
