@@ -52,9 +52,10 @@ wrk.headers["Authorization"] = "Basic $BASIC"
 wrk.body = os.getenv("BODY")
 LUA
 
-# One refresh-token chain per connection: each request takes a token from the pool, each
+# Refresh-token chains (twice the connections: wrk primes each connection with an extra request
+# call, which must not drain the pool). Each request takes a token from the pool, each
 # response puts the rotated one back, so no token is ever presented twice.
-python3 "$REPO/bench/user_tokens.py" "http://127.0.0.1:$PORT" "$WEB_ID" "$WEB_SECRET" bench bench-password "$CONNS" > user_tokens.json
+python3 "$REPO/bench/user_tokens.py" "http://127.0.0.1:$PORT" "$WEB_ID" "$WEB_SECRET" bench bench-password "$((CONNS * 2))" > user_tokens.json
 USER_AT=$(python3 -c 'import json; print(json.load(open("user_tokens.json"))["access_token"])')
 python3 -c 'import json; print("\n".join(json.load(open("user_tokens.json"))["refresh_tokens"]))' > refresh_tokens.txt
 cat > refresh.lua <<LUA
