@@ -7,7 +7,7 @@ use crate::model::{Client, Grant};
 use crate::oauth::authorize::CodePayload;
 use crate::oauth::form::OAuthForm;
 use crate::oauth::token::{
-    TokenResponse, issues_refresh_token, mint_access_token, mint_refresh_token,
+    TokenResponse, issues_refresh_token, mint_access_token, mint_refresh_token, revoke_on_replay,
 };
 use crate::oauth::{OAuthError, client_credentials, id_token};
 use crate::server::AppState;
@@ -37,7 +37,7 @@ pub async fn grant(
         return Err(invalid("the code was issued to another client"));
     }
     if row.used_at.is_some() {
-        revoke_replayed(state, &row.grant_id).await?;
+        revoke_on_replay(state, &row.grant_id, "authorization code").await?;
         return Err(invalid("the authorization code was already used"));
     }
     if now >= row.expires_at {
@@ -70,12 +70,8 @@ pub async fn grant(
     let refresh = issues_refresh_token(state, client, &grant.scope)
         .then(|| mint_refresh_token(state, client, &grant, now));
     let id_token = if has_openid(&grant.scope) {
-        let scopes = state.store().list_scopes().await?;
-        let claims = if client.metadata.include_claims_in_id_token {
-            id_token::user_claims(&user, &scopes, &grant.scope, id_token_request(&payload))
-        } else {
-            id_token::user_claims(&user, &[], "", id_token_request(&payload))
-        };
+        let claims =
+            id_token::claims_for(state, client, &user, &grant.scope, &payload.auth).await?;
         Some(id_token::mint(
             state,
             id_token::IdTokenInput {
@@ -102,7 +98,7 @@ pub async fn grant(
         .await?
     {
         // Another request redeemed it between our read and our write: a replay.
-        revoke_replayed(state, &row.grant_id).await?;
+        revoke_on_replay(state, &row.grant_id, "authorization code").await?;
         return Err(invalid("the authorization code was already used"));
     }
     tracing::info!(client_id = %client.client_id, grant_id = %grant.grant_id, "authorization code redeemed");
@@ -110,13 +106,6 @@ pub async fn grant(
     resp.refresh_token = refresh.map(|r| r.token);
     resp.id_token = id_token;
     Ok(resp)
-}
-
-async fn revoke_replayed(state: &AppState, grant_id: &str) -> Result<(), OAuthError> {
-    if state.store().revoke_grant(grant_id, state.now()).await? {
-        tracing::warn!(grant_id, "authorization code replayed; grant revoked");
-    }
-    Ok(())
 }
 
 /// RFC 6749 §4.1.3: if the authorization request named a redirect URI, the token request must
@@ -159,13 +148,6 @@ fn check_pkce(p: &CodePayload, verifier: Option<&str>) -> Result<(), OAuthError>
             }
         }
     }
-}
-
-fn id_token_request(p: &CodePayload) -> Option<&serde_json::Value> {
-    p.auth
-        .claims_request
-        .as_ref()
-        .and_then(|c| c.get("id_token"))
 }
 
 /// Whether a space-separated scope contains `openid`.

@@ -91,6 +91,25 @@ pub fn half_hash(alg: SigningAlg, value: &str) -> String {
     b64url(&bytes[..bytes.len() / 2])
 }
 
+/// The user claims an ID token carries: those released by `scope` when the client asks for
+/// claims in the ID token ("Include claims in id_token"), plus those `claims.id_token` names.
+/// Scope definitions are read only when they are needed.
+pub async fn claims_for(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    scope: &str,
+    auth: &AuthContext,
+) -> Result<Map<String, Value>, OAuthError> {
+    let requested = auth.claims_request.as_ref().and_then(|c| c.get("id_token"));
+    if client.metadata.include_claims_in_id_token {
+        let scopes = state.store().list_scopes().await?;
+        Ok(user_claims(user, &scopes, scope, requested))
+    } else {
+        Ok(user_claims(user, &[], "", requested))
+    }
+}
+
 /// The claims of `user` released by `scope` and by the `claims` request member `requested`
 /// (`claims.userinfo` or `claims.id_token`). `sub` is not included.
 pub fn user_claims(

@@ -7,7 +7,7 @@ use crate::crypto::secrets::sha256_b64;
 use crate::model::{Client, TokenKind};
 use crate::oauth::authorization_code::has_openid;
 use crate::oauth::form::OAuthForm;
-use crate::oauth::token::{TokenResponse, mint_access_token, mint_refresh_token};
+use crate::oauth::token::{TokenResponse, mint_access_token, mint_refresh_token, revoke_on_replay};
 use crate::oauth::{OAuthError, client_credentials, id_token, scope};
 use crate::server::AppState;
 
@@ -39,7 +39,7 @@ pub async fn grant(
         return Err(invalid("the refresh token is no longer valid"));
     }
     if record.consumed_at.is_some() {
-        revoke_reused(state, &record.grant_id).await?;
+        revoke_on_replay(state, &record.grant_id, "rotated refresh token").await?;
         return Err(invalid("the refresh token was already used"));
     }
     let (grant, _) = state
@@ -65,13 +65,7 @@ pub async fn grant(
     let refresh = mint_refresh_token(state, client, &grant, now);
     let id_token = match (&user, &grant.auth, &grant.subject) {
         (Some(user), Some(auth), Some(subject)) if has_openid(&narrowed) => {
-            let requested = auth.claims_request.as_ref().and_then(|c| c.get("id_token"));
-            let claims = if client.metadata.include_claims_in_id_token {
-                let scopes = state.store().list_scopes().await?;
-                id_token::user_claims(user, &scopes, &narrowed, requested)
-            } else {
-                id_token::user_claims(user, &[], "", requested)
-            };
+            let claims = id_token::claims_for(state, client, user, &narrowed, auth).await?;
             Some(id_token::mint(
                 state,
                 id_token::IdTokenInput {
@@ -94,20 +88,13 @@ pub async fn grant(
         .await?
     {
         // A concurrent request rotated it first: this is a second use.
-        revoke_reused(state, &record.grant_id).await?;
+        revoke_on_replay(state, &record.grant_id, "rotated refresh token").await?;
         return Err(invalid("the refresh token was already used"));
     }
     let mut resp = TokenResponse::new(access, now, narrowed);
     resp.refresh_token = Some(refresh.token);
     resp.id_token = id_token;
     Ok(resp)
-}
-
-async fn revoke_reused(state: &AppState, grant_id: &str) -> Result<(), OAuthError> {
-    if state.store().revoke_grant(grant_id, state.now()).await? {
-        tracing::warn!(grant_id, "rotated refresh token reused; grant revoked");
-    }
-    Ok(())
 }
 
 /// RFC 6749 §6: the requested scope must be within the original grant; absent means all of it.

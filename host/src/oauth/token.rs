@@ -208,3 +208,20 @@ pub fn issues_refresh_token(state: &AppState, client: &Client, scope: &str) -> b
         && (!state.settings().tokens.require_offline_access_for_refresh
             || scope.split(' ').any(|s| s == "offline_access"))
 }
+
+/// Revokes a grant whose single-use credential (`what`: a code, a rotated refresh token) was
+/// presented again (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
+pub async fn revoke_on_replay(
+    state: &AppState,
+    grant_id: &str,
+    what: &'static str,
+) -> Result<(), OAuthError> {
+    if state.store().revoke_grant(grant_id, state.now()).await? {
+        tracing::warn!(
+            grant_id,
+            what,
+            "single-use credential presented again; grant revoked"
+        );
+    }
+    Ok(())
+}
