@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `keys rotate|list`, `client create|list`,
-//! `user create|list`. Enough to
+//! `user create|list`, `plugin check|test|list`. Enough to
 //! run the server without an admin API. Results go to stdout as JSON; logs go to stderr.
 
 use crate::clock::{SharedClock, SystemClock};
@@ -42,6 +42,40 @@ pub enum Command {
     /// End-users.
     #[command(subcommand)]
     User(UserCommand),
+    /// WebAssembly plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `tessera plugin ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Check a component: which hook, world and WIT version it implements and what it imports;
+    /// a clear error for a non-component or a wrong world. Exits 1 when it would be refused.
+    Check {
+        /// The component.
+        wasm: PathBuf,
+    },
+    /// Run a plugin once on a JSON context, with no server: prints its answer, the call's wall
+    /// time and peak memory.
+    Test {
+        /// The component.
+        wasm: PathBuf,
+        /// JSON file with the hook's `context` record (field names in snake_case).
+        #[arg(long)]
+        input: PathBuf,
+        /// Manifest to take configuration properties and limits from (default: NAME.toml
+        /// beside the component, when present).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+    },
+    /// Plugins of the running server (from its status file) with versions and last errors;
+    /// with no server running, loads `plugins_dir` and reports what would serve.
+    List {
+        /// Load `plugins_dir` even when a server's status is available.
+        #[arg(long)]
+        scan: bool,
+    },
 }
 
 /// `tessera user ...`
@@ -160,6 +194,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
         }
+        Command::Plugin(cmd) => plugin(cmd, &settings).await,
         Command::Client(ClientCommand::List) => {
             let store = Store::connect(&settings.database_url.0, 2).await?;
             let out: Vec<_> = store
@@ -174,6 +209,78 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
                 })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+    }
+}
+
+async fn plugin(cmd: PluginCommand, settings: &Settings) -> anyhow::Result<()> {
+    use crate::plugins::{Manifest, cache::CompiledCache, tool};
+    let cache = (!settings.plugins.cache_dir.as_os_str().is_empty())
+        .then(|| CompiledCache::new(&settings.plugins.cache_dir));
+    match cmd {
+        PluginCommand::Check { wasm } => {
+            let i = tool::check(&wasm, cache.as_ref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: refused: {e}", wasm.display()))?;
+            println!("{}", serde_json::to_string_pretty(&i)?);
+            Ok(())
+        }
+        PluginCommand::Test {
+            wasm,
+            input,
+            manifest,
+        } => {
+            let ctx: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?,
+            )
+            .with_context(|| format!("{} is not JSON", input.display()))?;
+            let manifest_path = manifest.or_else(|| {
+                let beside = wasm.with_extension("toml");
+                beside.exists().then_some(beside)
+            });
+            let manifest = match &manifest_path {
+                Some(p) => {
+                    let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                    let text = std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?;
+                    Some(toml::from_str::<Manifest>(&text).map_err(|e| {
+                        anyhow::anyhow!("{}: {} ({stem})", p.display(), e.message())
+                    })?)
+                }
+                None => None,
+            };
+            let report = tool::test(&wasm, &ctx, manifest.as_ref(), cache.as_ref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: refused: {e}", wasm.display()))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if report.failed {
+                anyhow::bail!("the plugin call failed");
+            }
+            Ok(())
+        }
+        PluginCommand::List { scan } => {
+            let path = tool::status_file(&settings.data_dir);
+            if !scan
+                && let Ok(bytes) = std::fs::read(&path)
+                && let Ok(report) =
+                    serde_json::from_slice::<crate::plugins::registry::StatusReport>(&bytes)
+                && std::path::Path::new("/proc")
+                    .join(report.pid.to_string())
+                    .exists()
+            {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
+            let plugins = tool::list(&settings.plugins_dir, cache).await;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "dir": settings.plugins_dir,
+                    "server": null,
+                    "plugins": plugins,
+                }))?
+            );
             Ok(())
         }
     }

@@ -84,6 +84,33 @@ pub struct Settings {
     pub acr: AcrSettings,
     /// Feature flags (Janssen's `featureFlags`).
     pub features: FeatureFlags,
+    /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
+    pub plugins_dir: PathBuf,
+    /// The plugin runtime.
+    pub plugins: PluginSettings,
+}
+
+/// The plugin runtime (`[plugins]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginSettings {
+    /// Where compiled plugins are cached (keyed by the wasm's SHA-256 and the engine
+    /// configuration), so a restart does not recompile. Empty: no cache.
+    pub cache_dir: PathBuf,
+    /// Watch `plugins_dir` and hot-reload changed plugins.
+    pub watch: bool,
+    /// How long the directory must be quiet before a reload, in milliseconds.
+    pub debounce_ms: u64,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        Self {
+            cache_dir: PathBuf::from("data/plugin-cache"),
+            watch: true,
+            debounce_ms: 150,
+        }
+    }
 }
 
 /// A database URL whose password is hidden from `Debug`.
@@ -222,6 +249,8 @@ impl Default for Settings {
             session: SessionSettings::default(),
             acr: AcrSettings::default(),
             features: FeatureFlags::default(),
+            plugins_dir: PathBuf::from("data/plugins"),
+            plugins: PluginSettings::default(),
         }
     }
 }
@@ -455,7 +484,21 @@ impl Settings {
                 "must be positive",
             ));
         }
-        self.validate_browser_flows()
+        self.validate_browser_flows()?;
+        self.validate_plugins()
+    }
+
+    fn validate_plugins(&self) -> Result<(), ConfigError> {
+        if self.plugins_dir.as_os_str().is_empty() {
+            return Err(ConfigError::new("plugins_dir", "must not be empty"));
+        }
+        if !(10..=10_000).contains(&self.plugins.debounce_ms) {
+            return Err(ConfigError::new(
+                "plugins.debounce_ms",
+                "must be between 10 and 10000",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_browser_flows(&self) -> Result<(), ConfigError> {

@@ -15,6 +15,7 @@ pub mod http;
 pub mod logging;
 pub mod model;
 pub mod oauth;
+pub mod plugins;
 pub mod server;
 pub mod session;
 pub mod store;

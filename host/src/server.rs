@@ -7,6 +7,9 @@ use crate::crypto::secrets::MasterKey;
 use crate::crypto::{KeyRing, SigningAlg};
 use crate::oauth::OAuthError;
 use crate::oauth::client_auth::JwksCache;
+use crate::plugins::Hooks;
+use crate::plugins::cache::CompiledCache;
+use crate::plugins::registry::Registry;
 use crate::store::Store;
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
@@ -59,6 +62,7 @@ struct Inner {
     jwks_cache: JwksCache,
     http_client: reqwest::Client,
     urls: Urls,
+    hooks: Hooks,
 }
 
 /// Everything a request handler needs; cheap to clone.
@@ -98,7 +102,18 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("building the HTTP client")?;
+        let cache = (!settings.plugins.cache_dir.as_os_str().is_empty())
+            .then(|| CompiledCache::new(&settings.plugins.cache_dir));
+        let registry = Arc::new(
+            Registry::new(&settings.plugins_dir, cache)
+                .with_status_file(crate::plugins::tool::status_file(&settings.data_dir)),
+        );
+        // Load what is there before serving; a plugin that fails is refused and logged, the
+        // server starts anyway.
+        registry.reload().await;
+        let hooks = Hooks::new(registry, clock.clone());
         Ok(Self(Arc::new(Inner {
+            hooks,
             features: ArcSwap::from_pointee(settings.features.clone()),
             urls: Urls::new(settings.issuer()),
             settings,
@@ -167,6 +182,11 @@ impl AppState {
         &self.0.jwks_cache
     }
 
+    /// The plugin hooks.
+    pub fn hooks(&self) -> &Hooks {
+        &self.0.hooks
+    }
+
     /// Outbound HTTP client (client `jwks_uri` fetches).
     pub fn http_client(&self) -> &reqwest::Client {
         &self.0.http_client
@@ -195,10 +215,17 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let tasks = [
+        let mut tasks = vec![
             tokio::spawn(reload_keys(state.clone(), stop_rx.clone())),
-            tokio::spawn(purge_expired(state.clone(), stop_rx)),
+            tokio::spawn(purge_expired(state.clone(), stop_rx.clone())),
         ];
+        if state.settings().plugins.watch {
+            tasks.push(tokio::spawn(crate::plugins::reload::watch(
+                state.hooks().registry().clone(),
+                Duration::from_millis(state.settings().plugins.debounce_ms),
+                stop_rx,
+            )));
+        }
         let app = crate::http::app(state);
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

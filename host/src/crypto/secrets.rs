@@ -32,6 +32,15 @@ pub fn sha256_b64(data: &[u8]) -> String {
     b64url(digest::digest(&digest::SHA256, data).as_ref())
 }
 
+/// SHA-256 of `data` as lowercase hex: how plugin manifests name their wasm.
+pub fn sha256_hex(data: &[u8]) -> String {
+    digest::digest(&digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Constant-time equality of two byte strings (length is not secret).
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;

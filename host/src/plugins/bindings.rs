@@ -1,0 +1,88 @@
+//! Host-side bindings generated from `wit/` (the `host-bindings` world: every hook export plus
+//! the `host` import), and the conversions between our model and the WIT records.
+
+wasmtime::component::bindgen!({
+    world: "host-bindings",
+    path: "../wit",
+    exports: { default: async },
+    // `tessera plugin test` reads contexts from JSON and prints answers as JSON.
+    additional_derives: [serde::Serialize, serde::Deserialize],
+});
+
+pub use exports::tessera::plugin::{
+    dynamic_scope, end_session, introspection, revoke_token, update_token,
+};
+pub use tessera::plugin::host;
+pub use tessera::plugin::types;
+
+use crate::model::{Client, Grant, TokenKind, TokenRecord};
+
+/// The WIT package version the host implements.
+pub const WIT_VERSION: &str = "0.1.0";
+
+impl types::Client {
+    /// The plugin's view of `client` (never its secret).
+    pub fn from_model(client: &Client) -> Self {
+        Self {
+            client_id: client.client_id.clone(),
+            client_name: client.metadata.client_name.clone(),
+            client_type: if client.metadata.token_endpoint_auth_method == "none" {
+                "public".into()
+            } else {
+                "confidential".into()
+            },
+            grant_types: client.metadata.grant_types.clone(),
+            scopes: client.scopes().map(str::to_string).collect(),
+        }
+    }
+}
+
+impl types::Grant {
+    /// The plugin's view of `grant`.
+    pub fn from_model(grant: &Grant) -> Self {
+        Self {
+            grant_id: grant.grant_id.clone(),
+            grant_type: grant.grant_type.clone(),
+            client_id: grant.client_id.clone(),
+            scopes: split_scope(&grant.scope),
+            subject: match (&grant.subject, &grant.user_id) {
+                (Some(sub), Some(user_id)) => Some(types::Subject {
+                    sub: sub.clone(),
+                    user_id: user_id.clone(),
+                }),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl types::Token {
+    /// The plugin's view of a stored token.
+    pub fn from_model(token: &TokenRecord) -> Self {
+        Self {
+            kind: match token.kind {
+                TokenKind::AccessToken => types::TokenKind::AccessToken,
+                TokenKind::RefreshToken => types::TokenKind::RefreshToken,
+            },
+            format: if token.format == "jwt" {
+                types::TokenFormat::Jwt
+            } else {
+                types::TokenFormat::Reference
+            },
+            client_id: token.client_id.clone(),
+            subject: token.subject.clone(),
+            scopes: split_scope(&token.scope),
+            issued_at: token.issued_at,
+            expires_at: token.expires_at,
+            revoked: token.revoked_at.is_some(),
+        }
+    }
+}
+
+fn split_scope(scope: &str) -> Vec<String> {
+    scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,617 @@
+//! The one wasmtime engine (component model, pooling allocator, epoch interruption), the per-call
+//! `Store` (deadline, memory cap, empty WASI), and turning wasm bytes into a checked, ready
+//! [`Prepared`] plugin.
+
+use super::bindings::{self, host};
+use super::cache::CompiledCache;
+use super::manifest::{HookKind, Limits};
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// How often the epoch advances; deadlines are accurate to about one tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// Concurrent plugin instances the pool holds (calls beyond it wait for a slot).
+pub const POOL_INSTANCES: u32 = 512;
+
+/// The process-wide engine, created on first use with its epoch ticker thread. One engine for
+/// every server in the process: the pooling allocator reserves address space per slot, and
+/// compiled code is only valid for the engine (configuration) that made it.
+pub fn shared() -> Result<&'static Engine, String> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let engine = Engine::new(&config()).map_err(|e| format!("wasmtime engine: {e:#}"))?;
+            let ticker = engine.weak();
+            std::thread::Builder::new()
+                .name("tessera-plugin-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = ticker.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(EPOCH_TICK);
+                    }
+                })
+                .map_err(|e| format!("epoch ticker thread: {e}"))?;
+            Ok(engine)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn config() -> Config {
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_INSTANCES)
+        // Components made by componentize-py / componentize-js hold several core instances,
+        // memories and tables (the language runtime, libc, the WASI adapter).
+        .total_core_instances(POOL_INSTANCES * 8)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 4)
+        .total_stacks(POOL_INSTANCES)
+        .max_memories_per_module(2)
+        .max_tables_per_module(4)
+        .max_memory_size((super::manifest::MAX_MEMORY_MIB as usize) << 20)
+        .table_elements(200_000)
+        .max_core_instance_size(8 << 20)
+        .max_component_instance_size(4 << 20)
+        // Keep a little of each freed memory resident so that the next call reuses warm pages.
+        .linear_memory_keep_resident(64 << 10)
+        .table_keep_resident(64 << 10);
+    let mut c = Config::new();
+    c.wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
+        .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        .parallel_compilation(true);
+    c
+}
+
+/// Identity of a plugin inside log lines and host calls.
+#[derive(Debug)]
+pub struct PluginIdentity {
+    /// Manifest name (or the file name for `plugin test`).
+    pub name: String,
+    /// Manifest version.
+    pub version: String,
+    /// Configuration properties, sorted by key.
+    pub config: BTreeMap<String, String>,
+}
+
+/// Everything a call's `Store` carries.
+pub struct CallState {
+    identity: Arc<PluginIdentity>,
+    now: i64,
+    limiter: Limiter,
+    wasi: Option<WasiCtx>,
+    table: ResourceTable,
+}
+
+/// Memory and table caps for one call, and the peak memory it reached.
+struct Limiter {
+    memory_cap: usize,
+    memory_total: usize,
+    memory_peak: usize,
+}
+
+/// Table elements any one table may grow to.
+const TABLE_ELEMENTS_CAP: usize = 200_000;
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let total = self.memory_total - current.min(self.memory_total) + desired;
+        if total > self.memory_cap {
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit exceeded: the plugin asked for {} KiB, its cap is {} KiB",
+                total >> 10,
+                self.memory_cap >> 10
+            )));
+        }
+        self.memory_total = total;
+        self.memory_peak = self.memory_peak.max(total);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= TABLE_ELEMENTS_CAP)
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        // Built on first use: components that do not import WASI never pay for it.
+        let ctx = self.wasi.get_or_insert_with(sealed_wasi);
+        WasiCtxView {
+            ctx,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A WASI context that grants nothing: no preopened directories, no environment, no arguments,
+/// no network (not even name lookup), stdin empty, stdout/stderr discarded. Clocks and
+/// randomness stay (language runtimes need them to start).
+fn sealed_wasi() -> WasiCtx {
+    let mut b = WasiCtx::builder();
+    b.allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    b.build()
+}
+
+/// Longest log line a plugin may write; longer lines are cut.
+const LOG_LINE_MAX: usize = 4096;
+
+impl host::Host for CallState {
+    fn log(&mut self, level: host::Level, mut message: String) {
+        if message.len() > LOG_LINE_MAX {
+            let mut cut = LOG_LINE_MAX;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let (plugin, version) = (&self.identity.name, &self.identity.version);
+        match level {
+            host::Level::Trace => tracing::trace!(plugin, version, "{message}"),
+            host::Level::Debug => tracing::debug!(plugin, version, "{message}"),
+            host::Level::Info => tracing::info!(plugin, version, "{message}"),
+            host::Level::Warn => tracing::warn!(plugin, version, "{message}"),
+            host::Level::Error => tracing::error!(plugin, version, "{message}"),
+        }
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        self.identity.config.get(&key).cloned()
+    }
+
+    fn config_all(&mut self) -> Vec<(String, String)> {
+        self.identity
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn now(&mut self) -> i64 {
+        self.now
+    }
+}
+
+impl bindings::types::Host for CallState {}
+
+/// The linker every plugin is instantiated with: WASI p2 (sealed per call) and our `host`.
+fn linker(engine: &Engine) -> Result<Linker<CallState>, String> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| format!("linker: {e:#}"))?;
+    host::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)
+        .map_err(|e| format!("linker: {e:#}"))?;
+    Ok(linker)
+}
+
+/// The export indices of the one hook a plugin implements.
+#[derive(Clone)]
+pub enum HookExports {
+    /// update-token
+    UpdateToken(bindings::update_token::GuestIndices),
+    /// revoke-token
+    RevokeToken(bindings::revoke_token::GuestIndices),
+    /// dynamic-scope
+    DynamicScope(bindings::dynamic_scope::GuestIndices),
+    /// introspection
+    Introspection(bindings::introspection::GuestIndices),
+    /// end-session
+    EndSession(bindings::end_session::GuestIndices),
+}
+
+/// What a component is, read from its type: the hook it exports and at which WIT version,
+/// and what it imports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Inspection {
+    /// The hook.
+    pub hook: HookKind,
+    /// The WIT package version of the export, e.g. `0.1.0`.
+    pub wit_version: String,
+    /// The world it targets (`<hook>-plugin`).
+    pub world: String,
+    /// Every import name.
+    pub imports: Vec<String>,
+    /// Every export name.
+    pub exports: Vec<String>,
+}
+
+/// A compiled, checked plugin ready to be called: fresh instances come from `pre`.
+pub struct Prepared {
+    /// What the component is.
+    pub inspection: Inspection,
+    pre: InstancePre<CallState>,
+    exports: HookExports,
+    /// How long compiling (or loading from the cache) took.
+    pub compile_time: Duration,
+    /// Whether the compiled code came from the on-disk cache.
+    pub from_cache: bool,
+}
+
+/// Host WIT versions a plugin's export may target: the current minor and the previous one.
+pub fn supported_version(v: &str) -> bool {
+    let mut parts = v.split('.');
+    let (Some(major), Some(minor), Some(_patch), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    // The host is 0.1.x; 0.0.x was never released, so 0.1 is the only supported minor today.
+    major == "0" && minor == "1"
+}
+
+/// Reads the hook, WIT version and imports of `component`.
+pub fn inspect(engine: &Engine, component: &Component) -> Result<Inspection, String> {
+    let ty = component.component_type();
+    let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+    let exports: Vec<(String, ComponentItem)> = ty
+        .exports(engine)
+        .map(|(n, i)| (n.to_string(), i.ty))
+        .collect();
+    let export_names: Vec<String> = exports.iter().map(|(n, _)| n.clone()).collect();
+    let mut found = Vec::new();
+    for (name, item) in &exports {
+        let Some(rest) = name.strip_prefix("tessera:plugin/") else {
+            continue;
+        };
+        let (iface, version) = rest.split_once('@').unwrap_or((rest, ""));
+        let Some(hook) = HookKind::parse(iface) else {
+            continue;
+        };
+        if !matches!(item, ComponentItem::ComponentInstance(_)) {
+            return Err(format!("export {name} is not an interface instance"));
+        }
+        found.push((hook, version.to_string()));
+    }
+    match found.as_slice() {
+        [] => Err(format!(
+            "wrong world: the component exports no Tessera hook (exports: [{}]); a plugin \
+             targets one of the worlds update-token-plugin, revoke-token-plugin, \
+             dynamic-scope-plugin, introspection-plugin, end-session-plugin of \
+             tessera:plugin@{}",
+            export_names.join(", "),
+            bindings::WIT_VERSION
+        )),
+        [(hook, version)] => {
+            if !supported_version(version) {
+                return Err(format!(
+                    "unsupported WIT version: the component exports tessera:plugin/{hook}@{version}; \
+                     this server supports tessera:plugin@0.1.x"
+                ));
+            }
+            for import in &imports {
+                let ok = import.starts_with("tessera:plugin/host@")
+                    || import.starts_with("tessera:plugin/types@")
+                    || import.starts_with("wasi:");
+                if !ok {
+                    return Err(format!(
+                        "the component imports {import}, which the host does not provide \
+                         (plugins may import tessera:plugin/host and WASI 0.2)"
+                    ));
+                }
+            }
+            Ok(Inspection {
+                hook: *hook,
+                wit_version: version.clone(),
+                world: format!("{hook}-plugin"),
+                imports,
+                exports: export_names,
+            })
+        }
+        many => Err(format!(
+            "the component exports {} hooks; a plugin implements exactly one",
+            many.len()
+        )),
+    }
+}
+
+/// Compiles (or loads from `cache`) and checks `wasm`: it is a component, exports exactly one
+/// hook at a supported WIT version, imports nothing the host lacks, and instantiates within
+/// `limits`. When `expect` is given the hook must be that one.
+pub async fn prepare(
+    wasm: Arc<Vec<u8>>,
+    sha256: &str,
+    expect: Option<HookKind>,
+    identity: Arc<PluginIdentity>,
+    limits: Limits,
+    cache: Option<&CompiledCache>,
+) -> Result<Prepared, String> {
+    let engine = shared()?;
+    if !wasmparser_is_component(&wasm) {
+        return Err(if wasm.starts_with(b"\0asm") {
+            "not a component: this is a core WebAssembly module; wrap it with \
+             `wasm-tools component new` (see sdk/c/README.md)"
+                .into()
+        } else {
+            "not a component: the file is not WebAssembly".into()
+        });
+    }
+    let started = Instant::now();
+    let cache = cache.cloned();
+    let sha = sha256.to_string();
+    let (component, from_cache) = tokio::task::spawn_blocking(move || match cache {
+        Some(c) => c.load_or_compile(engine, &sha, &wasm),
+        None => Component::new(engine, &*wasm)
+            .map(|c| (c, false))
+            .map_err(|e| format!("compile: {e:#}")),
+    })
+    .await
+    .map_err(|e| format!("compile task: {e}"))??;
+    let compile_time = started.elapsed();
+    let inspection = inspect(engine, &component)?;
+    if let Some(h) = expect
+        && h != inspection.hook
+    {
+        return Err(format!(
+            "wrong world: the manifest says hook {h}, the component exports {}",
+            inspection.hook
+        ));
+    }
+    let linker = linker(engine)?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| format!("link: {e:#}"))?;
+    let exports = match inspection.hook {
+        HookKind::UpdateToken => {
+            bindings::update_token::GuestIndices::new(&pre).map(HookExports::UpdateToken)
+        }
+        HookKind::RevokeToken => {
+            bindings::revoke_token::GuestIndices::new(&pre).map(HookExports::RevokeToken)
+        }
+        HookKind::DynamicScope => {
+            bindings::dynamic_scope::GuestIndices::new(&pre).map(HookExports::DynamicScope)
+        }
+        HookKind::Introspection => {
+            bindings::introspection::GuestIndices::new(&pre).map(HookExports::Introspection)
+        }
+        HookKind::EndSession => {
+            bindings::end_session::GuestIndices::new(&pre).map(HookExports::EndSession)
+        }
+    }
+    .map_err(|e| format!("wrong world: {e:#}"))?;
+    let prepared = Prepared {
+        inspection,
+        pre,
+        exports,
+        compile_time,
+        from_cache,
+    };
+    // It must instantiate (start functions, initialisers) within its own limits.
+    let mut store = prepared.store(identity, limits, 0);
+    prepared
+        .pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(|e| format!("instantiate: {}", describe_trap(&e, &limits)))?;
+    Ok(prepared)
+}
+
+/// Whether `bytes` start like a component (as opposed to a core module or something else).
+fn wasmparser_is_component(bytes: &[u8]) -> bool {
+    // Preamble: magic, then version 0x0d 0x00 and layer 0x01 0x00 for components (core modules
+    // have version 1, layer 0).
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+/// Outcome of one call, with what it cost.
+pub struct Called<R> {
+    /// The hook's answer, or why the call failed.
+    pub result: Result<R, String>,
+    /// Peak linear memory of the call, in bytes.
+    pub peak_memory: usize,
+}
+
+impl Prepared {
+    fn store(&self, identity: Arc<PluginIdentity>, limits: Limits, now: i64) -> Store<CallState> {
+        let engine = self.pre.engine();
+        let mut store = Store::new(
+            engine,
+            CallState {
+                identity,
+                now,
+                limiter: Limiter {
+                    memory_cap: (limits.memory_mib as usize) << 20,
+                    memory_total: 0,
+                    memory_peak: 0,
+                },
+                wasi: None,
+                table: ResourceTable::new(),
+            },
+        );
+        store.limiter(|s| &mut s.limiter);
+        let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
+        // Every tick the guest yields to tokio (so a busy plugin cannot starve the worker
+        // thread) and is interrupted once its deadline has passed.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
+        store
+    }
+
+    /// The hook this plugin implements.
+    pub fn hook(&self) -> HookKind {
+        self.inspection.hook
+    }
+}
+
+/// Runs one hook call in a fresh instance. `$variant` is the [`HookExports`] variant, `$call`
+/// the generated `call_*` method.
+macro_rules! call_hook {
+    ($prepared:expr, $identity:expr, $limits:expr, $now:expr, $variant:ident, $call:ident, $ctx:expr) => {{
+        let prepared: &$crate::plugins::engine::Prepared = $prepared;
+        let limits: $crate::plugins::manifest::Limits = $limits;
+        let mut store = prepared.store($identity, limits, $now);
+        let run = async {
+            let $crate::plugins::engine::HookExports::$variant(indices) = &prepared.exports else {
+                return Err(wasmtime::Error::msg(
+                    "the plugin does not implement this hook",
+                ));
+            };
+            let instance = prepared.pre.instantiate_async(&mut store).await?;
+            let guest = indices.load(&mut store, &instance)?;
+            guest.$call(&mut store, $ctx).await
+        };
+        // The epoch callback interrupts the guest at its deadline; the timer is a second line
+        // for time spent outside the guest.
+        let hard = std::time::Duration::from_millis(limits.timeout_ms * 2 + 100);
+        let result = match tokio::time::timeout(hard, run).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err($crate::plugins::engine::describe_trap(&e, &limits)),
+            Err(_) => Err(format!("deadline of {} ms exceeded", limits.timeout_ms)),
+        };
+        $crate::plugins::engine::Called {
+            result,
+            peak_memory: store.data().peak_memory(),
+        }
+    }};
+}
+
+impl CallState {
+    /// Peak linear memory so far.
+    pub fn peak_memory(&self) -> usize {
+        self.limiter.memory_peak
+    }
+}
+
+/// A readable message for a failed call.
+pub fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        if *trap == wasmtime::Trap::Interrupt {
+            return format!("deadline of {} ms exceeded", limits.timeout_ms);
+        }
+        return format!("trap: {trap}");
+    }
+    let text = format!("{e:#}");
+    if text.contains("memory limit exceeded") {
+        return text
+            .lines()
+            .find(|l| l.contains("memory limit exceeded"))
+            .unwrap_or(&text)
+            .trim()
+            .to_string();
+    }
+    let first = text.lines().next().unwrap_or("").trim();
+    format!("trap: {first}")
+}
+
+impl Prepared {
+    /// Calls the update-token hook.
+    pub async fn update_token(
+        &self,
+        identity: Arc<PluginIdentity>,
+        limits: Limits,
+        now: i64,
+        ctx: &bindings::update_token::Context,
+    ) -> Called<Result<bindings::update_token::Update, String>> {
+        call_hook!(
+            self,
+            identity,
+            limits,
+            now,
+            UpdateToken,
+            call_update_token,
+            ctx
+        )
+    }
+
+    /// Calls the revoke-token hook.
+    pub async fn revoke_token(
+        &self,
+        identity: Arc<PluginIdentity>,
+        limits: Limits,
+        now: i64,
+        ctx: &bindings::revoke_token::Context,
+    ) -> Called<Result<bindings::revoke_token::Decision, String>> {
+        call_hook!(
+            self,
+            identity,
+            limits,
+            now,
+            RevokeToken,
+            call_revoke_token,
+            ctx
+        )
+    }
+
+    /// Calls the dynamic-scope hook.
+    pub async fn dynamic_scope(
+        &self,
+        identity: Arc<PluginIdentity>,
+        limits: Limits,
+        now: i64,
+        ctx: &bindings::dynamic_scope::Context,
+    ) -> Called<Result<String, String>> {
+        call_hook!(
+            self,
+            identity,
+            limits,
+            now,
+            DynamicScope,
+            call_dynamic_scope,
+            ctx
+        )
+    }
+
+    /// Calls the introspection hook.
+    pub async fn introspection(
+        &self,
+        identity: Arc<PluginIdentity>,
+        limits: Limits,
+        now: i64,
+        ctx: &bindings::introspection::Context,
+    ) -> Called<Result<bindings::introspection::Outcome, String>> {
+        call_hook!(
+            self,
+            identity,
+            limits,
+            now,
+            Introspection,
+            call_introspection,
+            ctx
+        )
+    }
+
+    /// Calls the end-session hook.
+    pub async fn end_session(
+        &self,
+        identity: Arc<PluginIdentity>,
+        limits: Limits,
+        now: i64,
+        ctx: &bindings::end_session::Context,
+    ) -> Called<Result<Option<String>, String>> {
+        call_hook!(
+            self,
+            identity,
+            limits,
+            now,
+            EndSession,
+            call_end_session,
+            ctx
+        )
+    }
+}

@@ -1,0 +1,454 @@
+//! The hooks facade: one typed async method per hook. Endpoint code calls e.g.
+//! `state.hooks().update_token(input).await?`; the facade picks the plugins bound to the call
+//! (in priority order, from one snapshot of the registry), runs each in a fresh sandboxed
+//! instance, validates what it answers, and applies the plugin's `on_error` policy to failures.
+
+use super::bindings::{self, types};
+use super::engine::Called;
+use super::manifest::{HookKind, OnError};
+use super::registry::{LoadedPlugin, Registry};
+use crate::clock::SharedClock;
+use crate::model::{Client, Grant, TokenRecord};
+use crate::oauth::OAuthError;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// A plugin failed and its policy is `fail-closed`: the endpoint answers `server_error`.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin} {version} ({hook}) failed: {message}")]
+pub struct HookError {
+    /// Plugin name.
+    pub plugin: String,
+    /// Plugin version.
+    pub version: String,
+    /// The hook.
+    pub hook: HookKind,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl From<HookError> for OAuthError {
+    fn from(e: HookError) -> Self {
+        OAuthError::Server(anyhow::Error::new(e))
+    }
+}
+
+/// Claims no plugin may set or remove: the ones the protocol and the host's own checks rest on.
+pub const PROTECTED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "client_id",
+    "scope",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "auth_time",
+    "acr",
+    "amr",
+];
+
+/// The typed entry point to every hook.
+#[derive(Clone)]
+pub struct Hooks {
+    registry: Arc<Registry>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("dir", &self.registry.dir())
+            .finish()
+    }
+}
+
+/// What `update_token` works on: a token about to be signed (or stored).
+pub struct TokenDraft<'a> {
+    /// Access token or ID token.
+    pub kind: types::TokenKind,
+    /// The client it is issued to.
+    pub client: &'a Client,
+    /// Its grant.
+    pub grant: &'a Grant,
+    /// Its claims so far.
+    pub claims: Map<String, Value>,
+    /// Its lifetime in seconds.
+    pub lifetime: i64,
+}
+
+/// A revocation's outcome after the revoke-token plugins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevokeDecision {
+    /// Revoke.
+    Allow,
+    /// Answer 200, revoke nothing.
+    Skip,
+    /// Answer this OAuth error, revoke nothing.
+    Deny {
+        /// `error`.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
+}
+
+impl Hooks {
+    /// The facade over `registry`; host `now()` reads `clock`.
+    pub fn new(registry: Arc<Registry>, clock: SharedClock) -> Self {
+        Self { registry, clock }
+    }
+
+    /// The registry behind the facade.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    fn bound(&self, hook: HookKind, client: &Client) -> Vec<Arc<LoadedPlugin>> {
+        self.registry
+            .current()
+            .for_hook(hook)
+            .iter()
+            .filter(|p| {
+                p.manifest
+                    .applies_to(&client.client_id, &client.metadata.scripts)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Counts the call; turns a failure (of the call or of validating its answer) into the
+    /// plugin's policy: `Err` for fail-closed, `Ok(None)` (skip its effect) for fail-open.
+    fn settle<R>(
+        &self,
+        plugin: &LoadedPlugin,
+        outcome: Result<R, String>,
+    ) -> Result<Option<R>, HookError> {
+        plugin.counters.calls.fetch_add(1, Ordering::Relaxed);
+        match outcome {
+            Ok(r) => Ok(Some(r)),
+            Err(message) => {
+                plugin.counters.errors.fetch_add(1, Ordering::Relaxed);
+                let m = &plugin.manifest;
+                tracing::warn!(
+                    plugin = m.name.as_str(),
+                    version = m.version.as_str(),
+                    hook = %m.hook,
+                    on_error = ?m.on_error,
+                    error = message.as_str(),
+                    "plugin call failed"
+                );
+                match m.on_error {
+                    OnError::FailOpen => Ok(None),
+                    OnError::FailClosed => Err(HookError {
+                        plugin: m.name.clone(),
+                        version: m.version.clone(),
+                        hook: m.hook,
+                        message,
+                    }),
+                }
+            }
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// update-token: lets the plugins bound to the client change the claims and shorten the
+    /// lifetime of a token before it is signed. With no plugin bound it returns `draft` as is.
+    pub async fn update_token(
+        &self,
+        mut draft: TokenDraft<'_>,
+    ) -> Result<(Map<String, Value>, i64), HookError> {
+        let plugins = self.bound(HookKind::UpdateToken, draft.client);
+        if plugins.is_empty() {
+            return Ok((draft.claims, draft.lifetime));
+        }
+        let client = types::Client::from_model(draft.client);
+        let grant = types::Grant::from_model(draft.grant);
+        for p in plugins {
+            let ctx = bindings::update_token::Context {
+                kind: draft.kind,
+                client: client.clone(),
+                grant: grant.clone(),
+                claims: Value::Object(draft.claims.clone()).to_string(),
+                lifetime: u32::try_from(draft.lifetime.max(0)).unwrap_or(u32::MAX),
+            };
+            let Called { result, .. } = p
+                .prepared
+                .update_token(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
+                .await;
+            let checked = flatten(result).and_then(|u| {
+                let size = u.set_claims.as_ref().map_or(0, String::len)
+                    + u.remove_claims.iter().map(String::len).sum::<usize>();
+                within(size, p.manifest.limits.max_result_bytes)?;
+                let set = match &u.set_claims {
+                    Some(text) => json_object(text, "set-claims")?,
+                    None => Map::new(),
+                };
+                if let Some(k) = set
+                    .keys()
+                    .chain(u.remove_claims.iter())
+                    .find(|k| PROTECTED_CLAIMS.contains(&k.as_str()))
+                {
+                    return Err(format!("invalid result: the claim {k:?} is protected"));
+                }
+                Ok((set, u.remove_claims, u.lifetime))
+            });
+            if let Some((set, remove, lifetime)) = self.settle(&p, checked)? {
+                for k in remove {
+                    draft.claims.remove(&k);
+                }
+                draft.claims.extend(set);
+                if let Some(l) = lifetime {
+                    draft.lifetime = draft.lifetime.min(i64::from(l));
+                }
+            }
+        }
+        Ok((draft.claims, draft.lifetime))
+    }
+
+    /// revoke-token: the first plugin (bound to the calling client) that does not answer
+    /// `allow` decides. With no plugin bound, `Allow`.
+    pub async fn revoke_token(
+        &self,
+        caller: &Client,
+        token: &TokenRecord,
+        grant: &Grant,
+    ) -> Result<RevokeDecision, HookError> {
+        let plugins = self.bound(HookKind::RevokeToken, caller);
+        if plugins.is_empty() {
+            return Ok(RevokeDecision::Allow);
+        }
+        let ctx = bindings::revoke_token::Context {
+            caller: types::Client::from_model(caller),
+            token: types::Token::from_model(token),
+            grant: types::Grant::from_model(grant),
+        };
+        for p in plugins {
+            let Called { result, .. } = p
+                .prepared
+                .revoke_token(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
+                .await;
+            let checked = flatten(result).and_then(|d| {
+                use bindings::revoke_token::Decision;
+                Ok(match d {
+                    Decision::Allow => RevokeDecision::Allow,
+                    Decision::Skip => RevokeDecision::Skip,
+                    Decision::Deny(e) => {
+                        within(
+                            e.error.len() + e.description.as_ref().map_or(0, String::len),
+                            p.manifest.limits.max_result_bytes,
+                        )?;
+                        if !is_error_code(&e.error) {
+                            return Err(format!(
+                                "invalid result: {:?} is not an OAuth error code",
+                                e.error
+                            ));
+                        }
+                        RevokeDecision::Deny {
+                            error: e.error,
+                            description: e.description,
+                        }
+                    }
+                })
+            });
+            match self.settle(&p, checked)? {
+                Some(RevokeDecision::Allow) | None => {}
+                Some(other) => return Ok(other),
+            }
+        }
+        Ok(RevokeDecision::Allow)
+    }
+
+    /// dynamic-scope: the claims the plugins serving `scope` add, merged in order (an earlier
+    /// plugin's claim wins). The caller adds them without replacing claims it already set.
+    pub async fn dynamic_scope(
+        &self,
+        scope: &str,
+        sub: &str,
+        user: &Map<String, Value>,
+        client: &Client,
+        granted_scopes: &[String],
+        target: bindings::dynamic_scope::Target,
+    ) -> Result<Map<String, Value>, HookError> {
+        let plugins: Vec<_> = self
+            .bound(HookKind::DynamicScope, client)
+            .into_iter()
+            .filter(|p| p.manifest.bindings.scopes.iter().any(|s| s == scope))
+            .collect();
+        let mut out = Map::new();
+        if plugins.is_empty() {
+            return Ok(out);
+        }
+        let ctx = bindings::dynamic_scope::Context {
+            scope: scope.to_string(),
+            sub: sub.to_string(),
+            user: Value::Object(user.clone()).to_string(),
+            client: types::Client::from_model(client),
+            granted_scopes: granted_scopes.to_vec(),
+            target,
+        };
+        for p in plugins {
+            let Called { result, .. } = p
+                .prepared
+                .dynamic_scope(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
+                .await;
+            let checked = flatten(result).and_then(|text| {
+                within(text.len(), p.manifest.limits.max_result_bytes)?;
+                let claims = json_object(&text, "claims")?;
+                if let Some(k) = claims
+                    .keys()
+                    .find(|k| PROTECTED_CLAIMS.contains(&k.as_str()))
+                {
+                    return Err(format!("invalid result: the claim {k:?} is protected"));
+                }
+                Ok(claims)
+            });
+            if let Some(claims) = self.settle(&p, checked)? {
+                for (k, v) in claims {
+                    out.entry(k).or_insert(v);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// introspection: each plugin bound to the calling client sees the response so far and may
+    /// replace it (`active` stays the server's) or report the token inactive. An inactive
+    /// answer stays `{"active": false}` whatever the plugins say (RFC 7662 §2.2).
+    pub async fn introspection(
+        &self,
+        caller: &Client,
+        token: Option<(&TokenRecord, &Grant)>,
+        response: Map<String, Value>,
+    ) -> Result<Map<String, Value>, HookError> {
+        let plugins = self.bound(HookKind::Introspection, caller);
+        if plugins.is_empty() {
+            return Ok(response);
+        }
+        let active = response.get("active") == Some(&Value::Bool(true));
+        let mut current = response;
+        let caller_view = types::Client::from_model(caller);
+        let token_view = token.map(|(t, _)| types::Token::from_model(t));
+        let grant_view = token.map(|(_, g)| types::Grant::from_model(g));
+        for p in plugins {
+            let ctx = bindings::introspection::Context {
+                caller: caller_view.clone(),
+                token: token_view.clone(),
+                token_grant: grant_view.clone(),
+                response: Value::Object(current.clone()).to_string(),
+            };
+            let Called { result, .. } = p
+                .prepared
+                .introspection(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
+                .await;
+            let checked = flatten(result).and_then(|o| {
+                use bindings::introspection::Outcome;
+                Ok(match o {
+                    Outcome::Unchanged => None,
+                    Outcome::Inactive => Some(None),
+                    Outcome::Replace(text) => {
+                        within(text.len(), p.manifest.limits.max_result_bytes)?;
+                        Some(Some(json_object(&text, "replace")?))
+                    }
+                })
+            });
+            match self.settle(&p, checked)? {
+                None | Some(None) => {}
+                Some(Some(None)) => return Ok(inactive()),
+                Some(Some(Some(mut replaced))) => {
+                    replaced.insert("active".into(), Value::Bool(active));
+                    current = replaced;
+                }
+            }
+        }
+        Ok(if active { current } else { inactive() })
+    }
+
+    /// end-session: the first plugin (global, or bound to one of the RPs being logged out)
+    /// that returns a page wins; `None` means the server's default page.
+    pub async fn end_session(
+        &self,
+        ctx: &bindings::end_session::Context,
+        rp_clients: &[Client],
+    ) -> Result<Option<String>, HookError> {
+        let set = self.registry.current();
+        let plugins: Vec<_> = set
+            .for_hook(HookKind::EndSession)
+            .iter()
+            .filter(|p| {
+                p.manifest.bindings.is_global()
+                    || rp_clients
+                        .iter()
+                        .any(|c| p.manifest.applies_to(&c.client_id, &c.metadata.scripts))
+            })
+            .cloned()
+            .collect();
+        for p in plugins {
+            let Called { result, .. } = p
+                .prepared
+                .end_session(p.identity.clone(), p.manifest.limits, self.now(), ctx)
+                .await;
+            let checked = flatten(result).and_then(|html| {
+                within(
+                    html.as_ref().map_or(0, String::len),
+                    p.manifest.limits.max_result_bytes,
+                )?;
+                Ok(html.filter(|h| !h.trim().is_empty()))
+            });
+            if let Some(Some(html)) = self.settle(&p, checked)? {
+                return Ok(Some(html));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn inactive() -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("active".into(), Value::Bool(false));
+    m
+}
+
+/// A call's outcome and the plugin's own `err` as one `Result`.
+fn flatten<R>(r: Result<Result<R, String>, String>) -> Result<R, String> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("the plugin answered err: {e}")),
+        Err(e) => Err(e),
+    }
+}
+
+fn within(size: usize, cap: usize) -> Result<(), String> {
+    if size > cap {
+        Err(format!(
+            "oversize result: {size} bytes, the cap is {cap} bytes"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn json_object(text: &str, what: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(format!("invalid result: {what} is not a JSON object")),
+        Err(e) => Err(format!("invalid result: {what} is not JSON: {e}")),
+    }
+}
+
+/// RFC 6749 error codes are `%x20-21 / %x23-5B / %x5D-7E`; we also require non-empty and short.
+fn is_error_code(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}

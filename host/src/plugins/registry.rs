@@ -1,0 +1,379 @@
+//! The plugin registry: reads `NAME.toml` + `NAME.wasm` pairs from the plugins directory,
+//! checks and prepares them off the request path, and publishes an immutable [`PluginSet`]
+//! through an atomic pointer. A version that fails any check is refused with its error kept in
+//! the status; the previous version keeps serving. Removing both files unloads a plugin.
+
+use super::cache::CompiledCache;
+use super::engine::{self, PluginIdentity, Prepared};
+use super::manifest::{self, HookKind, Manifest};
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A plugin that passed every check and is being called.
+pub struct LoadedPlugin {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Hex SHA-256 of its wasm.
+    pub sha256: String,
+    /// Name, version and configuration as host calls see them.
+    pub identity: Arc<PluginIdentity>,
+    /// The compiled component.
+    pub prepared: Arc<Prepared>,
+    /// Calls and failures, shared across the plugin's versions.
+    pub counters: Arc<Counters>,
+}
+
+/// Per-plugin call counters.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Calls made.
+    pub calls: AtomicU64,
+    /// Calls that failed (trap, timeout, over-limit, oversize, invalid or `err` result).
+    pub errors: AtomicU64,
+}
+
+/// The plugins of every hook, each list in call order (priority, then name).
+#[derive(Default)]
+pub struct PluginSet {
+    by_hook: [Vec<Arc<LoadedPlugin>>; 5],
+}
+
+impl PluginSet {
+    /// The enabled plugins of `hook`, in call order.
+    pub fn for_hook(&self, hook: HookKind) -> &[Arc<LoadedPlugin>] {
+        &self.by_hook[hook.index()]
+    }
+}
+
+/// One plugin's state as `tessera plugin list` shows it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct PluginStatus {
+    /// Plugin name.
+    pub name: String,
+    /// `loaded`, `disabled` or `refused`.
+    pub state: String,
+    /// Hook, when known.
+    pub hook: Option<String>,
+    /// Manifest version of the version serving (or refused, when none serves).
+    pub version: Option<String>,
+    /// SHA-256 of the serving wasm.
+    pub sha256: Option<String>,
+    /// WIT package version the serving component targets.
+    pub wit_version: Option<String>,
+    /// Call order position within the hook.
+    pub priority: Option<i32>,
+    /// The last error: why the newest files were refused (the previous version, if any,
+    /// keeps serving).
+    pub last_error: Option<String>,
+    /// Calls so far.
+    pub calls: u64,
+    /// Failed calls so far.
+    pub errors: u64,
+}
+
+struct Entry {
+    loaded: Option<Arc<LoadedPlugin>>,
+    disabled: Option<Manifest>,
+    last_error: Option<String>,
+    counters: Arc<Counters>,
+}
+
+/// Owns the current [`PluginSet`] and the status of every plugin name seen.
+pub struct Registry {
+    dir: PathBuf,
+    cache: Option<CompiledCache>,
+    current: ArcSwap<PluginSet>,
+    entries: tokio::sync::Mutex<BTreeMap<String, Entry>>,
+    status: std::sync::Mutex<Vec<PluginStatus>>,
+    generation: AtomicU64,
+    status_file: Option<PathBuf>,
+}
+
+/// What the server writes to its status file after each reload (read by `plugin list`).
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct StatusReport {
+    /// The server's process id.
+    pub pid: u32,
+    /// When the report was written (Unix seconds).
+    pub written_at: i64,
+    /// The plugins directory.
+    pub dir: PathBuf,
+    /// Every plugin seen.
+    pub plugins: Vec<PluginStatus>,
+}
+
+impl Registry {
+    /// An empty registry over `dir`, compiling through `cache` when given.
+    pub fn new(dir: impl Into<PathBuf>, cache: Option<CompiledCache>) -> Self {
+        Self {
+            dir: dir.into(),
+            cache,
+            current: ArcSwap::from_pointee(PluginSet::default()),
+            entries: tokio::sync::Mutex::new(BTreeMap::new()),
+            status: std::sync::Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            status_file: None,
+        }
+    }
+
+    /// Also writes the status to `path` after every reload (for `tessera plugin list`).
+    pub fn with_status_file(mut self, path: PathBuf) -> Self {
+        self.status_file = Some(path);
+        self
+    }
+
+    /// The watched directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The plugins serving now. Callers keep the returned snapshot for the whole request, so a
+    /// reload never changes a plugin under a call.
+    pub fn current(&self) -> Arc<PluginSet> {
+        self.current.load_full()
+    }
+
+    /// How many reloads have been published (tests wait on it).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Status of every plugin name seen, sorted by name.
+    pub fn status(&self) -> Vec<PluginStatus> {
+        let mut list = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        // Counters move with every call; read them fresh.
+        let set = self.current();
+        for s in &mut list {
+            if let Some(p) = HookKind::ALL
+                .iter()
+                .flat_map(|h| set.for_hook(*h))
+                .find(|p| p.manifest.name == s.name)
+            {
+                s.calls = p.counters.calls.load(Ordering::Relaxed);
+                s.errors = p.counters.errors.load(Ordering::Relaxed);
+            }
+        }
+        list
+    }
+
+    /// Re-reads the directory: loads new and changed plugins, unloads removed ones, keeps the
+    /// previous version of any plugin whose new files fail a check. Returns the names whose
+    /// newest files were refused.
+    pub async fn reload(&self) -> Vec<String> {
+        let mut entries = self.entries.lock().await;
+        let names = match scan(&self.dir) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot read the plugins directory; keeping the current plugins");
+                return Vec::new();
+            }
+        };
+        // Removed: neither file is left.
+        entries.retain(|name, _| {
+            let keep = names.contains(name);
+            if !keep {
+                tracing::info!(plugin = name.as_str(), "plugin files removed; unloaded");
+            }
+            keep
+        });
+        let mut refused = Vec::new();
+        for name in &names {
+            let entry = entries.entry(name.clone()).or_insert_with(|| Entry {
+                loaded: None,
+                disabled: None,
+                last_error: None,
+                counters: Arc::new(Counters::default()),
+            });
+            match self.load_one(name, entry).await {
+                Ok(()) => entry.last_error = None,
+                Err(e) => {
+                    let serving = entry
+                        .loaded
+                        .as_ref()
+                        .map(|p| format!("version {} keeps serving", p.manifest.version))
+                        .unwrap_or_else(|| "no version is serving".into());
+                    tracing::error!(plugin = name.as_str(), error = %e, "plugin refused; {serving}");
+                    if entry.last_error.as_deref() != Some(&e) {
+                        entry.last_error = Some(e);
+                    }
+                    refused.push(name.clone());
+                }
+            }
+        }
+        self.publish(&entries);
+        refused
+    }
+
+    /// Checks the files of `name` and, when they differ from what serves, prepares them.
+    async fn load_one(&self, name: &str, entry: &mut Entry) -> Result<(), String> {
+        let toml_path = self.dir.join(format!("{name}.toml"));
+        let wasm_path = self.dir.join(format!("{name}.wasm"));
+        let text = match std::fs::read_to_string(&toml_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("{name}.wasm has no manifest {name}.toml"));
+            }
+            Err(e) => return Err(format!("reading {name}.toml: {e}")),
+        };
+        let manifest = Manifest::parse(&text, name)?;
+        if !manifest.enabled {
+            if entry.loaded.take().is_some() {
+                tracing::info!(plugin = name, "plugin disabled; unloaded");
+            }
+            entry.disabled = Some(manifest);
+            return Ok(());
+        }
+        let wasm = match std::fs::read(&wasm_path) {
+            Ok(w) => w,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("{name}.toml has no component {name}.wasm"));
+            }
+            Err(e) => return Err(format!("reading {name}.wasm: {e}")),
+        };
+        let sha = crate::crypto::secrets::sha256_hex(&wasm);
+        if !sha.eq_ignore_ascii_case(&manifest.sha256) {
+            return Err(format!(
+                "sha256 mismatch: {name}.wasm is {sha}, the manifest says {}",
+                manifest.sha256
+            ));
+        }
+        if let Some(cur) = &entry.loaded
+            && cur.sha256 == sha
+            && cur.manifest == manifest
+        {
+            return Ok(());
+        }
+        let identity = Arc::new(PluginIdentity {
+            name: name.to_string(),
+            version: manifest.version.clone(),
+            config: manifest.config_text().into_iter().collect(),
+        });
+        // The same wasm with a new manifest (configuration, limits, order) needs no compile.
+        let prepared = match &entry.loaded {
+            Some(cur) if cur.sha256 == sha && cur.prepared.hook() == manifest.hook => {
+                cur.prepared.clone()
+            }
+            _ => {
+                let p = engine::prepare(
+                    Arc::new(wasm),
+                    &sha,
+                    Some(manifest.hook),
+                    identity.clone(),
+                    manifest.limits,
+                    self.cache.as_ref(),
+                )
+                .await?;
+                tracing::info!(
+                    plugin = name,
+                    version = manifest.version.as_str(),
+                    hook = %manifest.hook,
+                    wit = p.inspection.wit_version.as_str(),
+                    compile_ms = p.compile_time.as_millis() as u64,
+                    from_cache = p.from_cache,
+                    "plugin loaded"
+                );
+                Arc::new(p)
+            }
+        };
+        entry.disabled = None;
+        entry.loaded = Some(Arc::new(LoadedPlugin {
+            manifest,
+            sha256: sha,
+            identity,
+            prepared,
+            counters: entry.counters.clone(),
+        }));
+        Ok(())
+    }
+
+    fn publish(&self, entries: &BTreeMap<String, Entry>) {
+        let mut set = PluginSet::default();
+        let mut status = Vec::new();
+        for (name, e) in entries {
+            if let Some(p) = &e.loaded {
+                set.by_hook[p.manifest.hook.index()].push(p.clone());
+            }
+            let m = e
+                .loaded
+                .as_ref()
+                .map(|p| &p.manifest)
+                .or(e.disabled.as_ref());
+            status.push(PluginStatus {
+                name: name.clone(),
+                state: if e.loaded.is_some() {
+                    "loaded"
+                } else if e.disabled.is_some() {
+                    "disabled"
+                } else {
+                    "refused"
+                }
+                .into(),
+                hook: m.map(|m| m.hook.to_string()),
+                version: m.map(|m| m.version.clone()),
+                sha256: e.loaded.as_ref().map(|p| p.sha256.clone()),
+                wit_version: e
+                    .loaded
+                    .as_ref()
+                    .map(|p| p.prepared.inspection.wit_version.clone()),
+                priority: m.map(|m| m.priority),
+                last_error: e.last_error.clone(),
+                calls: e.counters.calls.load(Ordering::Relaxed),
+                errors: e.counters.errors.load(Ordering::Relaxed),
+            });
+        }
+        for list in &mut set.by_hook {
+            list.sort_by(|a, b| {
+                (a.manifest.priority, &a.manifest.name)
+                    .cmp(&(b.manifest.priority, &b.manifest.name))
+            });
+        }
+        self.current.store(Arc::new(set));
+        if let Some(path) = &self.status_file {
+            let report = StatusReport {
+                pid: std::process::id(),
+                written_at: crate::clock::Clock::now(&crate::clock::SystemClock),
+                dir: self.dir.clone(),
+                plugins: status.clone(),
+            };
+            let tmp = path.with_extension("json.tmp");
+            let written = serde_json::to_vec_pretty(&report)
+                .map_err(std::io::Error::other)
+                .and_then(|b| std::fs::write(&tmp, b))
+                .and_then(|()| std::fs::rename(&tmp, path));
+            if let Err(e) = written {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the plugin status file");
+            }
+        }
+        if let Ok(mut s) = self.status.lock() {
+            *s = status;
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Plugin names present in `dir`: stems of `*.toml` and `*.wasm` files with valid names.
+fn scan(dir: &Path) -> std::io::Result<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+        Err(e) => return Err(e),
+    };
+    for entry in rd {
+        let path = entry?.path();
+        let (Some(stem), Some(ext)) = (
+            path.file_stem().and_then(|s| s.to_str()),
+            path.extension().and_then(|s| s.to_str()),
+        ) else {
+            continue;
+        };
+        if (ext == "toml" || ext == "wasm") && manifest::is_valid_name(stem) {
+            names.insert(stem.to_string());
+        }
+    }
+    Ok(names)
+}

@@ -1,0 +1,56 @@
+//! Fault fixture for the sandbox tests: an update-token plugin whose `mode` property picks how
+//! it misbehaves. `ok` answers `{"generation": <config.generation>}` (the hot-reload test tells
+//! versions apart by it).
+
+use std::hint::black_box;
+use tessera_plugin_sdk::host;
+use tessera_plugin_sdk::update_token::{Context, Guest, Update};
+
+/// The fixture.
+pub struct Faulty;
+
+impl Guest for Faulty {
+    fn update_token(_ctx: Context) -> Result<Update, String> {
+        let mode = host::config("mode").unwrap_or_default();
+        match mode.as_str() {
+            // Spins until the host's deadline stops it.
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = black_box(n.wrapping_add(1));
+                }
+            }
+            // Allocates and keeps 1 MiB blocks until the memory cap stops it.
+            "bomb" => {
+                let mut keep: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    keep.push(black_box(vec![1u8; 1 << 20]));
+                    black_box(&keep);
+                }
+            }
+            "trap" => panic!("fault fixture: trap"),
+            "err" => Err("fault fixture: err".into()),
+            // 2 MiB of claims: over the default 1 MiB result cap.
+            "oversize" => Ok(Update {
+                set_claims: Some(format!("{{\"big\":\"{}\"}}", "x".repeat(2 << 20))),
+                remove_claims: vec![],
+                lifetime: None,
+            }),
+            "protected" => Ok(Update {
+                set_claims: Some("{\"sub\":\"someone-else\"}".into()),
+                remove_claims: vec![],
+                lifetime: None,
+            }),
+            _ => Ok(Update {
+                set_claims: Some(format!(
+                    "{{\"generation\":\"{}\"}}",
+                    host::config("generation").unwrap_or_default()
+                )),
+                remove_claims: vec![],
+                lifetime: None,
+            }),
+        }
+    }
+}
+
+tessera_plugin_sdk::export_plugin!(update_token: Faulty);
