@@ -77,12 +77,21 @@ world_bindings!(
     "export_introspection",
     "tessera_plugin_sdk::gen_introspection"
 );
-world_bindings!(
-    gen_end_session,
-    "end-session-plugin",
-    "export_end_session",
-    "tessera_plugin_sdk::gen_end_session"
-);
+/// Bindings of the `end-session-plugin` world (it uses no shared record, so only `host` is
+/// mapped).
+#[doc(hidden)]
+pub mod gen_end_session {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "end-session-plugin",
+        pub_export_macro: true,
+        export_macro_name: "export_end_session",
+        default_bindings_module: "tessera_plugin_sdk::gen_end_session",
+        with: {
+            "tessera:plugin/host@0.1.0": crate::gen_update_token::tessera::plugin::host,
+        },
+    });
+}
 
 /// Shared records: [`types::Client`], [`types::Grant`], [`types::Token`], ...
 pub use gen_update_token::tessera::plugin::types;
@@ -117,19 +126,19 @@ pub use serde_json;
 /// `export_plugin!(end_session: ...)`.
 #[macro_export]
 macro_rules! export_plugin {
-    (update_token: $t:ty) => {
+    (update_token: $t:ident) => {
         $crate::gen_update_token::export_update_token!($t);
     };
-    (revoke_token: $t:ty) => {
+    (revoke_token: $t:ident) => {
         $crate::gen_revoke_token::export_revoke_token!($t);
     };
-    (dynamic_scope: $t:ty) => {
+    (dynamic_scope: $t:ident) => {
         $crate::gen_dynamic_scope::export_dynamic_scope!($t);
     };
-    (introspection: $t:ty) => {
+    (introspection: $t:ident) => {
         $crate::gen_introspection::export_introspection!($t);
     };
-    (end_session: $t:ty) => {
+    (end_session: $t:ident) => {
         $crate::gen_end_session::export_end_session!($t);
     };
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Builds every example plugin (and the test suite's fault fixture) from source into
+#   target/plugins/out/NAME.wasm   (+ NAME.toml: the folder's manifest with sha256 filled in)
+# Outputs are cached: a plugin is rebuilt only when its sources, the WIT package or its SDK
+# changed. Installs the guest toolchains first (sdk/toolchain.sh). The test suite calls this;
+# safe to run concurrently (one build at a time).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+OUT="$ROOT/target/plugins/out"
+mkdir -p "$OUT"
+exec 8>"$ROOT/target/plugins/.lock"
+flock 8
+bash "$ROOT/sdk/toolchain.sh"
+
+# Hash of the given files/folders (contents and names), for the rebuild check.
+hash_of() {
+  find "$@" -type f ! -path '*/node_modules/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z |
+    xargs -0 sha256sum | sha256sum | cut -c1-64
+}
+COMMON=$(hash_of "$ROOT/wit")
+
+# fresh NAME HASH: whether OUT/NAME.wasm was built from sources hashing to HASH.
+fresh() { [ -f "$OUT/$1.wasm" ] && [ "$(cat "$OUT/$1.stamp" 2>/dev/null)" = "$2" ]; }
+
+# install NAME MANIFEST: writes OUT/NAME.toml = MANIFEST + the wasm's sha256.
+install_manifest() {
+  local name=$1 manifest=$2 sha
+  sha=$(sha256sum "$OUT/$name.wasm" | cut -c1-64)
+  { grep -v '^sha256 *=' "$manifest"; } | awk -v sha="$sha" '
+    !done && /^\[/ { print "sha256 = \"" sha "\"\n"; done = 1 }
+    { print }
+    END { if (!done) print "sha256 = \"" sha "\"" }' > "$OUT/$name.toml"
+}
+
+built() { echo "plugins: built $1 ($(stat -c %s "$OUT/$1.wasm") bytes)" >&2; }
+
+# Rust: one cargo run for every Rust plugin (cargo does its own caching), own target dir so a
+# running `cargo test` (which holds the workspace's) is not blocked.
+RUST_PLUGINS=(add-tenant-claims logout-page)
+RUST_FIXTURES=(faulty)
+CARGO_TARGET_DIR="$ROOT/target/plugins/cargo" cargo build --quiet --release \
+  --target wasm32-wasip2 $(printf -- '-p %s ' "${RUST_PLUGINS[@]}" "${RUST_FIXTURES[@]}") >&2
+for name in "${RUST_PLUGINS[@]}" "${RUST_FIXTURES[@]}"; do
+  src="$ROOT/target/plugins/cargo/wasm32-wasip2/release/${name//-/_}.wasm"
+  if ! cmp -s "$src" "$OUT/$name.wasm"; then cp "$src" "$OUT/$name.wasm"; built "$name"; fi
+done
+for name in "${RUST_PLUGINS[@]}"; do
+  install_manifest "$name" "$ROOT/plugins/$name/$name.toml"
+done
+printf 'name = "faulty"\nhook = "update-token"\nversion = "1.0.0"\n[config]\nmode = "ok"\n' > "$OUT/faulty.manifest"
+install_manifest faulty "$OUT/faulty.manifest"
+
+# C
+h=$(echo "$COMMON $(hash_of "$ROOT/plugins/revoke-guard" "$ROOT/sdk/c")" | sha256sum | cut -c1-64)
+if ! fresh revoke-guard "$h"; then
+  bash "$ROOT/sdk/c/build.sh" revoke-token-plugin "$OUT/revoke-guard.wasm" \
+    "$ROOT/plugins/revoke-guard/revoke_guard.c" 2>/dev/null
+  echo "$h" > "$OUT/revoke-guard.stamp"; built revoke-guard
+fi
+install_manifest revoke-guard "$ROOT/plugins/revoke-guard/revoke-guard.toml"
+
+# Python
+h=$(echo "$COMMON $(hash_of "$ROOT/plugins/org-claims" "$ROOT/sdk/python" "$ROOT/sdk/requirements.txt")" | sha256sum | cut -c1-64)
+if ! fresh org-claims "$h"; then
+  bash "$ROOT/sdk/python/build.sh" dynamic-scope-plugin "$OUT/org-claims.wasm" "$ROOT/plugins/org-claims" 2>/dev/null
+  echo "$h" > "$OUT/org-claims.stamp"; built org-claims
+fi
+install_manifest org-claims "$ROOT/plugins/org-claims/org-claims.toml"
+
+# JavaScript
+h=$(echo "$COMMON $(hash_of "$ROOT/plugins/introspection-tenant" "$ROOT/sdk/js/build.mjs" "$ROOT/sdk/js/package-lock.json")" | sha256sum | cut -c1-64)
+if ! fresh introspection-tenant "$h"; then
+  node "$ROOT/sdk/js/build.mjs" introspection-plugin "$ROOT/plugins/introspection-tenant/plugin.js" \
+    "$OUT/introspection-tenant.wasm" >/dev/null
+  echo "$h" > "$OUT/introspection-tenant.stamp"; built introspection-tenant
+fi
+install_manifest introspection-tenant "$ROOT/plugins/introspection-tenant/introspection-tenant.toml"
+
+echo "$OUT"
