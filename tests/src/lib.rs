@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod e2e;
+pub mod plugins;
 
 use std::sync::Arc;
 use tessera::clock::{ManualClock, SharedClock};
@@ -74,6 +75,8 @@ impl TestServer {
                 url
             }
         };
+        settings.plugins_dir = dir.path().join("plugins");
+        settings.plugins.cache_dir = plugins::compiled_cache();
         tweak(&mut settings);
         settings.validate().unwrap();
         let clock = ManualClock::new();
@@ -98,6 +101,17 @@ impl TestServer {
             pg_db,
             _dir: dir,
         }
+    }
+
+    /// The server's plugins directory.
+    pub fn plugins_dir(&self) -> &std::path::Path {
+        &self.settings.plugins_dir
+    }
+
+    /// Re-reads the plugins directory now (as a file change would) and returns the names
+    /// refused.
+    pub async fn reload_plugins(&self) -> Vec<String> {
+        self.state.hooks().registry().reload().await
     }
 
     /// An absolute URL on the server.

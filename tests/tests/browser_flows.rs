@@ -6,74 +6,11 @@
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use tessera::oauth::registration::Registered;
-use tessera_tests::browser::{Browser, Page, response_params};
+use tessera_tests::browser::{
+    Browser, Page, REDIRECT, authorize_url, exchange, pkce, response_params, sign_in, tokens_for,
+};
 use tessera_tests::{Db, TestServer, jwt_parts, on_both_backends};
-
-const REDIRECT: &str = "https://rp.example/cb";
-
-/// A PKCE verifier and its S256 challenge.
-fn pkce() -> (String, String) {
-    let verifier = tessera::crypto::secrets::random_token(32);
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
-    (verifier, challenge)
-}
-
-fn authorize_url(reg: &Registered, challenge: &str, extra: &[(&str, &str)]) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    q.append_pair("response_type", "code")
-        .append_pair("client_id", &reg.client.client_id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("scope", "openid profile email offline_access")
-        .append_pair("state", "st-123")
-        .append_pair("nonce", "n-456")
-        .append_pair("code_challenge", challenge)
-        .append_pair("code_challenge_method", "S256");
-    for (k, v) in extra {
-        q.append_pair(k, v);
-    }
-    format!("/authorize?{}", q.finish())
-}
-
-/// Runs the whole browser part: authorize, log in, consent if asked. Returns the final redirect's
-/// parameters.
-async fn sign_in(b: &mut Browser, url: &str, user: &str) -> HashMap<String, String> {
-    let first = b.get(url).await;
-    let mut page = b.follow(first).await;
-    if page.body.contains("name=\"password\"") {
-        page = b.login(&page, user, "password123").await;
-    }
-    if page.body.contains("name=\"decision\"") {
-        page = b.consent(&page, "allow").await;
-    }
-    let loc = page
-        .location
-        .clone()
-        .unwrap_or_else(|| panic!("no redirect: {page:?}"));
-    assert!(loc.starts_with(REDIRECT), "{loc}");
-    response_params(&loc)
-}
-
-async fn exchange(
-    srv: &TestServer,
-    reg: &Registered,
-    code: &str,
-    verifier: &str,
-) -> reqwest::Response {
-    srv.post_form(
-        "/token",
-        Some((&reg.client.client_id, reg.secret.as_deref().unwrap())),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
-        ],
-    )
-    .await
-}
 
 async fn refresh(
     srv: &TestServer,
@@ -89,20 +26,6 @@ async fn refresh(
         &form,
     )
     .await
-}
-
-/// A full sign-in and code exchange; returns the token response.
-async fn tokens_for(
-    srv: &TestServer,
-    reg: &Registered,
-    b: &mut Browser,
-    extra: &[(&str, &str)],
-) -> Value {
-    let (verifier, challenge) = pkce();
-    let params = sign_in(b, &authorize_url(reg, &challenge, extra), "alice").await;
-    let resp = exchange(srv, reg, &params["code"], &verifier).await;
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
 }
 
 fn verify_id_token(srv: &TestServer, jwks: &Value, token: &str, aud: &str) -> Value {

@@ -622,6 +622,7 @@ async fn group_commit_isolates_a_bad_row(db: Db) {
         expires_at: now + 60,
         revoked_at: None,
         consumed_at: None,
+        claims: None,
     };
     store
         .insert_grant_with_tokens(&grant("dup"), &[token("dup", "h-dup")])

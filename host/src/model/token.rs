@@ -124,6 +124,9 @@ pub struct TokenRecord {
     pub revoked_at: Option<UnixTime>,
     /// When a refresh token was exchanged for a new one (rotation).
     pub consumed_at: Option<UnixTime>,
+    /// Claims update-token plugins added to a reference access token (a JSON object), which
+    /// introspection returns; JWTs carry theirs inside.
+    pub claims: Option<String>,
 }
 
 impl TokenRecord {

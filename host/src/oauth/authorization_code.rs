@@ -66,25 +66,29 @@ pub async fn grant(
         auth: Some(payload.auth.clone()),
     };
     let audience = client_credentials::audience(client, &payload.resources)?;
-    let access = mint_access_token(state, client, &grant, &grant.scope, audience, now)?;
+    let access = mint_access_token(state, client, &grant, &grant.scope, audience, now).await?;
     let refresh = issues_refresh_token(state, client, &grant.scope)
         .then(|| mint_refresh_token(state, client, &grant, now));
     let id_token = if has_openid(&grant.scope) {
         let claims =
             id_token::claims_for(state, client, &user, &grant.scope, &payload.auth).await?;
-        Some(id_token::mint(
-            state,
-            id_token::IdTokenInput {
-                client,
-                subject: &payload.subject,
-                auth: &payload.auth,
-                sid: Some(&payload.session_id),
-                nonce: payload.nonce.as_deref(),
-                access_token: Some(&access.token),
-                claims,
-            },
-            now,
-        )?)
+        Some(
+            id_token::mint(
+                state,
+                id_token::IdTokenInput {
+                    client,
+                    subject: &payload.subject,
+                    auth: &payload.auth,
+                    sid: Some(&payload.session_id),
+                    nonce: payload.nonce.as_deref(),
+                    access_token: Some(&access.token),
+                    claims,
+                    grant: &grant,
+                },
+                now,
+            )
+            .await?,
+        )
     } else {
         None
     };

@@ -33,7 +33,7 @@ pub async fn grant(
         granted,
         now,
     );
-    let minted = mint_access_token(state, client, &grant, &grant.scope, audience, now)?;
+    let minted = mint_access_token(state, client, &grant, &grant.scope, audience, now).await?;
     state
         .store()
         .insert_grant_with_tokens(&grant, std::slice::from_ref(&minted.record))

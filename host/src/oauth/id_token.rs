@@ -4,8 +4,10 @@
 use crate::clock::UnixTime;
 use crate::crypto::SigningAlg;
 use crate::crypto::secrets::b64url;
-use crate::model::{AuthContext, Client, User};
+use crate::model::{AuthContext, Client, Grant, User};
 use crate::oauth::OAuthError;
+use crate::plugins::TokenDraft;
+use crate::plugins::bindings::types::TokenKind as PluginTokenKind;
 use crate::server::AppState;
 use crate::store::ScopeRow;
 use serde_json::{Map, Value, json};
@@ -26,6 +28,8 @@ pub struct IdTokenInput<'a> {
     pub access_token: Option<&'a str>,
     /// User claims to include.
     pub claims: Map<String, Value>,
+    /// The grant the token belongs to (what update-token plugins see).
+    pub grant: &'a Grant,
 }
 
 /// The JWS algorithm of this client's ID tokens.
@@ -39,8 +43,8 @@ fn alg_for(state: &AppState, client: &Client) -> Result<SigningAlg, OAuthError> 
         .ok_or_else(|| OAuthError::Server(anyhow::anyhow!("unsupported id_token alg {name}")))
 }
 
-/// Signs an ID token.
-pub fn mint(
+/// Signs an ID token, after the update-token plugins bound to the client had their say.
+pub async fn mint(
     state: &AppState,
     input: IdTokenInput<'_>,
     now: UnixTime,
@@ -75,6 +79,17 @@ pub fn mint(
     if let Some(at) = input.access_token {
         c.insert("at_hash".into(), json!(half_hash(alg, at)));
     }
+    let (mut c, lifetime) = state
+        .hooks()
+        .update_token(TokenDraft {
+            kind: PluginTokenKind::IdToken,
+            client: input.client,
+            grant: input.grant,
+            claims: c,
+            lifetime: state.settings().tokens.id_token_lifetime,
+        })
+        .await?;
+    c.insert("exp".into(), json!(now + lifetime));
     crate::crypto::jwt::sign(key, "JWT", &Value::Object(c))
         .map_err(|e| OAuthError::Server(e.into()))
 }

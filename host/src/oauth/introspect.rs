@@ -47,6 +47,15 @@ pub async fn introspect(
             if let Some(jti) = &t.jti {
                 r["jti"] = Value::String(jti.clone());
             }
+            // Claims update-token plugins added to a reference token; the standard members
+            // above always win.
+            if let (Some(extra), Value::Object(m)) = (&t.claims, &mut r)
+                && let Ok(Value::Object(extra)) = serde_json::from_str::<Value>(extra)
+            {
+                for (k, v) in extra {
+                    m.entry(k).or_insert(v);
+                }
+            }
             r
         }
         _ => json!({ "active": false }),

@@ -61,24 +61,28 @@ pub async fn grant(
     };
     // RFC 8707 §2.2: a refresh request may name resources for the new access token.
     let audience = client_credentials::audience(client, form.all("resource"))?;
-    let access = mint_access_token(state, client, &grant, &narrowed, audience, now)?;
+    let access = mint_access_token(state, client, &grant, &narrowed, audience, now).await?;
     let refresh = mint_refresh_token(state, client, &grant, now);
     let id_token = match (&user, &grant.auth, &grant.subject) {
         (Some(user), Some(auth), Some(subject)) if has_openid(&narrowed) => {
             let claims = id_token::claims_for(state, client, user, &narrowed, auth).await?;
-            Some(id_token::mint(
-                state,
-                id_token::IdTokenInput {
-                    client,
-                    subject,
-                    auth,
-                    sid: grant.session_id.as_deref(),
-                    nonce: None,
-                    access_token: Some(&access.token),
-                    claims,
-                },
-                now,
-            )?)
+            Some(
+                id_token::mint(
+                    state,
+                    id_token::IdTokenInput {
+                        client,
+                        subject,
+                        auth,
+                        sid: grant.session_id.as_deref(),
+                        nonce: None,
+                        access_token: Some(&access.token),
+                        claims,
+                        grant: &grant,
+                    },
+                    now,
+                )
+                .await?,
+            )
         }
         _ => None,
     };

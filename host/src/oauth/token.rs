@@ -8,12 +8,15 @@ use crate::model::{Client, Grant, TokenKind, TokenRecord};
 use crate::oauth::client_auth;
 use crate::oauth::form::OAuthForm;
 use crate::oauth::{OAuthError, authorization_code, client_credentials, refresh};
+use crate::plugins::TokenDraft;
+use crate::plugins::bindings::types::TokenKind as PluginTokenKind;
 use crate::server::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::{Value, json};
 
 /// `POST /token`.
 pub async fn token(
@@ -80,20 +83,6 @@ pub fn no_store(r: impl IntoResponse) -> Response {
     resp
 }
 
-/// RFC 9068 access-token claims.
-#[derive(Debug, Serialize)]
-struct AccessTokenClaims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a [String],
-    exp: UnixTime,
-    iat: UnixTime,
-    jti: &'a str,
-    client_id: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    scope: &'a str,
-}
-
 /// An access token and the record that makes it introspectable and revocable.
 pub struct MintedToken {
     /// The token string sent to the client.
@@ -104,8 +93,9 @@ pub struct MintedToken {
 
 /// Mints an access token for `grant` with `scope` (the grant's, or narrower): a signed RFC 9068
 /// JWT or an opaque reference token, as the client chose; recorded by the hash of the token
-/// string either way.
-pub fn mint_access_token(
+/// string either way. update-token plugins bound to the client may add claims (inside the JWT,
+/// or stored for introspection) and shorten the lifetime.
+pub async fn mint_access_token(
     state: &AppState,
     client: &Client,
     grant: &Grant,
@@ -118,8 +108,39 @@ pub fn mint_access_token(
         .metadata
         .access_token_lifetime
         .unwrap_or(s.tokens.access_token_lifetime);
+    let as_jwt = client.metadata.access_token_as_jwt;
+    let jti = as_jwt.then(|| random_token(16));
+    // RFC 9068 §2.2 claims; every one of them is protected from plugins.
+    let mut standard = serde_json::Map::new();
+    standard.insert("iss".into(), json!(s.issuer()));
+    standard.insert(
+        "sub".into(),
+        json!(grant.subject.as_deref().unwrap_or(&client.client_id)),
+    );
+    standard.insert("aud".into(), json!(audience));
+    standard.insert("exp".into(), json!(now + lifetime));
+    standard.insert("iat".into(), json!(now));
+    if let Some(jti) = &jti {
+        standard.insert("jti".into(), json!(jti));
+    }
+    standard.insert("client_id".into(), json!(client.client_id));
+    if !scope.is_empty() {
+        standard.insert("scope".into(), json!(scope));
+    }
+    let standard_keys: Vec<String> = standard.keys().cloned().collect();
+    let (mut claims, lifetime) = state
+        .hooks()
+        .update_token(TokenDraft {
+            kind: PluginTokenKind::AccessToken,
+            client,
+            grant,
+            claims: standard,
+            lifetime,
+        })
+        .await?;
     let exp = now + lifetime;
-    let (token, format, jti) = if client.metadata.access_token_as_jwt {
+    claims.insert("exp".into(), json!(exp));
+    let (token, format, extra) = if as_jwt {
         let alg_name = client
             .metadata
             .access_token_signing_alg
@@ -135,22 +156,14 @@ pub fn mint_access_token(
         let key = keys.signer(alg).ok_or_else(|| {
             OAuthError::Server(anyhow::anyhow!("no signing key for {}", alg.name()))
         })?;
-        let jti = random_token(16);
-        let claims = AccessTokenClaims {
-            iss: s.issuer(),
-            sub: grant.subject.as_deref().unwrap_or(&client.client_id),
-            aud: &audience,
-            exp,
-            iat: now,
-            jti: &jti,
-            client_id: &client.client_id,
-            scope,
-        };
-        let jwt = crate::crypto::jwt::sign(key, "at+jwt", &claims)
+        let jwt = crate::crypto::jwt::sign(key, "at+jwt", &Value::Object(claims))
             .map_err(|e| OAuthError::Server(e.into()))?;
-        (jwt, "jwt", Some(jti))
+        (jwt, "jwt", None)
     } else {
-        (random_token(32), "reference", None)
+        // What plugins added is kept with the record, for introspection.
+        claims.retain(|k, _| !standard_keys.contains(k));
+        let extra = (!claims.is_empty()).then(|| Value::Object(claims).to_string());
+        (random_token(32), "reference", extra)
     };
     let record = TokenRecord {
         token_hash: sha256_b64(token.as_bytes()),
@@ -166,6 +179,7 @@ pub fn mint_access_token(
         expires_at: exp,
         revoked_at: None,
         consumed_at: None,
+        claims: extra,
     };
     Ok(MintedToken { token, record })
 }
@@ -197,6 +211,7 @@ pub fn mint_refresh_token(
         expires_at: now + lifetime,
         revoked_at: None,
         consumed_at: None,
+        claims: None,
     };
     MintedToken { token, record }
 }

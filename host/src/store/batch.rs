@@ -139,8 +139,8 @@ pub(super) async fn insert_tokens(
         return Ok(());
     }
     let sql = format!(
-        "INSERT INTO tokens (token_hash, grant_id, kind, format, jti, client_id, subject, scope, audience, issued_at, expires_at) VALUES {}",
-        values(tokens.len(), 11)
+        "INSERT INTO tokens (token_hash, grant_id, kind, format, jti, client_id, subject, scope, audience, issued_at, expires_at, claims) VALUES {}",
+        values(tokens.len(), 12)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for t in tokens {
@@ -157,7 +157,8 @@ pub(super) async fn insert_tokens(
             .bind(t.scope.as_str())
             .bind(audience)
             .bind(t.issued_at)
-            .bind(t.expires_at);
+            .bind(t.expires_at)
+            .bind(t.claims.as_deref());
     }
     q.execute(&mut **tx).await.map_err(StoreError::from_write)?;
     Ok(())

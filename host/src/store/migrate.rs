@@ -7,6 +7,7 @@ use super::{Backend, Store};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_browser.sql")),
+    (3, include_str!("../../migrations/0003_plugin_claims.sql")),
 ];
 
 /// Applies every migration not yet applied.
