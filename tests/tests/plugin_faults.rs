@@ -1,0 +1,310 @@
+//! The sandbox: a looping, memory-hungry, trapping or oversize plugin is stopped or contained,
+//! broken files are refused with a clear error, the server keeps serving other requests the
+//! whole time, and 10,000 faulting calls leave the process's memory flat. Plus hot reload under
+//! load.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tessera::plugins::TokenDraft;
+use tessera::plugins::bindings::types::TokenKind;
+use tessera_tests::plugins::{install_as, wasm, with_custom_section};
+use tessera_tests::{Db, TestServer, jwt_parts};
+
+/// Installs the fault fixture as plugin `name` in `mode`, bound to `client`.
+fn install_fault(dir: &std::path::Path, name: &str, mode: &str, client: &str, extra: &str) {
+    install_as(
+        dir,
+        name,
+        "update-token",
+        &wasm("faulty"),
+        &format!(
+            "{extra}\n[bindings]\nclients = [\"{client}\"]\n[config]\nmode = \"{mode}\"\n"
+        ),
+    );
+}
+
+/// One update-token call for an access token of `client`.
+async fn call(
+    hooks: &tessera::plugins::Hooks,
+    client: &tessera::model::Client,
+    grant: &tessera::model::Grant,
+) -> Result<(serde_json::Map<String, serde_json::Value>, i64), tessera::plugins::HookError> {
+    hooks
+        .update_token(TokenDraft {
+            kind: TokenKind::AccessToken,
+            client,
+            grant,
+            claims: serde_json::Map::new(),
+            lifetime: 60,
+        })
+        .await
+}
+
+/// Resident set size of this process, in bytes.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_are_contained_and_the_server_keeps_serving() {
+    let srv = Arc::new(TestServer::start(Db::Sqlite).await);
+    let dir = srv.plugins_dir().to_path_buf();
+    let mut clients = Vec::new();
+    for (mode, extra) in [
+        ("loop", "[limits]\ntimeout_ms = 50\n"),
+        ("bomb", "[limits]\nmemory_mib = 16\n"),
+        ("trap", ""),
+        ("err", ""),
+        ("oversize", ""),
+        ("protected", ""),
+    ] {
+        let reg = srv.cc_client("client_secret_basic", true).await;
+        install_fault(&dir, mode, mode, &reg.client.client_id, extra);
+        clients.push((mode, reg));
+    }
+    // A fail-open plugin: its failure is skipped and the token issued without its effect.
+    let open = srv.cc_client("client_secret_basic", true).await;
+    install_fault(
+        &dir,
+        "trap-open",
+        "trap",
+        &open.client.client_id,
+        "on_error = \"fail-open\"\n",
+    );
+    // Files that must be refused.
+    let faulty = wasm("faulty");
+    install_as(&dir, "wrong-world", "update-token", b"\0asm\x0d\0\x01\0", "");
+    install_as(&dir, "not-component", "update-token", b"\0asm\x01\0\0\0", "");
+    install_as(&dir, "wrong-hook", "revoke-token", &faulty, "");
+    install_as(&dir, "bad-sha", "update-token", &faulty, "");
+    std::fs::write(dir.join("bad-sha.wasm"), with_custom_section(&faulty, "x")).unwrap();
+    let refused = srv.reload_plugins().await;
+    assert_eq!(
+        refused,
+        ["bad-sha", "not-component", "wrong-hook", "wrong-world"],
+        "{:?}",
+        srv.state.hooks().registry().status()
+    );
+    let status = srv.state.hooks().registry().status();
+    let error_of = |n: &str| {
+        status
+            .iter()
+            .find(|s| s.name == n)
+            .unwrap()
+            .last_error
+            .clone()
+            .unwrap()
+    };
+    assert!(error_of("bad-sha").starts_with("sha256 mismatch"));
+    assert!(error_of("not-component").starts_with("not a component"));
+    assert!(error_of("wrong-world").starts_with("wrong world: the component exports no Tessera hook"));
+    assert!(error_of("wrong-hook").contains("the manifest says hook revoke-token, the component exports update-token"));
+
+    // A bystander keeps getting tokens the whole time.
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicU64::new(0));
+    let bystander = {
+        let (srv, stop, served) = (srv.clone(), stop.clone(), served.clone());
+        let reg = srv.cc_client("client_secret_basic", false).await;
+        tokio::spawn(async move {
+            let mut worst = Duration::ZERO;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                srv.access_token(&reg).await;
+                worst = worst.max(t.elapsed());
+                served.fetch_add(1, Ordering::Relaxed);
+            }
+            worst
+        })
+    };
+
+    for (mode, reg) in &clients {
+        let started = Instant::now();
+        let resp = srv
+            .post_form(
+                "/token",
+                Some((&reg.client.client_id, reg.secret.as_deref().unwrap())),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        let took = started.elapsed();
+        assert_eq!(resp.status(), 500, "{mode}: fail-closed answers server_error");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        // Nothing about the plugin or its failure reaches the client.
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "server_error", "error_description": "internal server error"}),
+            "{mode}"
+        );
+        if *mode == "loop" {
+            assert!(
+                took >= Duration::from_millis(45) && took < Duration::from_millis(1000),
+                "loop stopped at its 50 ms deadline, took {took:?}"
+            );
+        }
+    }
+    let resp = srv.token(&open, &[]).await;
+    let (_, claims) = jwt_parts(resp["access_token"].as_str().unwrap());
+    assert!(claims.get("generation").is_none(), "fail-open skips the effect");
+
+    let status = srv.state.hooks().registry().status();
+    for s in status.iter().filter(|s| s.state == "loaded") {
+        assert_eq!((s.calls, s.errors), (1, 1), "{}: counted", s.name);
+    }
+
+    // 10,000 faulting calls through the facade: memory stays flat.
+    let hooks = srv.state.hooks().clone();
+    let trap_client = srv
+        .state
+        .store()
+        .find_client(&clients[2].1.client.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let oversize_client = srv
+        .state
+        .store()
+        .find_client(&clients[4].1.client.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let grant = tessera::model::Grant::for_client(
+        "g".into(),
+        trap_client.client_id.clone(),
+        "client_credentials",
+        "a".into(),
+        0,
+    );
+    for _ in 0..1000 {
+        assert!(call(&hooks, &trap_client, &grant).await.is_err());
+    }
+    let before = rss();
+    let started = Instant::now();
+    for i in 0..10_000 {
+        let c = if i % 2 == 0 { &trap_client } else { &oversize_client };
+        assert!(call(&hooks, c, &grant).await.is_err());
+    }
+    let elapsed = started.elapsed();
+    let after = rss();
+    let growth = after.saturating_sub(before);
+    eprintln!(
+        "10,000 faulting calls in {elapsed:?}; RSS {} MiB -> {} MiB",
+        before >> 20,
+        after >> 20
+    );
+    assert!(growth < 16 << 20, "memory grew by {} MiB", growth >> 20);
+
+    stop.store(true, Ordering::Relaxed);
+    let worst = bystander.await.unwrap();
+    assert!(served.load(Ordering::Relaxed) > 10, "the bystander was served");
+    assert!(worst < Duration::from_secs(2), "bystander's slowest request: {worst:?}");
+    Arc::try_unwrap(srv).ok().unwrap().stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reload_under_load() {
+    let srv = TestServer::start_with(Db::Sqlite, |s| s.plugins.debounce_ms = 50).await;
+    let dir = srv.plugins_dir().to_path_buf();
+    let base = wasm("faulty");
+    let version = |g: u32| {
+        (
+            with_custom_section(&base, &format!("generation {g}")),
+            format!("[config]\nmode = \"ok\"\ngeneration = \"{g}\"\n"),
+        )
+    };
+    let (w, m) = version(1);
+    install_as(&dir, "versioned", "update-token", &w, &m);
+    srv.reload_plugins().await;
+    let client = srv.cc_client("client_secret_basic", true).await.client;
+    let grant = tessera::model::Grant::for_client(
+        "g".into(),
+        client.client_id.clone(),
+        "client_credentials",
+        "a".into(),
+        0,
+    );
+    let hooks = srv.state.hooks().clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let latest = Arc::new(AtomicU64::new(1));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (hooks, client, grant, stop, latest) = (
+            hooks.clone(),
+            client.clone(),
+            grant.clone(),
+            stop.clone(),
+            latest.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut seen: Vec<u64> = Vec::new();
+            let mut calls = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let (claims, _) = call(&hooks, &client, &grant)
+                    .await
+                    .expect("no call fails during reloads");
+                calls += 1;
+                assert_eq!(claims.len(), 1, "one version's answer: {claims:?}");
+                let g: u64 = claims["generation"].as_str().unwrap().parse().unwrap();
+                if seen.last() != Some(&g) {
+                    seen.push(g);
+                    latest.fetch_max(g, Ordering::Relaxed);
+                }
+                tokio::task::yield_now().await;
+            }
+            (calls, seen)
+        }));
+    }
+    let mut swap_times = Vec::new();
+    for g in 2..=4u32 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (w, m) = version(g);
+        let written = Instant::now();
+        install_as(&dir, "versioned", "update-token", &w, &m);
+        while latest.load(Ordering::Relaxed) < u64::from(g) {
+            assert!(
+                written.elapsed() < Duration::from_secs(1),
+                "generation {g} not answering within 1 s of the write"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        swap_times.push(written.elapsed());
+    }
+    // A broken replacement (not a component, manifest hash matching it) is refused; version 4
+    // keeps answering.
+    let broken = b"\0asm\x01\0\0\0".to_vec();
+    install_as(
+        &dir,
+        "versioned",
+        "update-token",
+        &broken,
+        "[config]\nmode = \"ok\"\ngeneration = \"5\"\n",
+    );
+    let registry = hooks.registry().clone();
+    let waited = Instant::now();
+    loop {
+        let s = registry.status();
+        if s[0].last_error.is_some() {
+            assert!(s[0].last_error.as_deref().unwrap().starts_with("not a component"));
+            assert_eq!(s[0].state, "loaded");
+            break;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(2), "broken version not refused");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for t in tasks {
+        let (calls, seen) = t.await.unwrap();
+        total += calls;
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "versions only move forward: {seen:?}");
+        assert_eq!(seen.last(), Some(&4), "{seen:?}");
+    }
+    eprintln!("hot reload: {total} calls, 0 failed; write-to-answer times {swap_times:?}");
+    srv.stop().await;
+}
