@@ -20,9 +20,7 @@ fn install_fault(dir: &std::path::Path, name: &str, mode: &str, client: &str, ex
         name,
         "update-token",
         &wasm("faulty"),
-        &format!(
-            "{extra}\n[bindings]\nclients = [\"{client}\"]\n[config]\nmode = \"{mode}\"\n"
-        ),
+        &format!("{extra}\n[bindings]\nclients = [\"{client}\"]\n[config]\nmode = \"{mode}\"\n"),
     );
 }
 
@@ -78,8 +76,20 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
     );
     // Files that must be refused.
     let faulty = wasm("faulty");
-    install_as(&dir, "wrong-world", "update-token", b"\0asm\x0d\0\x01\0", "");
-    install_as(&dir, "not-component", "update-token", b"\0asm\x01\0\0\0", "");
+    install_as(
+        &dir,
+        "wrong-world",
+        "update-token",
+        b"\0asm\x0d\0\x01\0",
+        "",
+    );
+    install_as(
+        &dir,
+        "not-component",
+        "update-token",
+        b"\0asm\x01\0\0\0",
+        "",
+    );
     install_as(&dir, "wrong-hook", "revoke-token", &faulty, "");
     install_as(&dir, "bad-sha", "update-token", &faulty, "");
     std::fs::write(dir.join("bad-sha.wasm"), with_custom_section(&faulty, "x")).unwrap();
@@ -102,8 +112,13 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
     };
     assert!(error_of("bad-sha").starts_with("sha256 mismatch"));
     assert!(error_of("not-component").starts_with("not a component"));
-    assert!(error_of("wrong-world").starts_with("wrong world: the component exports no Tessera hook"));
-    assert!(error_of("wrong-hook").contains("the manifest says hook revoke-token, the component exports update-token"));
+    assert!(
+        error_of("wrong-world").starts_with("wrong world: the component exports no Tessera hook")
+    );
+    assert!(
+        error_of("wrong-hook")
+            .contains("the manifest says hook revoke-token, the component exports update-token")
+    );
 
     // A bystander keeps getting tokens the whole time.
     let stop = Arc::new(AtomicBool::new(false));
@@ -133,7 +148,11 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
             )
             .await;
         let took = started.elapsed();
-        assert_eq!(resp.status(), 500, "{mode}: fail-closed answers server_error");
+        assert_eq!(
+            resp.status(),
+            500,
+            "{mode}: fail-closed answers server_error"
+        );
         let body: serde_json::Value = resp.json().await.unwrap();
         // Nothing about the plugin or its failure reaches the client.
         assert_eq!(
@@ -150,7 +169,10 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
     }
     let resp = srv.token(&open, &[]).await;
     let (_, claims) = jwt_parts(resp["access_token"].as_str().unwrap());
-    assert!(claims.get("generation").is_none(), "fail-open skips the effect");
+    assert!(
+        claims.get("generation").is_none(),
+        "fail-open skips the effect"
+    );
 
     let status = srv.state.hooks().registry().status();
     for s in status.iter().filter(|s| s.state == "loaded") {
@@ -186,7 +208,11 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
     let before = rss();
     let started = Instant::now();
     for i in 0..10_000 {
-        let c = if i % 2 == 0 { &trap_client } else { &oversize_client };
+        let c = if i % 2 == 0 {
+            &trap_client
+        } else {
+            &oversize_client
+        };
         assert!(call(&hooks, c, &grant).await.is_err());
     }
     let elapsed = started.elapsed();
@@ -201,8 +227,14 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
 
     stop.store(true, Ordering::Relaxed);
     let worst = bystander.await.unwrap();
-    assert!(served.load(Ordering::Relaxed) > 10, "the bystander was served");
-    assert!(worst < Duration::from_secs(2), "bystander's slowest request: {worst:?}");
+    assert!(
+        served.load(Ordering::Relaxed) > 10,
+        "the bystander was served"
+    );
+    assert!(
+        worst < Duration::from_secs(2),
+        "bystander's slowest request: {worst:?}"
+    );
     Arc::try_unwrap(srv).ok().unwrap().stop().await;
 }
 
@@ -289,11 +321,19 @@ async fn hot_reload_under_load() {
     loop {
         let s = registry.status();
         if s[0].last_error.is_some() {
-            assert!(s[0].last_error.as_deref().unwrap().starts_with("not a component"));
+            assert!(
+                s[0].last_error
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("not a component")
+            );
             assert_eq!(s[0].state, "loaded");
             break;
         }
-        assert!(waited.elapsed() < Duration::from_secs(2), "broken version not refused");
+        assert!(
+            waited.elapsed() < Duration::from_secs(2),
+            "broken version not refused"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -302,7 +342,10 @@ async fn hot_reload_under_load() {
     for t in tasks {
         let (calls, seen) = t.await.unwrap();
         total += calls;
-        assert!(seen.windows(2).all(|w| w[0] < w[1]), "versions only move forward: {seen:?}");
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "versions only move forward: {seen:?}"
+        );
         assert_eq!(seen.last(), Some(&4), "{seen:?}");
     }
     eprintln!("hot reload: {total} calls, 0 failed; write-to-answer times {swap_times:?}");

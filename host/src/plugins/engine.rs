@@ -58,8 +58,9 @@ fn config() -> Config {
         .table_elements(200_000)
         .max_core_instance_size(8 << 20)
         .max_component_instance_size(4 << 20)
-        // Keep a little of each freed memory resident so that the next call reuses warm pages.
-        .linear_memory_keep_resident(64 << 10)
+        // Keep up to 1 MiB of each freed memory (a small plugin's whole memory) resident, so
+        // the next call on that slot reuses warm pages instead of faulting them in again.
+        .linear_memory_keep_resident(1 << 20)
         .table_keep_resident(64 << 10);
     let mut c = Config::new();
     c.wasm_component_model(true)

@@ -127,18 +127,33 @@ pub use serde_json;
 #[macro_export]
 macro_rules! export_plugin {
     (update_token: $t:ident) => {
+        // Only a wasm build exports the hook; a native build (unit tests) links as a plain
+        // library (the component export names are not valid native symbol names).
+        #[cfg(target_arch = "wasm32")]
         $crate::gen_update_token::export_update_token!($t);
     };
     (revoke_token: $t:ident) => {
+        // Only a wasm build exports the hook; a native build (unit tests) links as a plain
+        // library (the component export names are not valid native symbol names).
+        #[cfg(target_arch = "wasm32")]
         $crate::gen_revoke_token::export_revoke_token!($t);
     };
     (dynamic_scope: $t:ident) => {
+        // Only a wasm build exports the hook; a native build (unit tests) links as a plain
+        // library (the component export names are not valid native symbol names).
+        #[cfg(target_arch = "wasm32")]
         $crate::gen_dynamic_scope::export_dynamic_scope!($t);
     };
     (introspection: $t:ident) => {
+        // Only a wasm build exports the hook; a native build (unit tests) links as a plain
+        // library (the component export names are not valid native symbol names).
+        #[cfg(target_arch = "wasm32")]
         $crate::gen_introspection::export_introspection!($t);
     };
     (end_session: $t:ident) => {
+        // Only a wasm build exports the hook; a native build (unit tests) links as a plain
+        // library (the component export names are not valid native symbol names).
+        #[cfg(target_arch = "wasm32")]
         $crate::gen_end_session::export_end_session!($t);
     };
 }
