@@ -238,6 +238,28 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
     Arc::try_unwrap(srv).ok().unwrap().stop().await;
 }
 
+#[tokio::test]
+async fn wasi_grants_nothing() {
+    let srv = TestServer::start(Db::Sqlite).await;
+    let reg = srv.cc_client("client_secret_basic", true).await;
+    install_fault(
+        srv.plugins_dir(),
+        "snoop",
+        "snoop",
+        &reg.client.client_id,
+        "",
+    );
+    assert!(srv.reload_plugins().await.is_empty());
+    let resp = srv.token(&reg, &[]).await;
+    let (_, claims) = jwt_parts(resp["access_token"].as_str().unwrap());
+    assert_eq!(claims["env"], 0, "no environment");
+    assert_eq!(claims["args"], 0, "no arguments");
+    assert_eq!(claims["root"], "denied", "no preopened directories");
+    assert_eq!(claims["passwd"], "denied");
+    assert_eq!(claims["net"], "denied", "no network");
+    srv.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_reload_under_load() {
     let srv = TestServer::start_with(Db::Sqlite, |s| s.plugins.debounce_ms = 50).await;
@@ -349,5 +371,22 @@ async fn hot_reload_under_load() {
         assert_eq!(seen.last(), Some(&4), "{seen:?}");
     }
     eprintln!("hot reload: {total} calls, 0 failed; write-to-answer times {swap_times:?}");
+
+    // Removing the files unloads the plugin.
+    std::fs::remove_file(dir.join("versioned.wasm")).unwrap();
+    std::fs::remove_file(dir.join("versioned.toml")).unwrap();
+    let removed = Instant::now();
+    loop {
+        let (claims, _) = call(&hooks, &client, &grant).await.unwrap();
+        if claims.is_empty() {
+            break;
+        }
+        assert!(
+            removed.elapsed() < Duration::from_secs(1),
+            "still loaded after removal"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(registry.status().is_empty());
     srv.stop().await;
 }

@@ -18,6 +18,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// Concurrent plugin instances the pool holds (calls beyond it wait for a slot).
 pub const POOL_INSTANCES: u32 = 512;
 
+/// One permit per pool slot: a burst of calls beyond the pool waits instead of failing.
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(POOL_INSTANCES as usize);
+
 /// The process-wide engine, created on first use with its epoch ticker thread. One engine for
 /// every server in the process: the pooling allocator reserves address space per slot, and
 /// compiled code is only valid for the engine (configuration) that made it.
@@ -395,6 +398,7 @@ pub async fn prepare(
         from_cache,
     };
     // It must instantiate (start functions, initialisers) within its own limits.
+    let _slot = SLOTS.acquire().await.ok();
     let mut store = prepared.store(identity, limits, 0);
     prepared
         .pre
@@ -466,6 +470,8 @@ macro_rules! call_hook {
     ($prepared:expr, $identity:expr, $limits:expr, $now:expr, $variant:ident, $call:ident, $ctx:expr) => {{
         let prepared: &$crate::plugins::engine::Prepared = $prepared;
         let limits: $crate::plugins::manifest::Limits = $limits;
+        // The semaphore is never closed, so acquiring cannot fail.
+        let _slot = SLOTS.acquire().await.ok();
         let mut store = prepared.store($identity, limits, $now);
         let run = async {
             let $crate::plugins::engine::HookExports::$variant(indices) = &prepared.exports else {

@@ -36,6 +36,32 @@ impl Guest for Faulty {
                 remove_claims: vec![],
                 lifetime: None,
             }),
+            // Looks for anything WASI could leak: environment, arguments, files, network.
+            "snoop" => {
+                let env = std::env::vars().count();
+                let args = std::env::args().count();
+                let root = match std::fs::read_dir("/") {
+                    Ok(d) => format!("listed {} entries", d.count()),
+                    Err(_) => "denied".into(),
+                };
+                let passwd = match std::fs::read("/etc/passwd") {
+                    Ok(_) => "read",
+                    Err(_) => "denied",
+                };
+                let net = match std::net::TcpStream::connect("127.0.0.1:5432") {
+                    Ok(_) => "connected",
+                    Err(_) => "denied",
+                };
+                println!("stdout leads nowhere");
+                eprintln!("stderr leads nowhere");
+                Ok(Update {
+                    set_claims: Some(format!(
+                        "{{\"env\":{env},\"args\":{args},\"root\":\"{root}\",\"passwd\":\"{passwd}\",\"net\":\"{net}\"}}"
+                    )),
+                    remove_claims: vec![],
+                    lifetime: None,
+                })
+            }
             "protected" => Ok(Update {
                 set_claims: Some("{\"sub\":\"someone-else\"}".into()),
                 remove_claims: vec![],
