@@ -29,7 +29,13 @@ install_manifest() {
   { grep -v '^sha256 *=' "$manifest"; } | awk -v sha="$sha" '
     !done && /^\[/ { print "sha256 = \"" sha "\"\n"; done = 1 }
     { print }
-    END { if (!done) print "sha256 = \"" sha "\"" }' > "$OUT/$name.toml"
+    END { if (!done) print "sha256 = \"" sha "\"" }' > "$OUT/.$name.toml.tmp"
+  # Replace only on change, atomically: tests may be reading the previous one.
+  if cmp -s "$OUT/.$name.toml.tmp" "$OUT/$name.toml"; then
+    rm -f "$OUT/.$name.toml.tmp"
+  else
+    mv "$OUT/.$name.toml.tmp" "$OUT/$name.toml"
+  fi
 }
 
 built() { echo "plugins: built $1 ($(stat -c %s "$OUT/$1.wasm") bytes)" >&2; }
@@ -42,7 +48,9 @@ CARGO_TARGET_DIR="$ROOT/target/plugins/cargo" cargo build --quiet --release \
   --target wasm32-wasip2 $(printf -- '-p %s ' "${RUST_PLUGINS[@]}" "${RUST_FIXTURES[@]}") >&2
 for name in "${RUST_PLUGINS[@]}" "${RUST_FIXTURES[@]}"; do
   src="$ROOT/target/plugins/cargo/wasm32-wasip2/release/${name//-/_}.wasm"
-  if ! cmp -s "$src" "$OUT/$name.wasm"; then cp "$src" "$OUT/$name.wasm"; built "$name"; fi
+  if ! cmp -s "$src" "$OUT/$name.wasm"; then
+    cp "$src" "$OUT/.$name.wasm.tmp" && mv "$OUT/.$name.wasm.tmp" "$OUT/$name.wasm"; built "$name"
+  fi
 done
 for name in "${RUST_PLUGINS[@]}"; do
   install_manifest "$name" "$ROOT/plugins/$name/$name.toml"
@@ -53,8 +61,9 @@ install_manifest faulty "$OUT/faulty.manifest"
 # C
 h=$(echo "$COMMON $(hash_of "$ROOT/plugins/revoke-guard" "$ROOT/sdk/c")" | sha256sum | cut -c1-64)
 if ! fresh revoke-guard "$h"; then
-  bash "$ROOT/sdk/c/build.sh" revoke-token-plugin "$OUT/revoke-guard.wasm" \
+  bash "$ROOT/sdk/c/build.sh" revoke-token-plugin "$OUT/.revoke-guard.wasm.tmp" \
     "$ROOT/plugins/revoke-guard/revoke_guard.c" 2>/dev/null
+  mv "$OUT/.revoke-guard.wasm.tmp" "$OUT/revoke-guard.wasm"
   echo "$h" > "$OUT/revoke-guard.stamp"; built revoke-guard
 fi
 install_manifest revoke-guard "$ROOT/plugins/revoke-guard/revoke-guard.toml"
@@ -62,7 +71,8 @@ install_manifest revoke-guard "$ROOT/plugins/revoke-guard/revoke-guard.toml"
 # Python
 h=$(echo "$COMMON $(hash_of "$ROOT/plugins/org-claims" "$ROOT/sdk/python" "$ROOT/sdk/requirements.txt")" | sha256sum | cut -c1-64)
 if ! fresh org-claims "$h"; then
-  bash "$ROOT/sdk/python/build.sh" dynamic-scope-plugin "$OUT/org-claims.wasm" "$ROOT/plugins/org-claims" 2>/dev/null
+  bash "$ROOT/sdk/python/build.sh" dynamic-scope-plugin "$OUT/.org-claims.wasm.tmp" "$ROOT/plugins/org-claims" 2>/dev/null
+  mv "$OUT/.org-claims.wasm.tmp" "$OUT/org-claims.wasm"
   echo "$h" > "$OUT/org-claims.stamp"; built org-claims
 fi
 install_manifest org-claims "$ROOT/plugins/org-claims/org-claims.toml"
@@ -71,7 +81,8 @@ install_manifest org-claims "$ROOT/plugins/org-claims/org-claims.toml"
 h=$(echo "$COMMON $(hash_of "$ROOT/plugins/introspection-tenant" "$ROOT/sdk/js/build.mjs" "$ROOT/sdk/js/package-lock.json")" | sha256sum | cut -c1-64)
 if ! fresh introspection-tenant "$h"; then
   node "$ROOT/sdk/js/build.mjs" introspection-plugin "$ROOT/plugins/introspection-tenant/plugin.js" \
-    "$OUT/introspection-tenant.wasm" >/dev/null
+    "$OUT/.introspection-tenant.wasm.tmp" >/dev/null
+  mv "$OUT/.introspection-tenant.wasm.tmp" "$OUT/introspection-tenant.wasm"
   echo "$h" > "$OUT/introspection-tenant.stamp"; built introspection-tenant
 fi
 install_manifest introspection-tenant "$ROOT/plugins/introspection-tenant/introspection-tenant.toml"

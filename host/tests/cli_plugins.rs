@@ -15,6 +15,11 @@ fn root() -> PathBuf {
 }
 
 fn built() -> PathBuf {
+    static OUT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    OUT.get_or_init(build).clone()
+}
+
+fn build() -> PathBuf {
     let out = Command::new("bash")
         .arg(root().join("plugins/build.sh"))
         .output()
@@ -82,7 +87,7 @@ fn plugin_check_names_the_hook_or_refuses_clearly() {
         .arg(out.join("org-claims.wasm"))
         .output()
         .unwrap();
-    assert!(r.status.success());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let i: Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(i["hook"], "dynamic-scope");
     assert_eq!(i["world"], "dynamic-scope-plugin");
