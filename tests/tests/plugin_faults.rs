@@ -179,8 +179,37 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
         assert_eq!((s.calls, s.errors), (1, 1), "{}: counted", s.name);
     }
 
-    // 10,000 faulting calls through the facade: memory stays flat.
+    // Each failure is named clearly (in logs and in the error the facade returns).
     let hooks = srv.state.hooks().clone();
+    for (mode, reg) in &clients {
+        let client = srv
+            .state
+            .store()
+            .find_client(&reg.client.client_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let g = tessera::model::Grant::for_client(
+            "g".into(),
+            client.client_id.clone(),
+            "client_credentials",
+            "a".into(),
+            0,
+        );
+        let e = call(&hooks, &client, &g).await.unwrap_err();
+        let expected = match *mode {
+            "loop" => "deadline of 50 ms exceeded",
+            "bomb" => "memory limit exceeded",
+            "trap" => "trap: wasm trap: wasm `unreachable` instruction executed",
+            "err" => "the plugin answered err: fault fixture: err",
+            "oversize" => "oversize result",
+            _ => "invalid result: the claim \"sub\" is protected",
+        };
+        assert_eq!((e.plugin.as_str(), e.version.as_str()), (*mode, "1.0.0"));
+        assert!(e.message.starts_with(expected), "{mode}: {}", e.message);
+    }
+
+    // 10,000 faulting calls through the facade: memory stays flat.
     let trap_client = srv
         .state
         .store()

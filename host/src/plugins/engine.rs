@@ -513,15 +513,15 @@ pub fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
         }
         return format!("trap: {trap}");
     }
-    let text = format!("{e:#}");
-    if text.contains("memory limit exceeded") {
-        return text
-            .lines()
-            .find(|l| l.contains("memory limit exceeded"))
-            .unwrap_or(&text)
-            .trim()
-            .to_string();
+    // Our limiter's refusal, wherever it sits in the chain (under the wasm backtrace).
+    if let Some(cause) = e
+        .chain()
+        .map(|c| c.to_string())
+        .find(|c| c.starts_with("memory limit exceeded"))
+    {
+        return cause;
     }
+    let text = format!("{e:#}");
     let first = text.lines().next().unwrap_or("").trim();
     format!("trap: {first}")
 }
