@@ -41,6 +41,17 @@ async fn call(
         .await
 }
 
+/// A client_credentials grant of `client_id`.
+fn grant(client_id: &str) -> tessera::model::Grant {
+    tessera::model::Grant::for_client(
+        "g".into(),
+        client_id.into(),
+        "client_credentials",
+        "a".into(),
+        0,
+    )
+}
+
 /// Resident set size of this process, in bytes.
 fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -182,21 +193,8 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
     // Each failure is named clearly (in logs and in the error the facade returns).
     let hooks = srv.state.hooks().clone();
     for (mode, reg) in &clients {
-        let client = srv
-            .state
-            .store()
-            .find_client(&reg.client.client_id)
-            .await
-            .unwrap()
-            .unwrap();
-        let g = tessera::model::Grant::for_client(
-            "g".into(),
-            client.client_id.clone(),
-            "client_credentials",
-            "a".into(),
-            0,
-        );
-        let e = call(&hooks, &client, &g).await.unwrap_err();
+        let g = grant(&reg.client.client_id);
+        let e = call(&hooks, &reg.client, &g).await.unwrap_err();
         let expected = match *mode {
             "loop" => "deadline of 50 ms exceeded",
             "bomb" => "memory limit exceeded",
@@ -210,27 +208,9 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
     }
 
     // 10,000 faulting calls through the facade: memory stays flat.
-    let trap_client = srv
-        .state
-        .store()
-        .find_client(&clients[2].1.client.client_id)
-        .await
-        .unwrap()
-        .unwrap();
-    let oversize_client = srv
-        .state
-        .store()
-        .find_client(&clients[4].1.client.client_id)
-        .await
-        .unwrap()
-        .unwrap();
-    let grant = tessera::model::Grant::for_client(
-        "g".into(),
-        trap_client.client_id.clone(),
-        "client_credentials",
-        "a".into(),
-        0,
-    );
+    let trap_client = clients[2].1.client.clone();
+    let oversize_client = clients[4].1.client.clone();
+    let grant = grant(&trap_client.client_id);
     for _ in 0..1000 {
         assert!(call(&hooks, &trap_client, &grant).await.is_err());
     }
@@ -304,13 +284,7 @@ async fn hot_reload_under_load() {
     install_as(&dir, "versioned", "update-token", &w, &m);
     srv.reload_plugins().await;
     let client = srv.cc_client("client_secret_basic", true).await.client;
-    let grant = tessera::model::Grant::for_client(
-        "g".into(),
-        client.client_id.clone(),
-        "client_credentials",
-        "a".into(),
-        0,
-    );
+    let grant = grant(&client.client_id);
     let hooks = srv.state.hooks().clone();
     let stop = Arc::new(AtomicBool::new(false));
     let latest = Arc::new(AtomicU64::new(1));
