@@ -274,3 +274,31 @@ async fn rust_end_session_example_renders_a_page() {
     assert!(html.contains("https://rp.example/bye?state=s1"));
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn compiled_plugins_are_cached_on_disk() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), "org-claims");
+    let load = || async {
+        let r = tessera::plugins::Registry::new(
+            dir.path(),
+            Some(tessera::plugins::cache::CompiledCache::new(cache.path())),
+        );
+        assert!(r.reload().await.is_empty());
+        r.status().remove(0)
+    };
+    // The first load compiles (CPython: seconds) and fills the cache; a restart loads it.
+    let first = load().await;
+    assert_eq!(first.from_cache, Some(false));
+    let second = load().await;
+    assert_eq!(second.from_cache, Some(true));
+    assert!(
+        second.compile_ms.unwrap() * 5 < first.compile_ms.unwrap().max(5),
+        "cache load {} ms vs compile {} ms",
+        second.compile_ms.unwrap(),
+        first.compile_ms.unwrap()
+    );
+    let files: Vec<_> = std::fs::read_dir(cache.path()).unwrap().collect();
+    assert_eq!(files.len(), 1, "one file, named by sha256 and engine");
+}

@@ -338,7 +338,7 @@ pub async fn prepare(
     cache: Option<&CompiledCache>,
 ) -> Result<Prepared, String> {
     let engine = shared()?;
-    if !wasmparser_is_component(&wasm) {
+    if !looks_like_component(&wasm) {
         return Err(if wasm.starts_with(b"\0asm") {
             "not a component: this is a core WebAssembly module; wrap it with \
              `wasm-tools component new` (see sdk/c/README.md)"
@@ -409,7 +409,7 @@ pub async fn prepare(
 }
 
 /// Whether `bytes` start like a component (as opposed to a core module or something else).
-fn wasmparser_is_component(bytes: &[u8]) -> bool {
+fn looks_like_component(bytes: &[u8]) -> bool {
     // Preamble: magic, then version 0x0d 0x00 and layer 0x01 0x00 for components (core modules
     // have version 1, layer 0).
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]

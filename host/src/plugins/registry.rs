@@ -69,6 +69,10 @@ pub struct PluginStatus {
     /// The last error: why the newest files were refused (the previous version, if any,
     /// keeps serving).
     pub last_error: Option<String>,
+    /// Whether the serving version's compiled code came from the on-disk cache.
+    pub from_cache: Option<bool>,
+    /// How long compiling (or loading from the cache) the serving version took, in ms.
+    pub compile_ms: Option<u64>,
     /// Calls so far.
     pub calls: u64,
     /// Failed calls so far.
@@ -197,9 +201,7 @@ impl Registry {
                         .map(|p| format!("version {} keeps serving", p.manifest.version))
                         .unwrap_or_else(|| "no version is serving".into());
                     tracing::error!(plugin = name.as_str(), error = %e, "plugin refused; {serving}");
-                    if entry.last_error.as_deref() != Some(&e) {
-                        entry.last_error = Some(e);
-                    }
+                    entry.last_error = Some(e);
                     refused.push(name.clone());
                 }
             }
@@ -320,6 +322,11 @@ impl Registry {
                     .as_ref()
                     .map(|p| p.prepared.inspection.wit_version.clone()),
                 priority: m.map(|m| m.priority),
+                from_cache: e.loaded.as_ref().map(|p| p.prepared.from_cache),
+                compile_ms: e
+                    .loaded
+                    .as_ref()
+                    .map(|p| p.prepared.compile_time.as_millis() as u64),
                 last_error: e.last_error.clone(),
                 calls: e.counters.calls.load(Ordering::Relaxed),
                 errors: e.counters.errors.load(Ordering::Relaxed),
