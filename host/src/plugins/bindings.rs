@@ -9,11 +9,11 @@ wasmtime::component::bindgen!({
     additional_derives: [serde::Serialize, serde::Deserialize],
 });
 
+pub use self::tessera::plugin::host;
+pub use self::tessera::plugin::types;
 pub use exports::tessera::plugin::{
     dynamic_scope, end_session, introspection, revoke_token, update_token,
 };
-pub use tessera::plugin::host;
-pub use tessera::plugin::types;
 
 use crate::model::{Client, Grant, TokenKind, TokenRecord};
 
