@@ -2,6 +2,7 @@
 # Builds a Tessera plugin written in C into a component.
 #
 #   sdk/c/build.sh WORLD OUT.wasm SOURCE.c [MORE.c ...]
+#   sdk/c/build.sh headers OUT_DIR      # just the generated headers of every world, to read
 #
 # WORLD is one of update-token-plugin, revoke-token-plugin, dynamic-scope-plugin,
 # introspection-plugin, end-session-plugin. The header `<world>.h` (underscores) is generated
@@ -10,11 +11,20 @@
 # Debian's clang + lld + wasi-libc instead. The core module is wrapped with
 # `wasm-tools component new`. Toolchains come from sdk/toolchain.sh (run here first).
 set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+if [ "${1:-}" = headers ] && [ $# -eq 2 ]; then
+  bash "$ROOT/sdk/toolchain.sh"
+  for world in update-token revoke-token dynamic-scope introspection end-session; do
+    "${TESSERA_TOOLS:-$ROOT/target/tools}/bin/wit-bindgen" c "$ROOT/wit" --world "$world-plugin" \
+      --out-dir "$2" >/dev/null 2>&1
+  done
+  echo "headers in $2" >&2
+  exit 0
+fi
 if [ $# -lt 3 ]; then
-  echo "usage: $0 WORLD OUT.wasm SOURCE.c [MORE.c ...]" >&2
+  echo "usage: $0 WORLD OUT.wasm SOURCE.c [MORE.c ...]  |  $0 headers OUT_DIR" >&2
   exit 2
 fi
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 WORLD=$1; OUT=$2; shift 2
 bash "$ROOT/sdk/toolchain.sh"
 TOOLS="${TESSERA_TOOLS:-$ROOT/target/tools}"
