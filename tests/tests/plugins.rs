@@ -9,14 +9,21 @@ use tessera::model::{Grant, TokenKind, TokenRecord};
 use tessera::plugins::RevokeDecision;
 use tessera::plugins::bindings::{dynamic_scope, end_session};
 use tessera_tests::plugins::install;
-use tessera_tests::{Db, TestServer, jwt_parts};
+use tessera_tests::{Db, TestServer, jwt_parts, on_both_backends};
+
+on_both_backends!(update_token_example_changes_real_tokens);
 
 async fn server_with(plugins: &[&str]) -> TestServer {
-    let dir = tempfile::tempdir().unwrap().keep().join("plugins");
+    server_on(Db::Sqlite, plugins).await
+}
+
+async fn server_on(db: Db, plugins: &[&str]) -> TestServer {
+    let srv = TestServer::start(db).await;
     for p in plugins {
-        install(&dir, p);
+        install(srv.plugins_dir(), p);
     }
-    TestServer::start_with(Db::Sqlite, |s| s.plugins_dir = dir).await
+    assert!(srv.reload_plugins().await.is_empty());
+    srv
 }
 
 fn token(client_id: &str, scope: &str) -> TokenRecord {
@@ -48,9 +55,9 @@ fn grant(client_id: &str, scope: &str) -> Grant {
     )
 }
 
-#[tokio::test]
-async fn update_token_example_changes_real_tokens() {
-    let srv = server_with(&["add-tenant-claims"]).await;
+/// On both backends: reference tokens store the plugin's claims (migration 0003).
+async fn update_token_example_changes_real_tokens(db: Db) {
+    let srv = server_on(db, &["add-tenant-claims"]).await;
     let status = srv.state.hooks().registry().status();
     assert_eq!(status[0].state, "loaded", "{status:?}");
 
