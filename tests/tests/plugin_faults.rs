@@ -198,7 +198,7 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
         let expected = match *mode {
             "loop" => "deadline of 50 ms exceeded",
             "bomb" => "memory limit exceeded",
-            "trap" => "trap: wasm trap: wasm `unreachable` instruction executed",
+            "trap" => "wasm trap: wasm `unreachable` instruction executed",
             "err" => "the plugin answered err: fault fixture: err",
             "oversize" => "oversize result",
             _ => "invalid result: the claim \"sub\" is protected",

@@ -511,7 +511,8 @@ pub fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
         if *trap == wasmtime::Trap::Interrupt {
             return format!("deadline of {} ms exceeded", limits.timeout_ms);
         }
-        return format!("trap: {trap}");
+        // Displays as "wasm trap: …".
+        return trap.to_string();
     }
     // Our limiter's refusal, wherever it sits in the chain (under the wasm backtrace).
     if let Some(cause) = e
