@@ -10,6 +10,7 @@ use crate::oauth::form::OAuthForm;
 use crate::oauth::{OAuthError, authorization_code, client_credentials, refresh};
 use crate::plugins::TokenDraft;
 use crate::plugins::bindings::types::TokenKind as PluginTokenKind;
+use crate::plugins::hooks::PROTECTED_CLAIMS;
 use crate::server::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -127,7 +128,6 @@ pub async fn mint_access_token(
     if !scope.is_empty() {
         standard.insert("scope".into(), json!(scope));
     }
-    let standard_keys: Vec<String> = standard.keys().cloned().collect();
     let (mut claims, lifetime) = state
         .hooks()
         .update_token(TokenDraft {
@@ -160,8 +160,9 @@ pub async fn mint_access_token(
             .map_err(|e| OAuthError::Server(e.into()))?;
         (jwt, "jwt", None)
     } else {
-        // What plugins added is kept with the record, for introspection.
-        claims.retain(|k, _| !standard_keys.contains(k));
+        // What plugins added is kept with the record, for introspection (every standard claim is
+        // protected, so the unprotected ones are exactly the plugins').
+        claims.retain(|k, _| !PROTECTED_CLAIMS.contains(&k.as_str()));
         let extra = (!claims.is_empty()).then(|| Value::Object(claims).to_string());
         (random_token(32), "reference", extra)
     };

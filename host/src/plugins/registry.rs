@@ -92,7 +92,7 @@ pub struct Registry {
     cache: Option<CompiledCache>,
     current: ArcSwap<PluginSet>,
     entries: tokio::sync::Mutex<BTreeMap<String, Entry>>,
-    status: std::sync::Mutex<Vec<PluginStatus>>,
+    status: std::sync::Mutex<Vec<(PluginStatus, Arc<Counters>)>>,
     generation: AtomicU64,
     status_file: Option<PathBuf>,
 }
@@ -148,20 +148,15 @@ impl Registry {
 
     /// Status of every plugin name seen, sorted by name.
     pub fn status(&self) -> Vec<PluginStatus> {
-        let mut list = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        let list = self.status.lock().map(|s| s.clone()).unwrap_or_default();
         // Counters move with every call; read them fresh.
-        let set = self.current();
-        for s in &mut list {
-            if let Some(p) = HookKind::ALL
-                .iter()
-                .flat_map(|h| set.for_hook(*h))
-                .find(|p| p.manifest.name == s.name)
-            {
-                s.calls = p.counters.calls.load(Ordering::Relaxed);
-                s.errors = p.counters.errors.load(Ordering::Relaxed);
-            }
-        }
-        list
+        list.into_iter()
+            .map(|(mut s, counters)| {
+                s.calls = counters.calls.load(Ordering::Relaxed);
+                s.errors = counters.errors.load(Ordering::Relaxed);
+                s
+            })
+            .collect()
     }
 
     /// Re-reads the directory: loads new and changed plugins, unloads removed ones, keeps the
@@ -304,33 +299,36 @@ impl Registry {
                 .as_ref()
                 .map(|p| &p.manifest)
                 .or(e.disabled.as_ref());
-            status.push(PluginStatus {
-                name: name.clone(),
-                state: if e.loaded.is_some() {
-                    "loaded"
-                } else if e.disabled.is_some() {
-                    "disabled"
-                } else {
-                    "refused"
-                }
-                .into(),
-                hook: m.map(|m| m.hook.to_string()),
-                version: m.map(|m| m.version.clone()),
-                sha256: e.loaded.as_ref().map(|p| p.sha256.clone()),
-                wit_version: e
-                    .loaded
-                    .as_ref()
-                    .map(|p| p.prepared.inspection.wit_version.clone()),
-                priority: m.map(|m| m.priority),
-                from_cache: e.loaded.as_ref().map(|p| p.prepared.from_cache),
-                compile_ms: e
-                    .loaded
-                    .as_ref()
-                    .map(|p| p.prepared.compile_time.as_millis() as u64),
-                last_error: e.last_error.clone(),
-                calls: e.counters.calls.load(Ordering::Relaxed),
-                errors: e.counters.errors.load(Ordering::Relaxed),
-            });
+            status.push((
+                PluginStatus {
+                    name: name.clone(),
+                    state: if e.loaded.is_some() {
+                        "loaded"
+                    } else if e.disabled.is_some() {
+                        "disabled"
+                    } else {
+                        "refused"
+                    }
+                    .into(),
+                    hook: m.map(|m| m.hook.to_string()),
+                    version: m.map(|m| m.version.clone()),
+                    sha256: e.loaded.as_ref().map(|p| p.sha256.clone()),
+                    wit_version: e
+                        .loaded
+                        .as_ref()
+                        .map(|p| p.prepared.inspection.wit_version.clone()),
+                    priority: m.map(|m| m.priority),
+                    from_cache: e.loaded.as_ref().map(|p| p.prepared.from_cache),
+                    compile_ms: e
+                        .loaded
+                        .as_ref()
+                        .map(|p| p.prepared.compile_time.as_millis() as u64),
+                    last_error: e.last_error.clone(),
+                    calls: e.counters.calls.load(Ordering::Relaxed),
+                    errors: e.counters.errors.load(Ordering::Relaxed),
+                },
+                e.counters.clone(),
+            ));
         }
         for list in &mut set.by_hook {
             list.sort_by(|a, b| {
@@ -344,7 +342,7 @@ impl Registry {
                 pid: std::process::id(),
                 written_at: crate::clock::Clock::now(&crate::clock::SystemClock),
                 dir: self.dir.clone(),
-                plugins: status.clone(),
+                plugins: status.iter().map(|(s, _)| s.clone()).collect(),
             };
             let tmp = path.with_extension("json.tmp");
             let written = serde_json::to_vec_pretty(&report)
