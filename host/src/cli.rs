@@ -216,8 +216,15 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
 
 async fn plugin(cmd: PluginCommand, settings: &Settings) -> anyhow::Result<()> {
     use crate::plugins::{Manifest, cache::CompiledCache, tool};
-    let cache = (!settings.plugins.cache_dir.as_os_str().is_empty())
-        .then(|| CompiledCache::new(&settings.plugins.cache_dir));
+    let cache = if settings.plugins.cache_dir.as_os_str().is_empty() {
+        None
+    } else {
+        let master = crate::server::load_master_key(settings)?;
+        Some(CompiledCache::new(
+            &settings.plugins.cache_dir,
+            master.derive(crate::plugins::cache::MAC_LABEL),
+        ))
+    };
     match cmd {
         PluginCommand::Check { wasm } => {
             let i = tool::check(&wasm, cache.as_ref())

@@ -84,6 +84,12 @@ pub struct Settings {
     pub acr: AcrSettings,
     /// Feature flags (Janssen's `featureFlags`).
     pub features: FeatureFlags,
+    /// The authorization endpoint's policy and input bounds.
+    pub authorize: AuthorizeSettings,
+    /// Password login protection.
+    pub login: LoginSettings,
+    /// Every request the server makes to other hosts.
+    pub outbound: OutboundSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
@@ -225,10 +231,66 @@ pub struct ClientAuthSettings {
     pub assertion_max_lifetime: i64,
     /// Seconds a client's `jwks_uri` document is cached.
     pub jwks_cache_seconds: i64,
-    /// Timeout fetching a client's `jwks_uri`, in milliseconds.
-    pub jwks_fetch_timeout_ms: u64,
     /// Allow `http://` `jwks_uri` values (development only; https is required otherwise).
     pub allow_http_jwks_uri: bool,
+}
+
+/// The authorization endpoint (`[authorize]`): PKCE policy and the bounds on what an
+/// unauthenticated request may make the server store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthorizeSettings {
+    /// Require PKCE from confidential clients too (Janssen `requirePkce`; RFC 9700 §2.1.1).
+    /// Public clients always need it; a client can also require it for itself (`require_pkce`).
+    pub require_pkce: bool,
+    /// Longest value of one authorization request parameter, in bytes (`claims` excepted).
+    pub max_param_bytes: usize,
+    /// Longest `claims` parameter, in bytes.
+    pub max_claims_bytes: usize,
+    /// Deepest JSON nesting accepted in a `claims` parameter.
+    pub max_json_depth: usize,
+    /// Most `resource` values in one request.
+    pub max_resources: usize,
+    /// Most unfinished sign-ins (waiting for login or consent) per client IP address.
+    pub max_pending_per_ip: i64,
+}
+
+/// Password login protection (`[login]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoginSettings {
+    /// Password verifications running at once (each argon2id holds 19 MiB); 0 = one per core.
+    pub max_concurrent_verifications: usize,
+    /// How long a login waits for a free verification before a "try again" page (503), in ms.
+    pub verification_wait_ms: u64,
+    /// Failed logins for one username before it is locked out.
+    pub account_failures: u32,
+    /// Failed logins from one IP address before it is locked out.
+    pub ip_failures: u32,
+    /// First lock-out, in seconds; each further failure doubles it.
+    pub lockout_seconds: i64,
+    /// Longest lock-out, in seconds.
+    pub max_lockout_seconds: i64,
+    /// Failures are forgotten after this many seconds without another one.
+    pub failure_window_seconds: i64,
+}
+
+/// Requests the server makes to other hosts (`[outbound]`): client `jwks_uri` documents, and
+/// later sector identifiers, request URIs and logout deliveries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutboundSettings {
+    /// Largest response body read, in bytes; the read stops there.
+    pub max_body_bytes: usize,
+    /// Connect timeout, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Timeout of the whole request (connect, headers and body), in milliseconds.
+    pub timeout_ms: u64,
+    /// Seconds a failed URL is not tried again; doubles with each further failure (up to an hour).
+    pub failure_backoff_seconds: i64,
+    /// Hosts (names or IP addresses) that may be reached even though they resolve to a loopback,
+    /// private, link-local or otherwise internal address. Empty: none.
+    pub allow_internal_hosts: Vec<String>,
 }
 
 impl Default for Settings {
@@ -249,6 +311,9 @@ impl Default for Settings {
             session: SessionSettings::default(),
             acr: AcrSettings::default(),
             features: FeatureFlags::default(),
+            authorize: AuthorizeSettings::default(),
+            login: LoginSettings::default(),
+            outbound: OutboundSettings::default(),
             plugins_dir: PathBuf::from("data/plugins"),
             plugins: PluginSettings::default(),
         }
@@ -324,8 +389,49 @@ impl Default for ClientAuthSettings {
         Self {
             assertion_max_lifetime: 600,
             jwks_cache_seconds: 300,
-            jwks_fetch_timeout_ms: 3_000,
             allow_http_jwks_uri: false,
+        }
+    }
+}
+
+impl Default for AuthorizeSettings {
+    fn default() -> Self {
+        // A legitimate request is well under a kilobyte per parameter; these bounds keep one
+        // pending sign-in below ~40 KB and one address below ~4 MB of stored requests.
+        Self {
+            require_pkce: false,
+            max_param_bytes: 2048,
+            max_claims_bytes: 4096,
+            max_json_depth: 8,
+            max_resources: 10,
+            max_pending_per_ip: 100,
+        }
+    }
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_verifications: 0,
+            verification_wait_ms: 2_000,
+            account_failures: 5,
+            ip_failures: 20,
+            lockout_seconds: 30,
+            max_lockout_seconds: 900,
+            failure_window_seconds: 900,
+        }
+    }
+}
+
+impl Default for OutboundSettings {
+    fn default() -> Self {
+        // A JWK Set is a few KB; 256 KiB is generous and bounds memory per fetch.
+        Self {
+            max_body_bytes: 256 * 1024,
+            connect_timeout_ms: 2_000,
+            timeout_ms: 5_000,
+            failure_backoff_seconds: 30,
+            allow_internal_hosts: Vec::new(),
         }
     }
 }
@@ -485,7 +591,59 @@ impl Settings {
             ));
         }
         self.validate_browser_flows()?;
+        self.validate_bounds()?;
         self.validate_plugins()
+    }
+
+    fn validate_bounds(&self) -> Result<(), ConfigError> {
+        let a = &self.authorize;
+        for (key, v, min) in [
+            ("authorize.max_param_bytes", a.max_param_bytes, 256),
+            ("authorize.max_claims_bytes", a.max_claims_bytes, 256),
+            ("authorize.max_json_depth", a.max_json_depth, 4),
+            ("authorize.max_resources", a.max_resources, 1),
+            (
+                "outbound.max_body_bytes",
+                self.outbound.max_body_bytes,
+                1024,
+            ),
+        ] {
+            if v < min {
+                return Err(ConfigError::new(key, format!("must be at least {min}")));
+            }
+        }
+        // serde_json refuses to read back nesting deeper than 128; stored requests wrap the
+        // `claims` value in a few levels of their own.
+        if a.max_json_depth > 64 {
+            return Err(ConfigError::new(
+                "authorize.max_json_depth",
+                "must be at most 64",
+            ));
+        }
+        let l = &self.login;
+        for (key, v) in [
+            ("authorize.max_pending_per_ip", a.max_pending_per_ip),
+            ("login.lockout_seconds", l.lockout_seconds),
+            ("login.max_lockout_seconds", l.max_lockout_seconds),
+            ("login.failure_window_seconds", l.failure_window_seconds),
+            (
+                "outbound.failure_backoff_seconds",
+                self.outbound.failure_backoff_seconds,
+            ),
+            ("login.account_failures", i64::from(l.account_failures)),
+            ("login.ip_failures", i64::from(l.ip_failures)),
+            ("login.verification_wait_ms", l.verification_wait_ms as i64),
+            (
+                "outbound.connect_timeout_ms",
+                self.outbound.connect_timeout_ms as i64,
+            ),
+            ("outbound.timeout_ms", self.outbound.timeout_ms as i64),
+        ] {
+            if v <= 0 {
+                return Err(ConfigError::new(key, "must be positive"));
+            }
+        }
+        Ok(())
     }
 
     fn validate_plugins(&self) -> Result<(), ConfigError> {

@@ -4,7 +4,8 @@
 //! The crate is laid out the way a request travels: [`http`] owns the router, layers and
 //! error mapping; [`oauth`] holds one module per endpoint and per grant; [`crypto`] owns keys,
 //! JWKS and JWT signing; [`store`] is the only module that speaks SQL; [`config`] loads and
-//! validates settings; [`session`] owns browser sessions and their cookies. [`server`] wires them together and [`cli`] is the command line.
+//! validates settings; [`session`] owns browser sessions, their cookies and login throttling;
+//! [`outbound`] is the one guarded way out to other hosts. [`server`] wires them together and [`cli`] is the command line.
 
 pub mod admin;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod http;
 pub mod logging;
 pub mod model;
 pub mod oauth;
+pub mod outbound;
 pub mod plugins;
 pub mod server;
 pub mod session;

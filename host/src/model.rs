@@ -1,6 +1,7 @@
 //! Domain types shared by the endpoints and the store: clients, users, grants, tokens.
 
 pub mod client;
+pub mod scope;
 pub mod token;
 pub mod user;
 

@@ -15,6 +15,7 @@ pub mod introspect;
 pub mod redirect;
 pub mod refresh;
 pub mod registration;
+pub mod resource;
 pub mod revoke;
 pub mod scope;
 pub mod token;

@@ -10,6 +10,7 @@ use crate::oauth::client_auth::JwksCache;
 use crate::plugins::Hooks;
 use crate::plugins::cache::CompiledCache;
 use crate::plugins::registry::Registry;
+use crate::session::throttle::LoginGuard;
 use crate::store::Store;
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
@@ -60,7 +61,8 @@ struct Inner {
     master: Arc<MasterKey>,
     clock: SharedClock,
     jwks_cache: JwksCache,
-    http_client: reqwest::Client,
+    outbound: crate::outbound::Outbound,
+    login_guard: LoginGuard,
     urls: Urls,
     hooks: Hooks,
 }
@@ -95,15 +97,14 @@ impl AppState {
         let keys = KeyRing::init(&store, master.clone(), &algs, clock.now())
             .await
             .context("loading signing keys")?;
-        let http_client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(
-                settings.client_auth.jwks_fetch_timeout_ms,
-            ))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .context("building the HTTP client")?;
-        let cache = (!settings.plugins.cache_dir.as_os_str().is_empty())
-            .then(|| CompiledCache::new(&settings.plugins.cache_dir));
+        let outbound = crate::outbound::Outbound::new(&settings.outbound)
+            .context("building the outbound HTTP client")?;
+        let cache = (!settings.plugins.cache_dir.as_os_str().is_empty()).then(|| {
+            CompiledCache::new(
+                &settings.plugins.cache_dir,
+                master.derive(crate::plugins::cache::MAC_LABEL),
+            )
+        });
         let registry = Arc::new(
             Registry::new(&settings.plugins_dir, cache)
                 .with_status_file(crate::plugins::tool::status_file(&settings.data_dir)),
@@ -114,6 +115,7 @@ impl AppState {
         let hooks = Hooks::new(registry, clock.clone());
         Ok(Self(Arc::new(Inner {
             hooks,
+            login_guard: LoginGuard::new(&settings.login),
             features: ArcSwap::from_pointee(settings.features.clone()),
             urls: Urls::new(settings.issuer()),
             settings,
@@ -122,7 +124,7 @@ impl AppState {
             master,
             clock,
             jwks_cache: JwksCache::default(),
-            http_client,
+            outbound,
         })))
     }
 
@@ -187,9 +189,14 @@ impl AppState {
         &self.0.hooks
     }
 
-    /// Outbound HTTP client (client `jwks_uri` fetches).
-    pub fn http_client(&self) -> &reqwest::Client {
-        &self.0.http_client
+    /// Every request the server makes to other hosts goes through this.
+    pub fn outbound(&self) -> &crate::outbound::Outbound {
+        &self.0.outbound
+    }
+
+    /// Password login protection.
+    pub fn login_guard(&self) -> &LoginGuard {
+        &self.0.login_guard
     }
 }
 
@@ -227,6 +234,7 @@ impl Server {
             )));
         }
         let app = crate::http::app(state);
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
@@ -255,8 +263,9 @@ async fn reload_keys(state: AppState, mut stop: tokio::sync::watch::Receiver<boo
     }
 }
 
-/// How often expired tokens are purged.
-const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// How often expired rows are purged: often enough that abandoned sign-ins (stored for
+/// unauthenticated requests) do not pile up.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// Expired tokens are kept this long so introspection of a just-expired token still finds it
 /// (it answers inactive either way).
 const PURGE_GRACE_SECS: i64 = 3600;
@@ -269,7 +278,7 @@ async fn purge_expired(state: AppState, mut stop: tokio::sync::watch::Receiver<b
         }
         match state
             .store()
-            .purge_expired(state.now() - PURGE_GRACE_SECS)
+            .purge_expired(state.now() - PURGE_GRACE_SECS, state.now())
             .await
         {
             Ok(n) if n > 0 => tracing::info!(tokens = n, "purged expired tokens"),

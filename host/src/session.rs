@@ -2,6 +2,8 @@
 //! browser-binding cookie that ties login and consent forms to the browser that started the
 //! request, and loading the current session with both lifetimes applied.
 
+pub mod throttle;
+
 use crate::clock::UnixTime;
 use crate::crypto::secrets::{random_token, sha256_b64};
 use crate::model::User;

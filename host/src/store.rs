@@ -5,7 +5,7 @@ mod batch;
 mod browser;
 mod migrate;
 
-pub use browser::{CodeRow, PendingRow, SessionRow};
+pub use browser::{CodeRow, ConsentRow, PendingRow, SessionRow};
 
 use crate::clock::UnixTime;
 use crate::model::{Client, ClientMetadata, Grant, TokenKind, TokenRecord};
@@ -165,10 +165,21 @@ impl Store {
 
     // ---- clients ----
 
-    /// Stores a new client.
-    pub async fn insert_client(&self, c: &Client) -> StoreResult<()> {
+    /// Stores a new client and the scopes it names that do not exist yet, in one transaction:
+    /// a client that cannot be stored leaves no scopes behind.
+    pub async fn insert_client(
+        &self,
+        c: &Client,
+        new_scopes: &[ScopeRow],
+        now: UnixTime,
+    ) -> StoreResult<()> {
         let metadata =
             serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let _write = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        for s in new_scopes {
+            insert_scope_if_absent(&mut tx, s, now).await?;
+        }
         sqlx::query(
             "INSERT INTO clients (client_id, secret_hash, secret_sealed, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
         )
@@ -177,9 +188,10 @@ impl Store {
         .bind(c.secret_sealed.as_deref())
         .bind(metadata)
         .bind(c.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -243,19 +255,11 @@ impl Store {
 
     /// Adds a scope unless it exists; returns whether it was added.
     pub async fn ensure_scope(&self, s: &ScopeRow, now: UnixTime) -> StoreResult<bool> {
-        let claims =
-            serde_json::to_string(&s.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let r = sqlx::query(
-            "INSERT INTO scopes (scope_id, scope_type, description, claims, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope_id) DO NOTHING",
-        )
-        .bind(&s.scope_id)
-        .bind(&s.scope_type)
-        .bind(&s.description)
-        .bind(claims)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        let _write = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let added = insert_scope_if_absent(&mut tx, s, now).await?;
+        tx.commit().await?;
+        Ok(added)
     }
 
     // ---- grants and tokens ----
@@ -295,15 +299,17 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Deletes tokens that expired before `before`, and grants left with no tokens that were
-    /// revoked or created before `before`. Returns the number of tokens removed.
-    pub async fn purge_expired(&self, before: UnixTime) -> StoreResult<u64> {
+    /// Deletes tokens that expired before `tokens_before` (kept a while so introspection of a
+    /// just-expired token still finds it), grants left with no tokens that were revoked or
+    /// created before then, and, as soon as they expire (`now`), pending sign-ins, codes, seen
+    /// assertion ids and sessions. Returns the number of tokens removed.
+    pub async fn purge_expired(&self, tokens_before: UnixTime, now: UnixTime) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM tokens WHERE expires_at < $1")
-            .bind(before)
+            .bind(tokens_before)
             .execute(&self.pool)
             .await?;
         sqlx::query("DELETE FROM grants WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = grants.grant_id)")
-            .bind(before)
+            .bind(tokens_before)
             .execute(&self.pool)
             .await?;
         for sql in [
@@ -313,7 +319,7 @@ impl Store {
             "DELETE FROM session_clients WHERE session_id IN (SELECT session_id FROM sessions WHERE expires_at < $1)",
             "DELETE FROM sessions WHERE expires_at < $1",
         ] {
-            sqlx::query(sql).bind(before).execute(&self.pool).await?;
+            sqlx::query(sql).bind(now).execute(&self.pool).await?;
         }
         Ok(r.rows_affected())
     }
@@ -410,6 +416,22 @@ async fn insert_key(tx: &mut Tx, k: &SigningKeyRow) -> StoreResult<()> {
     .await
     .map_err(StoreError::from_write)?;
     Ok(())
+}
+
+async fn insert_scope_if_absent(tx: &mut Tx, s: &ScopeRow, now: UnixTime) -> StoreResult<bool> {
+    let claims =
+        serde_json::to_string(&s.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let r = sqlx::query(
+        "INSERT INTO scopes (scope_id, scope_type, description, claims, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope_id) DO NOTHING",
+    )
+    .bind(&s.scope_id)
+    .bind(&s.scope_type)
+    .bind(&s.description)
+    .bind(claims)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 async fn bump_generation(tx: &mut Tx) -> StoreResult<()> {

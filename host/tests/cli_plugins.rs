@@ -38,6 +38,11 @@ fn tessera(data: &Path) -> Command {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("TESSERA_DATA_DIR", data)
+        // The test suite's master key: the compiled-plugin cache is authenticated with it.
+        .env(
+            "TESSERA_MASTER_KEY",
+            "dGVzc2VyYS10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM",
+        )
         // Share compiled components with the rest of the suite (CPython takes seconds).
         .env(
             "TESSERA_PLUGINS__CACHE_DIR",

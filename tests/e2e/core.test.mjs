@@ -76,6 +76,18 @@ for (const [name, auth] of [
   });
 }
 
+test("openid-client's defaults: a bare secret (client_secret_post) for a client_secret_basic client", async () => {
+  // What a new user writes: no clientAuthentication, so openid-client v6 sends the secret in the
+  // form body; the client was registered with the default method, client_secret_basic.
+  const config = await client.discovery(issuer, env.basic.client_id, env.basic.client_secret, undefined, insecure);
+  const tokens = await client.clientCredentialsGrant(config, { scope: 'api.read' });
+  assert.equal(tokens.scope, 'api.read');
+  await verifyAccessToken(config, tokens.access_token, env.basic.client_id);
+  const active = await client.tokenIntrospection(config, tokens.access_token);
+  assert.equal(active.active, true);
+  assert.equal(active.client_id, env.basic.client_id);
+});
+
 test('a wrong secret is refused with invalid_client', async () => {
   const config = await configFor(env.basic, client.ClientSecretBasic('wrong'));
   // RFC 6749 §5.2: 401 with a Basic challenge, which openid-client surfaces as the challenge.

@@ -116,6 +116,12 @@ impl Browser {
         page
     }
 
+    /// GETs `url` and follows on-server redirects.
+    pub async fn open(&mut self, url: &str) -> Page {
+        let first = self.get(url).await;
+        self.follow(first).await
+    }
+
     /// Submits the login form shown on `page` and follows on-server redirects.
     pub async fn login(&mut self, page: &Page, username: &str, password: &str) -> Page {
         let request = page.field("request").expect("login form has a request id");

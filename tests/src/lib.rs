@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod e2e;
+pub mod fuzz;
 pub mod plugins;
 
 use std::sync::Arc;
@@ -15,6 +16,17 @@ use tessera::oauth::registration::{Registered, register};
 use tessera::{AppState, Server};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+/// The master key of every test server and CLI run, so that they share one compiled-plugin
+/// cache (its files are authenticated with a key derived from the master key).
+pub const TEST_MASTER_KEY: &str = "dGVzc2VyYS10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM";
+
+/// The MAC key of the shared compiled-plugin cache (derived from [`TEST_MASTER_KEY`]).
+pub fn test_cache_key() -> [u8; 32] {
+    tessera::crypto::secrets::MasterKey::from_base64(TEST_MASTER_KEY)
+        .unwrap()
+        .derive(tessera::plugins::cache::MAC_LABEL)
+}
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +76,7 @@ impl TestServer {
         let mut settings = Settings {
             issuer: base.clone(),
             data_dir: dir.path().to_path_buf(),
+            master_key: tessera::config::Secret(TEST_MASTER_KEY.into()),
             ..Settings::default()
         };
         let mut pg_db = None;
@@ -336,4 +349,39 @@ macro_rules! on_both_backends {
             async fn $name() { super::$name($crate::Db::Postgres).await })*
         }
     };
+}
+
+/// An ES256 key pair a test client signs its assertions with (`private_key_jwt`).
+pub struct EcKey {
+    /// The private key, PKCS#8 DER.
+    pub pkcs8: Vec<u8>,
+    /// The public JWK (with its `kid`).
+    pub jwk: serde_json::Value,
+}
+
+impl EcKey {
+    /// A fresh key.
+    pub fn generate() -> Self {
+        let g = tessera::crypto::keys::generate(tessera::crypto::SigningAlg::Es256).unwrap();
+        Self {
+            pkcs8: g.pkcs8,
+            jwk: g.public_jwk,
+        }
+    }
+
+    /// A client assertion for `client_id` with audience `aud`, valid for a minute from `now`.
+    pub fn assertion(&self, client_id: &str, aud: &str, now: i64) -> String {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        h.kid = self.jwk["kid"].as_str().map(str::to_string);
+        let claims = serde_json::json!({
+            "iss": client_id, "sub": client_id, "aud": aud, "exp": now + 60,
+            "jti": tessera::crypto::secrets::random_token(8),
+        });
+        jsonwebtoken::encode(
+            &h,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8),
+        )
+        .unwrap()
+    }
 }

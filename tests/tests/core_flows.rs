@@ -5,8 +5,6 @@
 
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::{Value, json};
-use tessera::crypto::SigningAlg;
-use tessera::crypto::keys::generate;
 use tessera_tests::{Db, TestServer, jwt_parts, on_both_backends};
 
 on_both_backends!(
@@ -286,17 +284,10 @@ async fn client_secret_post_and_jwt(db: Db) {
     srv.stop().await;
 }
 
-struct KeyPair {
-    pkcs8: Vec<u8>,
-    jwk: Value,
-}
+use tessera_tests::EcKey as KeyPair;
 
 fn es256_key() -> KeyPair {
-    let g = generate(SigningAlg::Es256).unwrap();
-    KeyPair {
-        pkcs8: g.pkcs8,
-        jwk: g.public_jwk,
-    }
+    KeyPair::generate()
 }
 
 fn pk_assertion(k: &KeyPair, client_id: &str, aud: &str, jti: &str, exp: i64) -> String {
@@ -373,7 +364,12 @@ async fn private_key_jwt_by_jwks_uri(db: Db) {
     assert_eq!(r.status(), 401);
     strict.stop().await;
 
-    let srv = TestServer::start_with(db, |s| s.client_auth.allow_http_jwks_uri = true).await;
+    let srv = TestServer::start_with(db, |s| {
+        s.client_auth.allow_http_jwks_uri = true;
+        // Loopback is an internal address: only reachable when the operator allow-lists it.
+        s.outbound.allow_internal_hosts = vec!["127.0.0.1".into()];
+    })
+    .await;
     let c = srv.client(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_url})).await;
     assert_pk_flow(&srv, &k, &c.client.client_id).await;
     srv.stop().await;
@@ -403,7 +399,12 @@ async fn scope_and_resource_rules(db: Db) {
         )
         .await;
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_scope");
-    // RFC 8707 resources become the audience; several may be given.
+    // RFC 8707 resources (registered for the client) become the audience; several may be given.
+    let c = srv
+        .client(json!({"grant_types": ["client_credentials"], "scope": "a b c", "access_token_as_jwt": true,
+            "resources": ["https://api.example/one", "https://api.example/two"]}))
+        .await;
+    let creds = Some((c.client.client_id.as_str(), c.secret.as_deref().unwrap()));
     let body = srv
         .token(
             &c,

@@ -287,14 +287,19 @@ async fn compiled_plugins_are_cached_on_disk() {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     install(dir.path(), "org-claims");
-    let load = || async {
-        let r = tessera::plugins::Registry::new(
-            dir.path(),
-            Some(tessera::plugins::cache::CompiledCache::new(cache.path())),
-        );
-        assert!(r.reload().await.is_empty());
-        r.status().remove(0)
+    let load_with = |key: [u8; 32]| {
+        let dir = dir.path().to_path_buf();
+        let cache = cache.path().to_path_buf();
+        async move {
+            let r = tessera::plugins::Registry::new(
+                &dir,
+                Some(tessera::plugins::cache::CompiledCache::new(&cache, key)),
+            );
+            assert!(r.reload().await.is_empty());
+            r.status().remove(0)
+        }
     };
+    let load = || load_with(tessera_tests::test_cache_key());
     // The first load compiles (CPython: seconds) and fills the cache; a restart loads it.
     let first = load().await;
     assert_eq!(first.from_cache, Some(false));
@@ -306,6 +311,28 @@ async fn compiled_plugins_are_cached_on_disk() {
         second.compile_ms.unwrap(),
         first.compile_ms.unwrap()
     );
-    let files: Vec<_> = std::fs::read_dir(cache.path()).unwrap().collect();
+    let files: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1, "one file, named by sha256 and engine");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(cache.path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "the cache directory is private");
+    // A tampered file is not loaded: its MAC fails, it is recompiled (and rewritten).
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&files[0], &bytes).unwrap();
+    assert_eq!(
+        load().await.from_cache,
+        Some(false),
+        "tampered file recompiled"
+    );
+    assert_eq!(load().await.from_cache, Some(true), "rewritten file loads");
+    // A file written under another master key is not loaded either.
+    assert_eq!(load_with([9u8; 32]).await.from_cache, Some(false));
 }

@@ -1,5 +1,13 @@
 //! Compact JWS creation with pre-parsed keys (no per-call key parsing).
 
+/// Asymmetric JWS algorithms accepted on client assertions (`private_key_jwt`).
+pub const ASYMMETRIC_ALGS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// HMAC algorithms accepted on client assertions (`client_secret_jwt`).
+pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
+
 use crate::crypto::keys::SigningKey;
 use crate::crypto::secrets::b64url;
 use serde::Serialize;

@@ -2,9 +2,9 @@
 //! against a dummy hash with the same parameters, so a wrong username costs the same time as a
 //! wrong password and reveals nothing.
 
+use argon2::password_hash::PasswordHasher as _;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::OnceLock;
 
 /// OWASP Password Storage Cheat Sheet, argon2id option 2: 19 MiB memory, 2 passes, 1 lane.
@@ -35,20 +35,52 @@ pub fn hash(password: &str) -> Result<String, HashError> {
     Ok(h.to_string())
 }
 
+/// Most argon2 blocks (KiB) a stored hash may ask for: a corrupt or hostile hash must not make
+/// a verification allocate without bound. Four times our own cost.
+const MAX_BLOCKS: usize = 4 * MEMORY_KIB as usize;
+
+/// Like [`verify`], but computes in `memory` (grown to the hash's block count and kept by the
+/// caller between calls), so that repeated verifications on one thread allocate nothing: the
+/// login path's memory is then exactly one argon2 block set per verification thread.
+pub fn verify_in(password: &str, stored: Option<&str>, memory: &mut Vec<Block>) -> bool {
+    let phc = stored.unwrap_or_else(|| dummy_hash());
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    if params.block_count() > MAX_BLOCKS {
+        return false;
+    }
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let computed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt.as_ref(),
+        &mut out,
+        &mut memory[..],
+    );
+    let ok = computed.is_ok() && crate::crypto::secrets::ct_eq(&out, expected.as_bytes());
+    ok && stored.is_some()
+}
+
 /// Checks `password` against a stored PHC string; `None` verifies against the dummy hash and
 /// always fails, taking the same time. CPU-heavy: call from a blocking thread.
 pub fn verify(password: &str, stored: Option<&str>) -> bool {
-    let stored = match stored {
-        Some(s) => s,
-        None => dummy_hash(),
-    };
-    let Ok(parsed) = PasswordHash::new(stored) else {
-        return false;
-    };
-    let ok = hasher()
-        .map(|h| h.verify_password(password.as_bytes(), &parsed).is_ok())
-        .unwrap_or(false);
-    ok && stored.as_ptr() != dummy_hash().as_ptr()
+    verify_in(password, stored, &mut Vec::new())
 }
 
 /// A hash of a random password, made once per process.
@@ -76,6 +108,14 @@ mod tests {
         assert!(!verify("wrong horse", Some(&h)));
         assert!(!verify("correct horse", None));
         assert!(!verify("x", Some("not a phc string")));
+        // A stored hash may not make a check allocate without bound (here 4 GiB).
+        let hostile = h.replace("m=19456", "m=4194304");
+        assert!(!verify("correct horse", Some(&hostile)));
+        // One reused block set gives the same answers.
+        let mut memory = Vec::new();
+        assert!(verify_in("correct horse", Some(&h), &mut memory));
+        assert!(!verify_in("wrong horse", Some(&h), &mut memory));
+        assert_eq!(memory.len(), MEMORY_KIB as usize);
         // Two hashes of one password differ (random salt).
         assert_ne!(h, hash("correct horse").expect("hash"));
     }

@@ -20,9 +20,17 @@ pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
 /// `n` bytes from the system CSPRNG, base64url encoded. 32 bytes = 256 bits.
 pub fn random_token(n: usize) -> String {
     let mut buf = vec![0u8; n];
-    // The OS RNG failing is unrecoverable for a security server; aws-lc aborts itself in that case.
-    aws_lc_rs::rand::fill(&mut buf).unwrap_or_default();
+    fill_random(&mut buf);
     b64url(&buf)
+}
+
+/// Fills `buf` from the system CSPRNG. If the RNG fails the process aborts: a security server
+/// that cannot make random values must not go on issuing predictable tokens, keys or ids.
+pub fn fill_random(buf: &mut [u8]) {
+    if aws_lc_rs::rand::fill(buf).is_err() {
+        eprintln!("tessera: the system random number generator failed; aborting");
+        std::process::abort();
+    }
 }
 
 /// SHA-256 of `data`, base64url encoded: how reference tokens and client secrets are stored.
@@ -49,7 +57,11 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// AES-256-GCM key for data at rest (signing keys' private halves, `client_secret_jwt` secrets),
 /// plus an HMAC key derived from it for pairwise subject identifiers.
-pub struct MasterKey(RandomizedNonceKey, aws_lc_rs::hmac::Key);
+pub struct MasterKey(
+    RandomizedNonceKey,
+    aws_lc_rs::hmac::Key,
+    aws_lc_rs::hmac::Key,
+);
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,7 +85,7 @@ impl MasterKey {
         let root = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &bytes);
         let pairwise = aws_lc_rs::hmac::sign(&root, b"tessera pairwise subject v1");
         let mac = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pairwise.as_ref());
-        Ok(Self(aead, mac))
+        Ok(Self(aead, mac, root))
     }
 
     /// Reads the key file, creating it (mode 0600) with a fresh key when it does not exist.
@@ -106,6 +118,15 @@ impl MasterKey {
             // Sealing only fails for absurd lengths (> 64 GiB); nothing we seal comes close.
             Err(_) => String::new(),
         }
+    }
+
+    /// A 32-byte key for one purpose, derived from the master key: HMAC(master, `label`). Labels
+    /// name the purpose and its version, so keys for different purposes are unrelated.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        let tag = aws_lc_rs::hmac::sign(&self.2, label);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&tag.as_ref()[..32]);
+        out
     }
 
     /// A pairwise subject identifier (OpenID Connect Core §8.1): the same for one user across

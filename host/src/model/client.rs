@@ -247,6 +247,15 @@ pub struct ClientMetadata {
     /// "Persist Authorizations".
     #[serde(default = "default_true")]
     pub persist_client_authorizations: bool,
+    /// Require PKCE (S256) for this client even though it is confidential (RFC 9700 §2.1.1;
+    /// public clients always need it).
+    #[serde(default)]
+    pub require_pkce: bool,
+    /// RFC 8707 resources (absolute URIs) this client may name in `client_credentials`
+    /// requests. Empty: only the default audience (the client itself and its additional
+    /// audiences).
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// "Trusted client": the user is not asked for consent (unless `prompt=consent`).
     #[serde(default)]
     pub trusted_client: bool,
@@ -294,10 +303,8 @@ impl ClientMetadata {
         }
         if let Some(alg) = &self.token_endpoint_auth_signing_alg {
             let ok = match self.token_endpoint_auth_method.as_str() {
-                "client_secret_jwt" => matches!(alg.as_str(), "HS256" | "HS384" | "HS512"),
-                "private_key_jwt" => {
-                    crate::oauth::client_auth::ASYMMETRIC_ALGS.contains(&alg.as_str())
-                }
+                "client_secret_jwt" => crate::crypto::jwt::HMAC_ALGS.contains(&alg.as_str()),
+                "private_key_jwt" => crate::crypto::jwt::ASYMMETRIC_ALGS.contains(&alg.as_str()),
                 _ => false,
             };
             if !ok {
@@ -341,6 +348,14 @@ impl ClientMetadata {
                 ));
             }
         }
+        for r in &self.resources {
+            let u = url::Url::parse(r).map_err(|e| format!("resources: {r:?}: {e}"))?;
+            if u.fragment().is_some() {
+                return Err(format!(
+                    "resources: {r:?} must not have a fragment (RFC 8707 §2)"
+                ));
+            }
+        }
         self.validate_browser_flows()?;
         for (name, v) in [
             ("access_token_lifetime", self.access_token_lifetime),
@@ -359,7 +374,7 @@ impl ClientMetadata {
             && !scope
                 .split(' ')
                 .filter(|s| !s.is_empty())
-                .all(crate::oauth::scope::is_valid_scope_token)
+                .all(crate::model::scope::is_valid_scope_token)
         {
             return Err("scope: contains characters RFC 6749 §3.3 forbids".into());
         }

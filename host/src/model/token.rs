@@ -53,6 +53,9 @@ pub struct Grant {
     pub session_id: Option<String>,
     /// How the user authenticated, for the ID tokens of later refreshes.
     pub auth: Option<AuthContext>,
+    /// RFC 8707 resources the user authorized; token requests may only narrow them. Empty for
+    /// grants without a user and for user grants that named none.
+    pub resources: Vec<String>,
 }
 
 impl Grant {
@@ -74,6 +77,7 @@ impl Grant {
             user_id: None,
             session_id: None,
             auth: None,
+            resources: Vec::new(),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::oauth::form::OAuthForm;
 use crate::oauth::token::{
     TokenResponse, issues_refresh_token, mint_access_token, mint_refresh_token, revoke_on_replay,
 };
-use crate::oauth::{OAuthError, client_credentials, id_token};
+use crate::oauth::{OAuthError, id_token, resource};
 use crate::server::AppState;
 use aws_lc_rs::digest;
 
@@ -64,8 +64,11 @@ pub async fn grant(
         user_id: Some(user.user_id.clone()),
         session_id: Some(payload.session_id.clone()),
         auth: Some(payload.auth.clone()),
+        resources: payload.resources.clone(),
     };
-    let audience = client_credentials::audience(client, &payload.resources)?;
+    // RFC 8707 §2.2: the token request may narrow the authorized resources, never widen them.
+    let resources = resource::narrow(&grant.resources, form.all("resource"))?;
+    let audience = resource::audience(client, resources);
     let access = mint_access_token(state, client, &grant, &grant.scope, audience, now).await?;
     let refresh = issues_refresh_token(state, client, &grant.scope)
         .then(|| mint_refresh_token(state, client, &grant, now));

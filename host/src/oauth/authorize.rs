@@ -9,11 +9,11 @@
 
 use crate::clock::UnixTime;
 use crate::crypto::secrets::{random_token, sha256_b64};
-use crate::http::pages;
+use crate::http::{PeerIp, pages};
 use crate::model::{AuthContext, Client};
 use crate::oauth::form::OAuthForm;
 use crate::oauth::redirect::{self, ResponseMode, Target};
-use crate::oauth::{OAuthError, client_credentials, scope};
+use crate::oauth::{OAuthError, resource, scope};
 use crate::server::AppState;
 use crate::session;
 use crate::store::{CodeRow, PendingRow, SessionRow};
@@ -59,6 +59,9 @@ pub struct AuthRequest {
     /// The user consented in this interaction.
     #[serde(default)]
     pub consented: bool,
+    /// The client IP address that sent the request (bounds pending sign-ins per address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
 }
 
 /// What the code carries to the token endpoint.
@@ -120,7 +123,11 @@ impl From<crate::store::StoreError> for Failure {
 }
 
 /// `GET /authorize` and `POST /authorize`.
-pub async fn authorize(State(state): State<AppState>, req: Request) -> Response {
+pub async fn authorize(
+    State(state): State<AppState>,
+    PeerIp(peer): PeerIp,
+    req: Request,
+) -> Response {
     let headers = req.headers().clone();
     let form = match OAuthForm::from_request(req, &state).await {
         Ok(f) => f,
@@ -130,14 +137,24 @@ pub async fn authorize(State(state): State<AppState>, req: Request) -> Response 
         Ok(t) => t,
         Err(msg) => return bad_request_page(msg),
     };
-    let st = form.get("state").map(str::to_string);
-    let request = match validate(&state, &client, target.clone(), &form) {
+    // An oversized `state` is refused below, and not echoed back either.
+    let max = state.settings().authorize.max_param_bytes;
+    let st = form
+        .get("state")
+        .filter(|s| s.len() <= max)
+        .map(str::to_string);
+    let validated = match validate(&state, &client, target.clone(), &form) {
+        Ok(r) => restrict_claims(&state, &client, r).await,
+        Err(e) => Err(e),
+    };
+    let mut request = match validated {
         Ok(r) => r,
         Err(Failure::Page(msg)) => return bad_request_page(msg),
         Err(Failure::Redirect(code, desc)) => {
             return error_response(&state, &target, st.as_deref(), code, &desc);
         }
     };
+    request.client_ip = peer.map(|ip| ip.to_string());
     let session = match session::current(&state, &headers).await {
         Ok(s) => s,
         Err(e) => return fail(&state, &request, e.into()),
@@ -184,7 +201,7 @@ async fn trusted_target(
     let mode = form
         .get("response_mode")
         .and_then(ResponseMode::parse)
-        .unwrap_or(ResponseMode::Query);
+        .unwrap_or_else(|| ResponseMode::default_for(form.get("response_type")));
     Ok((client, Target { redirect_uri, mode }))
 }
 
@@ -196,6 +213,7 @@ fn validate(
     form: &OAuthForm,
 ) -> Result<AuthRequest, Failure> {
     let invalid = |d: &str| Failure::Redirect("invalid_request", d.to_string());
+    check_bounds(state, form)?;
     for (p, code) in [
         ("request", "request_not_supported"),
         ("request_uri", "request_uri_not_supported"),
@@ -232,7 +250,7 @@ fn validate(
             "the client is not registered for the authorization code flow".into(),
         ));
     }
-    let code_challenge = pkce_challenge(client, form)?;
+    let code_challenge = pkce_challenge(state, client, form)?;
     let scope = requested_scope(client, form.get("scope"))?;
     let openid = scope.iter().any(|s| s == "openid");
     let prompt = parse_prompt(form.get("prompt"))?;
@@ -248,14 +266,12 @@ fn validate(
     let claims = match form.get("claims") {
         None => None,
         Some(_) if !openid => return Err(invalid("claims requires the openid scope")),
-        Some(c) => Some(parse_claims(c).map_err(|d| invalid(&d))?),
+        Some(c) => Some(
+            parse_claims(c, state.settings().authorize.max_json_depth).map_err(|d| invalid(&d))?,
+        ),
     };
     let acr = choose_acr(state, client, form.get("acr_values"), claims.as_ref())?;
-    let resources = if form.all("resource").is_empty() {
-        Vec::new()
-    } else {
-        client_credentials::audience(client, form.all("resource"))?
-    };
+    let resources = resource::parse(form.all("resource"))?;
     Ok(AuthRequest {
         client_id: client.client_id.clone(),
         redirect_uri_sent: form.get("redirect_uri").is_some(),
@@ -272,19 +288,98 @@ fn validate(
         resources,
         login_sid: None,
         consented: false,
+        client_ip: None,
     })
 }
 
-/// RFC 7636: only S256; required for public clients (RFC 9700 §2.1.1).
-fn pkce_challenge(client: &Client, form: &OAuthForm) -> Result<Option<String>, Failure> {
+/// The size bounds on what an unauthenticated request may make us store (`[authorize]`):
+/// every parameter value, `claims` on its own bound, and the number of resources.
+fn check_bounds(state: &AppState, form: &OAuthForm) -> Result<(), Failure> {
+    let a = &state.settings().authorize;
+    for (name, value) in form.iter() {
+        let max = if name == "claims" {
+            a.max_claims_bytes
+        } else {
+            a.max_param_bytes
+        };
+        if value.len() > max {
+            return Err(Failure::Redirect(
+                "invalid_request",
+                format!("parameter {name} is longer than {max} bytes"),
+            ));
+        }
+    }
+    if form.all("resource").len() > a.max_resources {
+        return Err(Failure::Redirect(
+            "invalid_target",
+            format!("at most {} resource values are accepted", a.max_resources),
+        ));
+    }
+    Ok(())
+}
+
+/// Claim names of the `claims` parameter that are about the authentication, not the user.
+const AUTHENTICATION_CLAIMS: &[&str] = &["acr", "auth_time", "sub"];
+
+/// OpenID Connect Core §5.5: a user claim asked for through `claims` is released only if it
+/// belongs to a scope this client may request; the others are dropped from the request here
+/// (not an error, §5.5.1), so they are neither shown on consent nor released later.
+async fn restrict_claims(
+    state: &AppState,
+    client: &Client,
+    mut request: AuthRequest,
+) -> Result<AuthRequest, Failure> {
+    let Some(Value::Object(claims)) = request.claims.as_mut() else {
+        return Ok(request);
+    };
+    let scopes = state.store().list_scopes().await?;
+    let allowed: Vec<&str> = scopes
+        .iter()
+        .filter(|s| client.scopes().any(|c| c == s.scope_id))
+        .flat_map(|s| s.claims.iter().map(String::as_str))
+        .collect();
+    for member in ["userinfo", "id_token"] {
+        if let Some(Value::Object(names)) = claims.get_mut(member) {
+            names.retain(|name, _| {
+                AUTHENTICATION_CLAIMS.contains(&name.as_str()) || allowed.contains(&name.as_str())
+            });
+        }
+    }
+    Ok(request)
+}
+
+/// The user claims a request asks for individually (through `claims`), sorted, each once.
+pub fn requested_claims(r: &AuthRequest) -> Vec<String> {
+    let mut out: Vec<String> = ["userinfo", "id_token"]
+        .iter()
+        .filter_map(|m| r.claims.as_ref()?.get(m)?.as_object())
+        .flat_map(|o| o.keys())
+        .filter(|k| !AUTHENTICATION_CLAIMS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// RFC 7636: only S256; required for public clients (RFC 9700 §2.1.1), and for confidential
+/// ones when the server (`authorize.require_pkce`) or the client (`require_pkce`) says so.
+fn pkce_challenge(
+    state: &AppState,
+    client: &Client,
+    form: &OAuthForm,
+) -> Result<Option<String>, Failure> {
     let invalid = |d: &str| Failure::Redirect("invalid_request", d.to_string());
+    let required = client.metadata.token_endpoint_auth_method == "none"
+        || client.metadata.require_pkce
+        || state.settings().authorize.require_pkce;
     match (
         form.get("code_challenge"),
         form.get("code_challenge_method"),
     ) {
         (None, Some(_)) => Err(invalid("code_challenge_method without code_challenge")),
-        (None, None) if client.metadata.token_endpoint_auth_method == "none" => Err(invalid(
-            "public clients must use PKCE (code_challenge with S256)",
+        (None, None) if required => Err(invalid(
+            "this client must use PKCE (code_challenge with S256)",
         )),
         (None, None) => Ok(None),
         // A missing method means `plain` (RFC 7636 §4.3), which we refuse.
@@ -349,9 +444,13 @@ fn parse_prompt(p: Option<&str>) -> Result<Vec<String>, Failure> {
 }
 
 /// The `claims` parameter (OpenID Connect Core §5.5): an object with optional `userinfo` and
-/// `id_token` members, each mapping claim names to `null` or a request object.
-fn parse_claims(raw: &str) -> Result<Value, String> {
+/// `id_token` members, each mapping claim names to `null` or a request object; nested at most
+/// `max_depth` levels.
+pub fn parse_claims(raw: &str, max_depth: usize) -> Result<Value, String> {
     let v: Value = serde_json::from_str(raw).map_err(|_| "claims is not valid JSON".to_string())?;
+    if crate::oauth::form::json_depth(&v) > max_depth {
+        return Err(format!("claims is nested deeper than {max_depth} levels"));
+    }
     let obj = v.as_object().ok_or("claims must be a JSON object")?;
     for (member, inner) in obj {
         if member != "userinfo" && member != "id_token" {
@@ -528,10 +627,13 @@ async fn needs_consent(
         .store()
         .find_consent(&s.user_id, &client.client_id)
         .await?;
+    // Remembered consent covers exactly what was shown: the scopes, and each claim that was
+    // asked for individually. Anything more asks again.
     let covered = remembered.is_some_and(|given| {
-        r.scope
-            .iter()
-            .all(|want| given.split(' ').any(|g| g == want))
+        r.scope.iter().all(|want| given.scopes.contains(want))
+            && requested_claims(r)
+                .iter()
+                .all(|want| given.claims.contains(want))
     });
     Ok(!covered)
 }
@@ -555,15 +657,27 @@ async fn interact(
         },
         None => {
             let (binding, set_cookie) = session::browser_binding(state, headers);
+            let now = state.now();
             let row = PendingRow {
                 request_id: random_token(16),
                 browser_hash: sha256_b64(binding.as_bytes()),
                 csrf: random_token(32),
                 payload,
-                expires_at: state.now() + state.settings().session.interaction_lifetime,
+                expires_at: now + state.settings().session.interaction_lifetime,
+                client_ip: r.client_ip.clone(),
             };
-            if let Err(e) = state.store().insert_pending(&row).await {
-                return fail(state, r, e.into());
+            let cap = state.settings().authorize.max_pending_per_ip;
+            match state.store().insert_pending(&row, now, cap).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(client_ip = ?r.client_ip, client_id = %r.client_id, "too many pending sign-ins from one address");
+                    return pages::error_page(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "Too many sign-ins in progress",
+                        "Too many sign-in requests from your network are waiting to be finished. Finish one, or try again in a few minutes.",
+                    );
+                }
+                Err(e) => return fail(state, r, e.into()),
             }
             (row.request_id, set_cookie)
         }

@@ -19,13 +19,7 @@ use tokio::sync::Mutex;
 /// The only client assertion type (RFC 7523 §2.2).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// Asymmetric JWS algorithms accepted for `private_key_jwt`.
-pub const ASYMMETRIC_ALGS: &[&str] = &[
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-];
-
-/// HMAC algorithms accepted for `client_secret_jwt`.
-pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
+pub use crate::crypto::jwt::{ASYMMETRIC_ALGS, HMAC_ALGS};
 
 /// Clock skew tolerated on assertion `exp`/`nbf`/`iat`, in seconds.
 const LEEWAY: u64 = 30;
@@ -73,8 +67,13 @@ pub async fn authenticate(
     };
     let method = client.metadata.token_endpoint_auth_method.as_str();
     match (&presented, method) {
-        (Presented::Basic { secret, .. }, "client_secret_basic")
-        | (Presented::Post { secret, .. }, "client_secret_post") => {
+        // Either form of the same secret, whichever of the two the client registered: many
+        // libraries (openid-client among them) pick one without asking, and both put the same
+        // secret on the same TLS connection. The JWT methods and `none` stay strict.
+        (
+            Presented::Basic { secret, .. } | Presented::Post { secret, .. },
+            "client_secret_basic" | "client_secret_post",
+        ) => {
             let ok = client
                 .secret_hash
                 .as_deref()
@@ -164,7 +163,7 @@ fn presented(headers: &HeaderMap, form: &OAuthForm) -> Result<Presented, OAuthEr
 }
 
 /// Parses `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
-fn parse_basic(value: &[u8]) -> Option<(String, String)> {
+pub fn parse_basic(value: &[u8]) -> Option<(String, String)> {
     let value = std::str::from_utf8(value).ok()?;
     let (scheme, rest) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -187,7 +186,7 @@ fn parse_basic(value: &[u8]) -> Option<(String, String)> {
 }
 
 /// The `sub` of a JWT, read without verification (only to find the client whose key verifies it).
-fn unverified_subject(jwt: &str) -> Option<String> {
+pub fn unverified_subject(jwt: &str) -> Option<String> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = crate::crypto::secrets::b64url_decode(payload)?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
@@ -198,6 +197,28 @@ fn unverified_subject(jwt: &str) -> Option<String> {
 struct AssertionClaims {
     jti: String,
     exp: i64,
+    aud: Audience,
+}
+
+/// `aud`: one string or an array of strings (RFC 7519 §4.1.3).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// draft-ietf-oauth-rfc7523bis: every value must name this server (its issuer or the
+    /// endpoint called); an array may not smuggle in a foreign audience beside ours, so an
+    /// assertion minted for another server cannot be replayed here.
+    fn only(&self, acceptable: &[String]) -> bool {
+        let values: &[String] = match self {
+            Audience::One(a) => std::slice::from_ref(a),
+            Audience::Many(v) => v,
+        };
+        !values.is_empty() && values.iter().all(|a| acceptable.contains(a))
+    }
 }
 
 async fn verify_assertion(
@@ -257,12 +278,16 @@ async fn verify_assertion(
     let mut v = Validation::new(header.alg);
     v.leeway = LEEWAY;
     v.validate_nbf = true;
-    v.set_audience(&audiences);
+    // jsonwebtoken accepts an array if any one value matches; `Audience::only` checks them all.
+    v.validate_aud = false;
     v.set_issuer(&[client.client_id.as_str()]);
     v.sub = Some(client.client_id.clone());
     v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
     let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v)
         .map_err(|e| bad(&e.to_string()))?;
+    if !data.claims.aud.only(&audiences) {
+        return Err(bad("aud names another party"));
+    }
     let now = state.now();
     if data.claims.exp - now > s.client_auth.assertion_max_lifetime {
         return Err(bad("exp too far in the future"));
@@ -396,20 +421,11 @@ async fn fetch_jwks(state: &AppState, uri: &str) -> Result<JwkSet, OAuthError> {
     if url.scheme() != "https" && !http_ok {
         return Err(fail("jwks_uri must use https".into()));
     }
-    let resp = state
-        .http_client()
-        .get(url)
-        .send()
+    let body = state
+        .outbound()
+        .get(&url, state.now())
         .await
         .map_err(|e| fail(e.to_string()))?;
-    if !resp.status().is_success() {
-        return Err(fail(format!("status {}", resp.status())));
-    }
-    // A JWK Set is small; refuse to buffer an unbounded body.
-    let body = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
-    if body.len() > 256 * 1024 {
-        return Err(fail("document too large".into()));
-    }
     serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))
 }
 

@@ -4,7 +4,7 @@ use crate::crypto::secrets::random_token;
 use crate::model::{Client, Grant};
 use crate::oauth::form::OAuthForm;
 use crate::oauth::token::{TokenResponse, mint_access_token};
-use crate::oauth::{OAuthError, scope};
+use crate::oauth::{OAuthError, resource, scope};
 use crate::server::AppState;
 
 /// Issues an access token to the client itself.
@@ -24,7 +24,14 @@ pub async fn grant(
         ));
     }
     let granted = granted_scope(client, form.get("scope"))?;
-    let audience = audience(client, form.all("resource"))?;
+    // RFC 8707: only resources registered for the client; none requested = default audience.
+    let requested = form.all("resource");
+    let resources = if requested.is_empty() {
+        Vec::new()
+    } else {
+        resource::narrow(&client.metadata.resources, requested)?
+    };
+    let audience = resource::audience(client, resources);
     let now = state.now();
     let grant = Grant::for_client(
         random_token(16),
@@ -55,29 +62,4 @@ fn granted_scope(client: &Client, requested: Option<&str>) -> Result<String, OAu
         }
         None => Ok(client.scopes().collect::<Vec<_>>().join(" ")),
     }
-}
-
-/// RFC 8707 resources if given (absolute URIs, no fragment); otherwise the client itself plus
-/// its additional audiences.
-pub fn audience(client: &Client, resources: &[String]) -> Result<Vec<String>, OAuthError> {
-    if resources.is_empty() {
-        let mut aud = vec![client.client_id.clone()];
-        aud.extend(client.metadata.additional_audience.iter().cloned());
-        return Ok(aud);
-    }
-    let mut out = Vec::new();
-    for r in resources {
-        let u = url::Url::parse(r).map_err(|_| {
-            OAuthError::InvalidTarget(format!("resource {r:?} is not an absolute URI").into())
-        })?;
-        if u.fragment().is_some() {
-            return Err(OAuthError::InvalidTarget(
-                "resource must not contain a fragment".into(),
-            ));
-        }
-        if !out.contains(r) {
-            out.push(r.clone());
-        }
-    }
-    Ok(out)
 }

@@ -2,9 +2,9 @@
 //! flag JANS_CONFIGURATION). It lists exactly what is implemented and enabled.
 
 use crate::config::FeatureFlag;
+use crate::crypto::jwt::{ASYMMETRIC_ALGS, HMAC_ALGS};
 use crate::model::client::AUTH_METHODS;
 use crate::oauth::OAuthError;
-use crate::oauth::client_auth::{ASYMMETRIC_ALGS, HMAC_ALGS};
 use crate::oauth::redirect::ResponseMode;
 use crate::server::AppState;
 use axum::Json;

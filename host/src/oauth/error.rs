@@ -118,6 +118,13 @@ impl From<crate::store::StoreError> for OAuthError {
     }
 }
 
+/// A fail-closed plugin failure is the server's failure: `server_error`, cause logged only.
+impl From<crate::plugins::hooks::HookError> for OAuthError {
+    fn from(e: crate::plugins::hooks::HookError) -> Self {
+        OAuthError::Server(anyhow::Error::new(e))
+    }
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         match &self {

@@ -64,6 +64,30 @@ impl OAuthForm {
     pub fn all(&self, k: &str) -> &[String] {
         self.multi.get(k).map(Vec::as_slice).unwrap_or(&[])
     }
+
+    /// Every parameter and value, repeatable ones once per value (in no particular order).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.single
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(
+                self.multi
+                    .iter()
+                    .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v.as_str()))),
+            )
+    }
+}
+
+/// The nesting depth of a JSON value: 0 for a scalar, 1 for a flat object or array. Input is
+/// bounded with it where it is accepted, so that whatever we store reads back (serde_json
+/// refuses documents nested deeper than 128 levels, and stored values add levels of their own).
+pub fn json_depth(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match v {
+        Value::Array(a) => 1 + a.iter().map(json_depth).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(json_depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn decode(raw: &[u8]) -> Result<String, OAuthError> {

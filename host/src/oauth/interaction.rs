@@ -2,14 +2,15 @@
 //! request id and its CSRF token, and is accepted only from the browser that started the
 //! request (its binding cookie's hash is stored with the request).
 
-use crate::crypto::password;
 use crate::crypto::secrets::{ct_eq, sha256_b64};
+use crate::http::PeerIp;
 use crate::http::pages::{self, Val};
 use crate::model::Client;
 use crate::oauth::authorize::{self, AuthRequest, bad_request_page};
 use crate::oauth::form::OAuthForm;
 use crate::server::AppState;
 use crate::session;
+use crate::session::throttle::Refusal;
 use crate::store::PendingRow;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -102,6 +103,29 @@ fn forbidden() -> Response {
     )
 }
 
+/// The same answer whether or not the username exists.
+fn locked_out(p: &Pending, username: &str, secs: i64) -> Response {
+    let minutes = (secs + 59) / 60;
+    let msg = format!(
+        "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    let mut resp = login_page_with(StatusCode::TOO_MANY_REQUESTS, p, username, Some(&msg));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+fn busy() -> Response {
+    pages::error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Busy",
+        "The service is busy checking other sign-ins. Go back and try again in a moment.",
+    )
+}
+
 fn unavailable() -> Response {
     pages::error_page(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -115,6 +139,15 @@ fn client_name(c: &Client) -> &str {
 }
 
 fn login_page(p: &Pending, username: &str, error: Option<&str>) -> Response {
+    login_page_with(StatusCode::OK, p, username, error)
+}
+
+fn login_page_with(
+    status: StatusCode,
+    p: &Pending,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", pages::escape(e)))
         .unwrap_or_default();
@@ -129,7 +162,7 @@ fn login_page(p: &Pending, username: &str, error: Option<&str>) -> Response {
             ("username", Val::Text(username)),
         ],
     );
-    pages::page(StatusCode::OK, "Sign in", body, None)
+    pages::page(status, "Sign in", body, None)
 }
 
 /// `GET /login?request=ID`.
@@ -147,10 +180,12 @@ pub async fn login_form(
     }
 }
 
-/// `POST /login`: checks the password (same cost whether or not the user exists), starts a new
-/// session (rotating the session id) and continues the authorization.
+/// `POST /login`: unless the username or the address is locked out, checks the password
+/// (same cost whether or not the user exists, at most a few at once), starts a new session
+/// (rotating the session id) and continues the authorization.
 pub async fn login_submit(
     State(state): State<AppState>,
+    PeerIp(peer): PeerIp,
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Response {
@@ -160,6 +195,11 @@ pub async fn login_submit(
     };
     let username = form.get("username").unwrap_or("").to_string();
     let password = form.get("password").unwrap_or("").to_string();
+    let guard = state.login_guard();
+    if let Err(Refusal::LockedOut(secs)) = guard.check(&username, peer, state.now()) {
+        tracing::warn!(username = ?username, client_ip = ?peer, "login refused: locked out");
+        return locked_out(&p, &username, secs);
+    }
     let user = match state.store().find_user_by_username(&username).await {
         Ok(u) => u,
         Err(e) => {
@@ -168,16 +208,27 @@ pub async fn login_submit(
         }
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
-        .await
-        .unwrap_or(false);
+    let ok = match guard.verify(password, stored).await {
+        Ok(ok) => ok,
+        Err(_) => {
+            tracing::warn!(client_ip = ?peer, "login refused: every password check is busy");
+            return busy();
+        }
+    };
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {
-            tracing::info!(client_id = %p.client.client_id, "login failed");
+            // Debug formatting escapes control characters: a username cannot forge log lines.
+            tracing::warn!(username = ?username, client_ip = ?peer, client_id = %p.client.client_id, "login failed");
+            let now = state.now();
+            guard.record_failure(&username, peer, now);
+            if let Err(Refusal::LockedOut(secs)) = guard.check(&username, peer, now) {
+                return locked_out(&p, &username, secs);
+            }
             return login_page(&p, &username, Some("Wrong username or password."));
         }
     };
+    guard.record_success(&username);
     let now = state.now();
     let (session, cookie) = match session::login(&state, &headers, &user, &p.request.acr, now).await
     {
@@ -241,11 +292,19 @@ pub async fn consent_form(
             )
         })
         .collect();
+    let claims = list_section(
+        "Your information, item by item:",
+        "claim",
+        &authorize::requested_claims(&p.request),
+    );
+    let resources = list_section("For use at:", "resource", &p.request.resources);
     let body = pages::render(
         pages::CONSENT,
         &[
             ("client", Val::Text(client_name(&p.client))),
             ("scopes", Val::Html(scopes)),
+            ("claims", Val::Html(claims)),
+            ("resources", Val::Html(resources)),
             ("user", Val::Text(&user)),
             ("action", Val::Text("/consent")),
             ("request", Val::Text(&p.row.request_id)),
@@ -253,6 +312,25 @@ pub async fn consent_form(
         ],
     );
     pages::page(StatusCode::OK, "Allow access", body, None)
+}
+
+/// A titled list for the consent page, each item escaped and tagged `data-KIND`; empty when
+/// there is nothing to list.
+fn list_section(title: &str, kind: &str, items: &[String]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    let lis: String = items
+        .iter()
+        .map(|i| {
+            let i = pages::escape(i);
+            format!("<li data-{kind}=\"{i}\">{i}</li>\n")
+        })
+        .collect();
+    format!(
+        "<p>{}</p>\n<ul class=\"{kind}s\">\n{lis}</ul>",
+        pages::escape(title)
+    )
 }
 
 /// `POST /consent`: allow (remembered when the client persists authorizations) or deny.
@@ -293,35 +371,31 @@ pub async fn consent_submit(
         _ => return bad_request_page("The form was incomplete."),
     }
     if p.client.metadata.persist_client_authorizations {
-        let mut scope: Vec<String> = match state
+        let mut consent = match state
             .store()
             .find_consent(&session.user_id, &p.client.client_id)
             .await
         {
-            Ok(s) => s
-                .unwrap_or_default()
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            Ok(c) => c.unwrap_or_default(),
             Err(e) => {
                 tracing::error!(error = %e, "consent lookup failed");
                 return unavailable();
             }
         };
-        for s in &p.request.scope {
-            if !scope.contains(s) {
-                scope.push(s.clone());
+        // Remember exactly what the page showed: its scopes and its individual claims.
+        for (have, shown) in [
+            (&mut consent.scopes, p.request.scope.clone()),
+            (&mut consent.claims, authorize::requested_claims(&p.request)),
+        ] {
+            for item in shown {
+                if !have.contains(&item) {
+                    have.push(item);
+                }
             }
         }
         if let Err(e) = state
             .store()
-            .save_consent(
-                &session.user_id,
-                &p.client.client_id,
-                &scope.join(" "),
-                state.now(),
-            )
+            .save_consent(&session.user_id, &p.client.client_id, &consent, state.now())
             .await
         {
             tracing::error!(error = %e, "could not remember consent");

@@ -43,9 +43,8 @@ fn same_loopback_ignoring_port(registered: &str, requested: &str) -> bool {
         let mut rest = &rest[host.len()..];
         if let Some(p) = rest.strip_prefix(':') {
             let digits = p.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 || digits > 5 {
-                return None;
-            }
+            // A port is 1..=65535 (RFC 3986 allows more digits, but no such port exists).
+            p[..digits].parse::<u16>().ok().filter(|&n| n != 0)?;
             rest = &p[digits..];
         }
         (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')).then_some((host, rest))
@@ -73,6 +72,19 @@ impl ResponseMode {
             "fragment" => Some(Self::Fragment),
             "form_post" => Some(Self::FormPost),
             _ => None,
+        }
+    }
+
+    /// The default mode of a `response_type` (OAuth 2.0 Multiple Response Types §5): the
+    /// fragment when it returns a token or ID token, the query otherwise. Errors about an
+    /// unsupported response type travel the same way.
+    pub fn default_for(response_type: Option<&str>) -> Self {
+        let in_fragment =
+            response_type.is_some_and(|rt| rt.split(' ').any(|t| t == "token" || t == "id_token"));
+        if in_fragment {
+            Self::Fragment
+        } else {
+            Self::Query
         }
     }
 

@@ -8,7 +8,7 @@ use crate::model::{Client, TokenKind};
 use crate::oauth::authorization_code::has_openid;
 use crate::oauth::form::OAuthForm;
 use crate::oauth::token::{TokenResponse, mint_access_token, mint_refresh_token, revoke_on_replay};
-use crate::oauth::{OAuthError, client_credentials, id_token, scope};
+use crate::oauth::{OAuthError, id_token, resource, scope};
 use crate::server::AppState;
 
 /// Exchanges a refresh token for new tokens.
@@ -59,8 +59,9 @@ pub async fn grant(
         ),
         None => None,
     };
-    // RFC 8707 §2.2: a refresh request may name resources for the new access token.
-    let audience = client_credentials::audience(client, form.all("resource"))?;
+    // RFC 8707 §2.2: a refresh request may narrow the grant's resources, never add one.
+    let resources = resource::narrow(&grant.resources, form.all("resource"))?;
+    let audience = resource::audience(client, resources);
     let access = mint_access_token(state, client, &grant, &narrowed, audience, now).await?;
     let refresh = mint_refresh_token(state, client, &grant, now);
     let id_token = match (&user, &grant.auth, &grant.subject) {

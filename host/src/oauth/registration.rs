@@ -65,23 +65,23 @@ pub async fn register(
         metadata,
         created_at: now,
     };
-    for scope in client.scopes() {
-        let row = ScopeRow {
+    let scopes: Vec<ScopeRow> = client
+        .scopes()
+        .map(|scope| ScopeRow {
             scope_id: scope.into(),
             scope_type: "oauth".into(),
             description: String::new(),
             claims: vec![],
-        };
-        store.ensure_scope(&row, now).await?;
-    }
-    store.insert_client(&client).await?;
+        })
+        .collect();
+    store.insert_client(&client, &scopes, now).await?;
     Ok(Registered { client, secret })
 }
 
 /// A random UUID-shaped client id (version 4 layout).
 fn new_client_id() -> String {
     let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b).unwrap_or_default();
+    crate::crypto::secrets::fill_random(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();

@@ -2,12 +2,7 @@
 
 use crate::oauth::OAuthError;
 
-/// Whether `s` is a valid scope-token.
-pub fn is_valid_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-}
+pub use crate::model::scope::is_valid_scope_token;
 
 /// Splits a `scope` parameter, refusing malformed tokens; keeps first-seen order, drops repeats.
 pub fn parse(scope: &str) -> Result<Vec<&str>, OAuthError> {

@@ -4,24 +4,46 @@
 //!
 //! Loading native code from disk is the one `unsafe` operation in Tessera (see ADR 0006): the
 //! files are written only by this module, atomically (temp file + rename), into a directory the
-//! server owns, and named by the SHA-256 of the wasm they were compiled from plus a hash of
-//! the engine configuration; wasmtime refuses a file made by another version or configuration.
+//! server creates with mode 0700, and named by the SHA-256 of the wasm they were compiled from
+//! plus a hash of the engine configuration. Each file starts with an HMAC-SHA256 over the
+//! compiled code, keyed by a key derived from the master key; a file whose MAC does not verify
+//! (tampered with, or written by a server with another master key) is never deserialized: it
+//! is logged, removed and recompiled.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+/// Bytes of the MAC that starts every cache file.
+const MAC_LEN: usize = 32;
+
+/// The label of the cache's MAC key ([`crate::crypto::secrets::MasterKey::derive`]).
+pub const MAC_LABEL: &[u8] = b"tessera compiled plugin cache v1";
+
 /// A directory of compiled components.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CompiledCache {
     dir: PathBuf,
+    mac: aws_lc_rs::hmac::Key,
+}
+
+impl std::fmt::Debug for CompiledCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledCache")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CompiledCache {
-    /// A cache in `dir` (created on first write).
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+    /// A cache in `dir` (created on first write), its files authenticated with `mac_key`
+    /// (derive it from the master key with [`MAC_LABEL`]).
+    pub fn new(dir: impl Into<PathBuf>, mac_key: [u8; 32]) -> Self {
+        Self {
+            dir: dir.into(),
+            mac: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &mac_key),
+        }
     }
 
     /// The directory.
@@ -47,10 +69,10 @@ impl CompiledCache {
     ) -> Result<(Component, bool), String> {
         let path = self.path_for(engine, sha256);
         if path.exists() {
-            match load(engine, &path) {
+            match self.load(engine, &path) {
                 Ok(c) => return Ok((c, true)),
                 Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "discarding an unusable compiled plugin");
+                    tracing::warn!(path = %path.display(), error = %e, "discarding an unusable compiled plugin; recompiling");
                     let _ = std::fs::remove_file(&path);
                 }
             }
@@ -68,26 +90,43 @@ impl CompiledCache {
     }
 
     fn store(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
+        // Also when the directory existed before: only the server may write native code here.
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))?;
         // Unique per writer: two servers (or threads) may compile the same plugin at once.
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = path.with_extension(format!("tmp{}-{seq}", std::process::id()));
-        std::fs::write(&tmp, bytes)?;
+        let tag = aws_lc_rs::hmac::sign(&self.mac, bytes);
+        let mut file = Vec::with_capacity(MAC_LEN + bytes.len());
+        file.extend_from_slice(tag.as_ref());
+        file.extend_from_slice(bytes);
+        std::fs::write(&tmp, file)?;
         std::fs::rename(&tmp, path)
+    }
+
+    /// Reads a cache file and deserializes it only if its MAC verifies.
+    fn load(&self, engine: &Engine, path: &Path) -> Result<Component, String> {
+        let file = std::fs::read(path).map_err(|e| e.to_string())?;
+        if file.len() < MAC_LEN {
+            return Err("truncated file".into());
+        }
+        let (tag, code) = file.split_at(MAC_LEN);
+        aws_lc_rs::hmac::verify(&self.mac, code, tag)
+            .map_err(|_| "MAC mismatch: not written by this server's master key".to_string())?;
+        deserialize_bytes(engine, code)
     }
 }
 
 #[allow(unsafe_code)]
-fn load(engine: &Engine, path: &Path) -> Result<Component, String> {
-    // SAFETY: the file was produced by `Engine::precompile_component` of an engine with the
-    // same configuration (the name carries its compatibility hash; wasmtime re-checks the
-    // header) and written atomically by `CompiledCache::store` into the server's own directory.
-    unsafe { Component::deserialize_file(engine, path) }.map_err(|e| format!("{e:#}"))
-}
-
-#[allow(unsafe_code)]
 fn deserialize_bytes(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
-    // SAFETY: `bytes` were just produced by `engine.precompile_component` in this process.
+    // SAFETY: `bytes` were produced by `engine.precompile_component` of an engine with the same
+    // configuration: either just now in this process, or read from the cache after their
+    // HMAC (keyed from the master key) verified, so they are what this server wrote
+    // (the name carries the engine's compatibility hash; wasmtime re-checks the header).
     unsafe { Component::deserialize(engine, bytes) }.map_err(|e| format!("{e:#}"))
 }

@@ -168,6 +168,7 @@ impl host::Host for CallState {
             }
             message.truncate(cut);
         }
+        let message = escape_control(&message);
         let (plugin, version) = (&self.identity.name, &self.identity.version);
         match level {
             host::Level::Trace => tracing::trace!(plugin, version, "{message}"),
@@ -193,6 +194,23 @@ impl host::Host for CallState {
     fn now(&mut self) -> i64 {
         self.now
     }
+}
+
+/// A plugin's log text with control characters escaped (`\n` → `\\n`, others `\\u{..}`),
+/// so that it cannot forge lines or terminal sequences in plain-text logs.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl bindings::types::Host for CallState {}
@@ -399,7 +417,8 @@ pub async fn prepare(
     };
     // It must instantiate (start functions, initialisers) within its own limits.
     let _slot = SLOTS.acquire().await.ok();
-    let mut store = prepared.store(identity, limits, 0);
+    let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
+    let mut store = prepared.store(identity, limits, 0, deadline);
     prepared
         .pre
         .instantiate_async(&mut store)
@@ -424,7 +443,13 @@ pub struct Called<R> {
 }
 
 impl Prepared {
-    fn store(&self, identity: Arc<PluginIdentity>, limits: Limits, now: i64) -> Store<CallState> {
+    fn store(
+        &self,
+        identity: Arc<PluginIdentity>,
+        limits: Limits,
+        now: i64,
+        deadline: Instant,
+    ) -> Store<CallState> {
         let engine = self.pre.engine();
         let mut store = Store::new(
             engine,
@@ -441,7 +466,6 @@ impl Prepared {
             },
         );
         store.limiter(|s| &mut s.limiter);
-        let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
         // Every tick the guest yields to tokio (so a busy plugin cannot starve the worker
         // thread) and is interrupted once its deadline has passed.
         store.set_epoch_deadline(1);
@@ -470,9 +494,25 @@ macro_rules! call_hook {
     ($prepared:expr, $identity:expr, $limits:expr, $now:expr, $variant:ident, $call:ident, $ctx:expr) => {{
         let prepared: &$crate::plugins::engine::Prepared = $prepared;
         let limits: $crate::plugins::manifest::Limits = $limits;
-        // The semaphore is never closed, so acquiring cannot fail.
-        let _slot = SLOTS.acquire().await.ok();
-        let mut store = prepared.store($identity, limits, $now);
+        // Waiting for a free instance slot counts against the call's deadline: a burst that
+        // keeps every slot busy fails the waiting calls (per `on_error`) instead of queueing
+        // them without bound. The semaphore is never closed, so only the wait can fail.
+        let budget = std::time::Duration::from_millis(limits.timeout_ms);
+        let deadline = std::time::Instant::now() + budget;
+        let slot = tokio::time::timeout(budget, SLOTS.acquire()).await;
+        let _slot = match slot {
+            Ok(s) => s.ok(),
+            Err(_) => {
+                return $crate::plugins::engine::Called {
+                    result: Err(format!(
+                        "deadline of {} ms exceeded waiting for a free instance slot",
+                        limits.timeout_ms
+                    )),
+                    peak_memory: 0,
+                };
+            }
+        };
+        let mut store = prepared.store($identity, limits, $now, deadline);
         let run = async {
             let $crate::plugins::engine::HookExports::$variant(indices) = &prepared.exports else {
                 return Err(wasmtime::Error::msg(
@@ -621,5 +661,20 @@ impl Prepared {
             call_end_session,
             ctx
         )
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::escape_control;
+
+    #[test]
+    fn plugin_log_text_cannot_forge_lines() {
+        assert_eq!(escape_control("plain text é"), "plain text é");
+        assert_eq!(
+            escape_control("ok\nERROR forged line\r\u{1b}[31m"),
+            "ok\\nERROR forged line\\r\\u{1b}[31m"
+        );
+        assert!(!escape_control("a\nb\tc\0").contains(char::is_control));
     }
 }

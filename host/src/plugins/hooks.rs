@@ -9,7 +9,6 @@ use super::manifest::{HookKind, OnError};
 use super::registry::{LoadedPlugin, Registry};
 use crate::clock::SharedClock;
 use crate::model::{Client, Grant, TokenRecord};
-use crate::oauth::OAuthError;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -26,12 +25,6 @@ pub struct HookError {
     pub hook: HookKind,
     /// What went wrong.
     pub message: String,
-}
-
-impl From<HookError> for OAuthError {
-    fn from(e: HookError) -> Self {
-        OAuthError::Server(anyhow::Error::new(e))
-    }
 }
 
 /// Claims no plugin may set or remove: the ones the protocol and the host's own checks rest on.
@@ -52,6 +45,8 @@ pub const PROTECTED_CLAIMS: &[&str] = &[
     "auth_time",
     "acr",
     "amr",
+    "azp",
+    "cnf",
 ];
 
 /// The typed entry point to every hook.

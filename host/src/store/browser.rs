@@ -43,6 +43,17 @@ pub struct PendingRow {
     pub payload: String,
     /// When it is abandoned.
     pub expires_at: UnixTime,
+    /// The client IP address that started it, when known.
+    pub client_ip: Option<String>,
+}
+
+/// Remembered consent of one user to one client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsentRow {
+    /// Scopes consented to.
+    pub scopes: Vec<String>,
+    /// Claims consented to individually (the OpenID `claims` parameter).
+    pub claims: Vec<String>,
 }
 
 /// An issued authorization code.
@@ -178,14 +189,15 @@ impl Store {
 
     /// Deletes a session.
     pub async fn delete_session(&self, session_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE session_id = $1")
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("DELETE FROM session_clients WHERE session_id = $1")
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?;
+        let _write = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM session_clients WHERE session_id = $1",
+            "DELETE FROM sessions WHERE session_id = $1",
+        ] {
+            sqlx::query(sql).bind(session_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -201,23 +213,37 @@ impl Store {
 
     // ---- pending authorization requests ----
 
-    /// Stores a pending request.
-    pub async fn insert_pending(&self, p: &PendingRow) -> StoreResult<()> {
-        sqlx::query("INSERT INTO pending_authorizations (request_id, browser_hash, csrf, payload, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&p.request_id)
-            .bind(&p.browser_hash)
-            .bind(&p.csrf)
-            .bind(&p.payload)
-            .bind(p.expires_at)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from_write)?;
-        Ok(())
+    /// Stores a pending request unless its client IP address already has `max_per_ip` live
+    /// ones (`false`: nothing stored). Count and insert are one statement.
+    pub async fn insert_pending(
+        &self,
+        p: &PendingRow,
+        now: UnixTime,
+        max_per_ip: i64,
+    ) -> StoreResult<bool> {
+        let _write = self.write_guard().await;
+        let r = sqlx::query(
+            "INSERT INTO pending_authorizations (request_id, browser_hash, csrf, payload, expires_at, client_ip) \
+             SELECT $1, $2, $3, $4, $5, $6 WHERE (SELECT COUNT(*) FROM pending_authorizations \
+             WHERE client_ip = $6 AND expires_at > $7) < $8",
+        )
+        .bind(&p.request_id)
+        .bind(&p.browser_hash)
+        .bind(&p.csrf)
+        .bind(&p.payload)
+        .bind(p.expires_at)
+        .bind(p.client_ip.as_deref())
+        .bind(now)
+        .bind(max_per_ip)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from_write)?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Finds a pending request.
     pub async fn find_pending(&self, request_id: &str) -> StoreResult<Option<PendingRow>> {
-        let row = sqlx::query("SELECT request_id, browser_hash, csrf, payload, expires_at FROM pending_authorizations WHERE request_id = $1")
+        let row = sqlx::query("SELECT request_id, browser_hash, csrf, payload, expires_at, client_ip FROM pending_authorizations WHERE request_id = $1")
             .bind(request_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -228,6 +254,7 @@ impl Store {
                 csrf: r.try_get("csrf")?,
                 payload: r.try_get("payload")?,
                 expires_at: r.try_get("expires_at")?,
+                client_ip: r.try_get("client_ip")?,
             })
         })
         .transpose()
@@ -254,34 +281,48 @@ impl Store {
 
     // ---- consent ----
 
-    /// The scopes a user has consented to for a client, space-separated.
+    /// What a user has consented to for a client.
     pub async fn find_consent(
         &self,
         user_id: &str,
         client_id: &str,
-    ) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
+    ) -> StoreResult<Option<ConsentRow>> {
+        let row =
+            sqlx::query("SELECT scope, claims FROM consents WHERE user_id = $1 AND client_id = $2")
                 .bind(user_id)
                 .bind(client_id)
                 .fetch_optional(&self.pool)
-                .await?,
-        )
+                .await?;
+        let words = |s: Option<String>| -> Vec<String> {
+            s.unwrap_or_default()
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        row.map(|r| {
+            Ok(ConsentRow {
+                scopes: words(r.try_get("scope")?),
+                claims: words(r.try_get("claims")?),
+            })
+        })
+        .transpose()
     }
 
-    /// Remembers consent to `scope` (the union with what was remembered before).
+    /// Remembers consent (the caller passes the union with what was remembered before).
     pub async fn save_consent(
         &self,
         user_id: &str,
         client_id: &str,
-        scope: &str,
+        consent: &ConsentRow,
         now: UnixTime,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO consents (user_id, client_id, scope, updated_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at")
+        sqlx::query("INSERT INTO consents (user_id, client_id, scope, claims, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, claims = excluded.claims, updated_at = excluded.updated_at")
             .bind(user_id)
             .bind(client_id)
-            .bind(scope)
+            .bind(consent.scopes.join(" "))
+            .bind(consent.claims.join(" "))
             .bind(now)
             .execute(&self.pool)
             .await?;
@@ -351,7 +392,9 @@ impl Store {
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query("INSERT INTO grants (grant_id, client_id, subject, grant_type, scope, created_at, user_id, session_id, auth_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        let resources = serde_json::to_string(&grant.resources)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("INSERT INTO grants (grant_id, client_id, subject, grant_type, scope, created_at, user_id, session_id, auth_context, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
             .bind(&grant.grant_id)
             .bind(&grant.client_id)
             .bind(grant.subject.as_deref())
@@ -361,6 +404,7 @@ impl Store {
             .bind(grant.user_id.as_deref())
             .bind(grant.session_id.as_deref())
             .bind(auth)
+            .bind(resources)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from_write)?;
@@ -381,7 +425,7 @@ impl Store {
         &self,
         grant_id: &str,
     ) -> StoreResult<Option<(Grant, Option<UnixTime>)>> {
-        let row = sqlx::query("SELECT grant_id, client_id, subject, grant_type, scope, created_at, user_id, session_id, auth_context, revoked_at FROM grants WHERE grant_id = $1")
+        let row = sqlx::query("SELECT grant_id, client_id, subject, grant_type, scope, created_at, user_id, session_id, auth_context, resources, revoked_at FROM grants WHERE grant_id = $1")
             .bind(grant_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -391,6 +435,12 @@ impl Store {
                 .map(|a| serde_json::from_str(&a))
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(format!("grant auth_context: {e}")))?;
+            let resources: Option<String> = r.try_get("resources")?;
+            let resources: Vec<String> = resources
+                .map(|a| serde_json::from_str(&a))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("grant resources: {e}")))?
+                .unwrap_or_default();
             Ok((
                 Grant {
                     grant_id: r.try_get("grant_id")?,
@@ -402,6 +452,7 @@ impl Store {
                     user_id: r.try_get("user_id")?,
                     session_id: r.try_get("session_id")?,
                     auth,
+                    resources,
                 },
                 r.try_get("revoked_at")?,
             ))

@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_browser.sql")),
     (3, include_str!("../../migrations/0003_plugin_claims.sql")),
+    (4, include_str!("../../migrations/0004_hardening.sql")),
 ];
 
 /// Applies every migration not yet applied.

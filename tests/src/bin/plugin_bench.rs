@@ -72,7 +72,10 @@ async fn main() {
     }
     let registry = Arc::new(Registry::new(
         dir.path(),
-        Some(CompiledCache::new(compiled_cache())),
+        Some(CompiledCache::new(
+            compiled_cache(),
+            tessera_tests::test_cache_key(),
+        )),
     ));
     let refused = registry.reload().await;
     assert!(refused.is_empty(), "{:?}", registry.status());

@@ -63,7 +63,9 @@ impl Guest for Faulty {
                 })
             }
             "protected" => Ok(Update {
-                set_claims: Some("{\"sub\":\"someone-else\"}".into()),
+                set_claims: Some(
+                    host::config("claims").unwrap_or_else(|| "{\"sub\":\"someone-else\"}".into()),
+                ),
                 remove_claims: vec![],
                 lifetime: None,
             }),
