@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod cache;
 pub mod engine;
 pub mod hooks;
+pub mod lift;
 pub mod manifest;
 pub mod registry;
 pub mod reload;

@@ -200,7 +200,8 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
             "bomb" => "memory limit exceeded",
             "trap" => "wasm trap: wasm `unreachable` instruction executed",
             "err" => "the plugin answered err: fault fixture: err",
-            "oversize" => "oversize result",
+            // Cut while being copied out of the plugin: the host never copies past the cap.
+            "oversize" => "oversize result: more than 1048576 bytes",
             _ => "invalid result: the claim \"sub\" is protected",
         };
         assert_eq!((e.plugin.as_str(), e.version.as_str()), (*mode, "1.0.0"));

@@ -4,11 +4,15 @@
 
 use super::bindings::{self, host};
 use super::cache::CompiledCache;
+use super::lift;
 use super::manifest::{HookKind, Limits};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::component::{
+    Component, ComponentExportIndex, InstancePre, Linker, ResourceTable, WasmStr,
+    types::ComponentItem,
+};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -224,21 +228,6 @@ fn linker(engine: &Engine) -> Result<Linker<CallState>, String> {
     Ok(linker)
 }
 
-/// The export indices of the one hook a plugin implements.
-#[derive(Clone)]
-pub enum HookExports {
-    /// update-token
-    UpdateToken(bindings::update_token::GuestIndices),
-    /// revoke-token
-    RevokeToken(bindings::revoke_token::GuestIndices),
-    /// dynamic-scope
-    DynamicScope(bindings::dynamic_scope::GuestIndices),
-    /// introspection
-    Introspection(bindings::introspection::GuestIndices),
-    /// end-session
-    EndSession(bindings::end_session::GuestIndices),
-}
-
 /// What a component is, read from its type: the hook it exports and at which WIT version,
 /// and what it imports.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -260,7 +249,8 @@ pub struct Prepared {
     /// What the component is.
     pub inspection: Inspection,
     pre: InstancePre<CallState>,
-    exports: HookExports,
+    /// The hook's function inside its exported interface.
+    func: ComponentExportIndex,
     /// How long compiling (or loading from the cache) took.
     pub compile_time: Duration,
     /// Whether the compiled code came from the on-disk cache.
@@ -390,28 +380,27 @@ pub async fn prepare(
     let pre = linker
         .instantiate_pre(&component)
         .map_err(|e| format!("link: {e:#}"))?;
-    let exports = match inspection.hook {
-        HookKind::UpdateToken => {
-            bindings::update_token::GuestIndices::new(&pre).map(HookExports::UpdateToken)
-        }
-        HookKind::RevokeToken => {
-            bindings::revoke_token::GuestIndices::new(&pre).map(HookExports::RevokeToken)
-        }
-        HookKind::DynamicScope => {
-            bindings::dynamic_scope::GuestIndices::new(&pre).map(HookExports::DynamicScope)
-        }
-        HookKind::Introspection => {
-            bindings::introspection::GuestIndices::new(&pre).map(HookExports::Introspection)
-        }
-        HookKind::EndSession => {
-            bindings::end_session::GuestIndices::new(&pre).map(HookExports::EndSession)
-        }
+    // The generated indices check the export's types against the world; the call itself goes
+    // through `func` with the bounded result types of `lift`.
+    match inspection.hook {
+        HookKind::UpdateToken => bindings::update_token::GuestIndices::new(&pre).map(|_| ()),
+        HookKind::RevokeToken => bindings::revoke_token::GuestIndices::new(&pre).map(|_| ()),
+        HookKind::DynamicScope => bindings::dynamic_scope::GuestIndices::new(&pre).map(|_| ()),
+        HookKind::Introspection => bindings::introspection::GuestIndices::new(&pre).map(|_| ()),
+        HookKind::EndSession => bindings::end_session::GuestIndices::new(&pre).map(|_| ()),
     }
     .map_err(|e| format!("wrong world: {e:#}"))?;
+    let hook = inspection.hook;
+    let iface = format!("tessera:plugin/{hook}@{}", inspection.wit_version);
+    let func = pre
+        .component()
+        .get_export_index(None, &iface)
+        .and_then(|i| pre.component().get_export_index(Some(&i), hook.name()))
+        .ok_or_else(|| format!("wrong world: no function {hook} in {iface}"))?;
     let prepared = Prepared {
         inspection,
         pre,
-        exports,
+        func,
         compile_time,
         from_cache,
     };
@@ -488,10 +477,11 @@ impl Prepared {
     }
 }
 
-/// Runs one hook call in a fresh instance. `$variant` is the [`HookExports`] variant, `$call`
-/// the generated `call_*` method.
+/// Runs one hook call in a fresh instance: `$hook` is the [`HookKind`] it must implement,
+/// `$ctx` its context (of type `$ctx_ty`), `$raw` the raw result type of [`super::lift`] and
+/// `$lift` the function that copies it out within `max_result_bytes`.
 macro_rules! call_hook {
-    ($prepared:expr, $identity:expr, $limits:expr, $now:expr, $variant:ident, $call:ident, $ctx:expr) => {{
+    ($prepared:expr, $identity:expr, $limits:expr, $now:expr, $hook:expr, $ctx_ty:ty, $raw:ty, $lift:path, $ctx:expr) => {{
         let prepared: &$crate::plugins::engine::Prepared = $prepared;
         let limits: $crate::plugins::manifest::Limits = $limits;
         // Waiting for a free instance slot counts against the call's deadline: a burst that
@@ -514,14 +504,16 @@ macro_rules! call_hook {
         };
         let mut store = prepared.store($identity, limits, $now, deadline);
         let run = async {
-            let $crate::plugins::engine::HookExports::$variant(indices) = &prepared.exports else {
+            if prepared.hook() != $hook {
                 return Err(wasmtime::Error::msg(
                     "the plugin does not implement this hook",
                 ));
-            };
+            }
             let instance = prepared.pre.instantiate_async(&mut store).await?;
-            let guest = indices.load(&mut store, &instance)?;
-            guest.$call(&mut store, $ctx).await
+            let func =
+                instance.get_typed_func::<(&$ctx_ty,), ($raw,)>(&mut store, &prepared.func)?;
+            let (raw,) = func.call_async(&mut store, ($ctx,)).await?;
+            $lift(&mut store, raw, limits.max_result_bytes)
         };
         // The epoch callback interrupts the guest at its deadline; the timer is a second line
         // for time spent outside the guest.
@@ -554,11 +546,12 @@ pub fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
         // Displays as "wasm trap: …".
         return trap.to_string();
     }
-    // Our limiter's refusal, wherever it sits in the chain (under the wasm backtrace).
+    // Our limiter's or result meter's refusal, wherever it sits in the chain (under the wasm
+    // backtrace).
     if let Some(cause) = e
         .chain()
         .map(|c| c.to_string())
-        .find(|c| c.starts_with("memory limit exceeded"))
+        .find(|c| c.starts_with("memory limit exceeded") || c.starts_with("oversize result"))
     {
         return cause;
     }
@@ -581,8 +574,10 @@ impl Prepared {
             identity,
             limits,
             now,
-            UpdateToken,
-            call_update_token,
+            HookKind::UpdateToken,
+            bindings::update_token::Context,
+            Result<lift::RawUpdate, WasmStr>,
+            lift::update,
             ctx
         )
     }
@@ -600,8 +595,10 @@ impl Prepared {
             identity,
             limits,
             now,
-            RevokeToken,
-            call_revoke_token,
+            HookKind::RevokeToken,
+            bindings::revoke_token::Context,
+            Result<lift::RawDecision, WasmStr>,
+            lift::decision,
             ctx
         )
     }
@@ -619,8 +616,10 @@ impl Prepared {
             identity,
             limits,
             now,
-            DynamicScope,
-            call_dynamic_scope,
+            HookKind::DynamicScope,
+            bindings::dynamic_scope::Context,
+            Result<WasmStr, WasmStr>,
+            lift::json_text,
             ctx
         )
     }
@@ -638,8 +637,10 @@ impl Prepared {
             identity,
             limits,
             now,
-            Introspection,
-            call_introspection,
+            HookKind::Introspection,
+            bindings::introspection::Context,
+            Result<lift::RawOutcome, WasmStr>,
+            lift::outcome,
             ctx
         )
     }
@@ -657,8 +658,10 @@ impl Prepared {
             identity,
             limits,
             now,
-            EndSession,
-            call_end_session,
+            HookKind::EndSession,
+            bindings::end_session::Context,
+            Result<Option<WasmStr>, WasmStr>,
+            lift::page,
             ctx
         )
     }
