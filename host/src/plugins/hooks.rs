@@ -382,8 +382,7 @@ impl Hooks {
                 .prepared
                 .end_session(p.identity.clone(), p.manifest.limits, self.now(), ctx)
                 .await;
-            let checked =
-                flatten(result).and_then(|html| Ok(html.filter(|h| !h.trim().is_empty())));
+            let checked = flatten(result).map(|html| html.filter(|h| !h.trim().is_empty()));
             if let Some(Some(html)) = self.settle(&p, checked)? {
                 return Ok(Some(html));
             }
