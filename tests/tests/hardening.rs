@@ -536,6 +536,47 @@ async fn concurrent_wrong_logins_keep_memory_bounded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_that_cannot_get_a_password_check_is_told_to_try_again() {
+    let srv = Arc::new(
+        TestServer::start_with(Db::Sqlite, |s| {
+            s.login.max_concurrent_verifications = 1;
+            s.login.verification_wait_ms = 1;
+            s.login.account_failures = 1000;
+            s.login.ip_failures = 1000;
+        })
+        .await,
+    );
+    srv.user("alice", json!({})).await;
+    let web = srv.web_client(json!({})).await;
+    let (_, challenge) = pkce();
+    let mut pages = Vec::new();
+    for _ in 0..8 {
+        let mut b = Browser::new(&srv.base);
+        let page = b.open(&authorize_url(&web, &challenge, &[])).await;
+        pages.push((b, page));
+    }
+    let tasks: Vec<_> = pages
+        .into_iter()
+        .map(|(mut b, page)| {
+            tokio::spawn(async move {
+                let p = b.login(&page, "alice", "nope").await;
+                (p.status, p.body.contains("try again in a moment"))
+            })
+        })
+        .collect();
+    let mut busy = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (200, _) => {}
+            (503, true) => busy += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(busy > 0, "with one slot and a 1 ms wait some logins are turned away");
+    assert!(busy < 8, "the first one is checked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pkce_policy_and_small_authorize_fixes() {
     let srv = TestServer::start_with(Db::Sqlite, |s| s.authorize.require_pkce = true).await;
     let web = srv.web_client(json!({})).await;

@@ -432,3 +432,37 @@ async fn azp_and_cnf_are_protected_claims() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_an_instance_slot_counts_against_the_deadline() {
+    let srv = TestServer::start(Db::Sqlite).await;
+    let reg = srv.cc_client("client_secret_basic", true).await;
+    install_fault(
+        srv.plugins_dir(),
+        "slow",
+        "loop",
+        &reg.client.client_id,
+        "[limits]\ntimeout_ms = 200\n",
+    );
+    assert!(srv.reload_plugins().await.is_empty());
+    // More concurrent calls than the pool has instances (512): the ones that cannot get a
+    // slot within their 200 ms fail as deadline errors instead of queueing past it.
+    let hooks = srv.state.hooks().clone();
+    let g = grant(&reg.client.client_id);
+    let started = Instant::now();
+    let calls = (0..700).map(|_| call(&hooks, &reg.client, &g));
+    let results = futures::future::join_all(calls).await;
+    let elapsed = started.elapsed();
+    let waited = results
+        .iter()
+        .filter(|r| {
+            r.as_ref()
+                .is_err_and(|e| e.message.contains("waiting for a free instance slot"))
+        })
+        .count();
+    assert!(results.iter().all(Result::is_err));
+    assert!(waited > 0, "some calls timed out waiting for a slot");
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    println!("700 looping calls: {waited} timed out waiting for a slot, {elapsed:?} in all");
+    srv.stop().await;
+}
