@@ -6,7 +6,6 @@ pub mod bindings;
 pub mod cache;
 pub mod engine;
 pub mod hooks;
-pub mod lift;
 pub mod manifest;
 pub mod registry;
 pub mod reload;

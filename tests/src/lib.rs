@@ -209,6 +209,16 @@ impl TestServer {
         req.send().await.unwrap()
     }
 
+    /// Calls userinfo with `token` as a bearer token.
+    pub async fn userinfo(&self, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url("/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// GETs `path` and decodes its JSON body.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         self.http
@@ -384,4 +394,11 @@ impl EcKey {
         )
         .unwrap()
     }
+}
+
+/// Resident set size of this process, in bytes.
+pub fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
 }

@@ -45,15 +45,6 @@ fn verify_id_token(srv: &TestServer, jwks: &Value, token: &str, aud: &str) -> Va
         .claims
 }
 
-async fn userinfo(srv: &TestServer, token: &str) -> reqwest::Response {
-    srv.http
-        .get(srv.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn code_flow_end_to_end(db: Db) {
     let srv = TestServer::start(db).await;
     let user = srv.user("alice", json!({})).await;
@@ -127,7 +118,7 @@ async fn code_flow_end_to_end(db: Db) {
     assert_eq!(id["at_hash"], at_hash);
 
     // Userinfo: profile and email claims, not address or phone (not granted).
-    let ui: Value = userinfo(&srv, at).await.json().await.unwrap();
+    let ui: Value = srv.userinfo(at).await.json().await.unwrap();
     assert_eq!(ui["sub"], user.user_id);
     assert_eq!(ui["email"], "alice@example.com");
     assert_eq!(ui["name"], "alice Example");
@@ -169,7 +160,8 @@ async fn code_flow_end_to_end(db: Db) {
     );
     assert_eq!(id2["sub"], user.user_id);
     assert!(id2.get("nonce").is_none());
-    let ui3: Value = userinfo(&srv, r2["access_token"].as_str().unwrap())
+    let ui3: Value = srv
+        .userinfo(r2["access_token"].as_str().unwrap())
         .await
         .json()
         .await
@@ -193,7 +185,7 @@ async fn code_flow_end_to_end(db: Db) {
     ] {
         assert_eq!(srv.introspect(&reg, tok).await["active"], false);
     }
-    let revoked = userinfo(&srv, r3["access_token"].as_str().unwrap()).await;
+    let revoked = srv.userinfo(r3["access_token"].as_str().unwrap()).await;
     assert_eq!(revoked.status(), 401);
     assert!(
         revoked.headers()["www-authenticate"]
@@ -438,7 +430,8 @@ async fn pairwise_subjects_follow_the_sector(db: Db) {
     assert_ne!(s1, s3);
     // Userinfo agrees with the ID token.
     let t = tokens_for(&srv, &a, &mut b, &[]).await;
-    let ui: Value = userinfo(&srv, t["access_token"].as_str().unwrap())
+    let ui: Value = srv
+        .userinfo(t["access_token"].as_str().unwrap())
         .await
         .json()
         .await

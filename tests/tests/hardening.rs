@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tessera_tests::browser::{Browser, REDIRECT, authorize_url, exchange, pkce, response_params};
-use tessera_tests::{Db, TestServer, jwt_parts, on_both_backends};
+use tessera_tests::{Db, TestServer, jwt_parts, on_both_backends, rss};
 
 on_both_backends!(
     claims_parameter_is_bound_to_scopes_and_consent,
@@ -59,18 +59,6 @@ fn claims_listed(body: &str) -> Vec<String> {
         .collect()
 }
 
-async fn userinfo(srv: &TestServer, token: &str) -> Value {
-    srv.http
-        .get(srv.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn claims_parameter_is_bound_to_scopes_and_consent(db: Db) {
     let srv = TestServer::start(db).await;
     srv.user("alice", json!({})).await;
@@ -115,7 +103,12 @@ async fn claims_parameter_is_bound_to_scopes_and_consent(db: Db) {
         .await;
     assert_eq!(resp.status(), 200);
     let tokens: Value = resp.json().await.unwrap();
-    let info = userinfo(&srv, tokens["access_token"].as_str().unwrap()).await;
+    let info: Value = srv
+        .userinfo(tokens["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(info["sub"].is_string());
     assert!(info.get("email").is_none(), "{info}");
     assert!(info.get("phone_number").is_none(), "{info}");
@@ -150,7 +143,12 @@ async fn claims_parameter_is_bound_to_scopes_and_consent(db: Db) {
         .json()
         .await
         .unwrap();
-    let info = userinfo(&srv, tokens["access_token"].as_str().unwrap()).await;
+    let info: Value = srv
+        .userinfo(tokens["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info["email"], "alice@example.com");
     assert!(info.get("phone_number").is_none(), "{info}");
 
@@ -210,8 +208,7 @@ async fn resources_are_recorded_on_the_grant_and_only_narrow(db: Db) {
     let r = srv.post_form("/token", creds, &code_form(a)).await;
     assert_eq!(r.status(), 200);
     let tokens: Value = r.json().await.unwrap();
-    let (_, at) =
-        jwt_parts_or_introspect(&srv, &web, tokens["access_token"].as_str().unwrap()).await;
+    let at = audience(&srv, &web, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(at, json!([a]));
     let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
     // Refresh may name another authorized resource, never a new one.
@@ -241,8 +238,7 @@ async fn resources_are_recorded_on_the_grant_and_only_narrow(db: Db) {
         .await;
     assert_eq!(r.status(), 200);
     let tokens: Value = r.json().await.unwrap();
-    let (_, aud) =
-        jwt_parts_or_introspect(&srv, &web, tokens["access_token"].as_str().unwrap()).await;
+    let aud = audience(&srv, &web, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(aud, json!([bb]));
 
     // client_credentials: only registered resources; none registered = default audience only.
@@ -282,14 +278,14 @@ async fn resources_are_recorded_on_the_grant_and_only_narrow(db: Db) {
 }
 
 /// The audience of an access token (introspected: web clients get reference tokens).
-async fn jwt_parts_or_introspect(
+async fn audience(
     srv: &TestServer,
     reg: &tessera::oauth::registration::Registered,
     token: &str,
-) -> (Value, Value) {
+) -> Value {
     let i = srv.introspect(reg, token).await;
     assert_eq!(i["active"], true);
-    (i.clone(), i["aud"].clone())
+    i["aud"].clone()
 }
 
 async fn pending_sign_ins_are_bounded_per_address_and_purged(db: Db) {
@@ -474,32 +470,35 @@ async fn wrong_passwords_are_throttled_without_revealing_accounts() {
     srv.stop().await;
 }
 
-/// Resident set size of this process, in bytes.
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_wrong_logins_keep_memory_bounded() {
-    let srv = Arc::new(
-        TestServer::start_with(Db::Sqlite, |s| {
-            s.login.account_failures = 1000;
-            s.login.ip_failures = 1000;
-            s.login.verification_wait_ms = 30_000;
-        })
-        .await,
-    );
+/// A server with `tweak`ed login settings, user `alice`, and `n` browsers each on a login page.
+async fn login_pages(
+    tweak: impl FnOnce(&mut tessera::config::Settings),
+    n: usize,
+) -> (TestServer, Vec<(Browser, tessera_tests::browser::Page)>) {
+    let srv = TestServer::start_with(Db::Sqlite, tweak).await;
     srv.user("alice", json!({})).await;
     let web = srv.web_client(json!({})).await;
     let (_, challenge) = pkce();
     let mut pages = Vec::new();
-    for _ in 0..64 {
+    for _ in 0..n {
         let mut b = Browser::new(&srv.base);
         let page = b.open(&authorize_url(&web, &challenge, &[])).await;
         pages.push((b, page));
     }
+    (srv, pages)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_logins_keep_memory_bounded() {
+    let (srv, pages) = login_pages(
+        |s| {
+            s.login.account_failures = 1000;
+            s.login.ip_failures = 1000;
+            s.login.verification_wait_ms = 30_000;
+        },
+        64,
+    )
+    .await;
     let before = rss();
     let mut peak = before;
     let tasks: Vec<_> = pages
@@ -509,14 +508,9 @@ async fn concurrent_wrong_logins_keep_memory_bounded() {
         })
         .collect();
     let mut done = 0;
-    let mut last_done = usize::MAX;
     while done < tasks.len() {
         peak = peak.max(rss());
         done = tasks.iter().filter(|t| t.is_finished()).count();
-        if std::env::var("RSS_TRACE").is_ok() && done != last_done {
-            println!("done {done} rss {} MB", rss() >> 20);
-            last_done = done;
-        }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     for t in tasks {
@@ -533,28 +527,21 @@ async fn concurrent_wrong_logins_keep_memory_bounded() {
     // per core the growth stays a few verifications' worth.
     assert!(growth < 120 << 20, "RSS grew {} MB", growth >> 20);
     assert!(peak < 300 << 20, "RSS peak {} MB", peak >> 20);
+    srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_that_cannot_get_a_password_check_is_told_to_try_again() {
-    let srv = Arc::new(
-        TestServer::start_with(Db::Sqlite, |s| {
+    let (srv, pages) = login_pages(
+        |s| {
             s.login.max_concurrent_verifications = 1;
             s.login.verification_wait_ms = 1;
             s.login.account_failures = 1000;
             s.login.ip_failures = 1000;
-        })
-        .await,
-    );
-    srv.user("alice", json!({})).await;
-    let web = srv.web_client(json!({})).await;
-    let (_, challenge) = pkce();
-    let mut pages = Vec::new();
-    for _ in 0..8 {
-        let mut b = Browser::new(&srv.base);
-        let page = b.open(&authorize_url(&web, &challenge, &[])).await;
-        pages.push((b, page));
-    }
+        },
+        8,
+    )
+    .await;
     let tasks: Vec<_> = pages
         .into_iter()
         .map(|(mut b, page)| {
@@ -572,8 +559,12 @@ async fn a_login_that_cannot_get_a_password_check_is_told_to_try_again() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(busy > 0, "with one slot and a 1 ms wait some logins are turned away");
+    assert!(
+        busy > 0,
+        "with one slot and a 1 ms wait some logins are turned away"
+    );
     assert!(busy < 8, "the first one is checked");
+    srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,15 +4,11 @@
 
 use super::bindings::{self, host};
 use super::cache::CompiledCache;
-use super::lift;
 use super::manifest::{HookKind, Limits};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use wasmtime::component::{
-    Component, ComponentExportIndex, InstancePre, Linker, ResourceTable, WasmStr,
-    types::ComponentItem,
-};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, types::ComponentItem};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -22,8 +18,13 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// Concurrent plugin instances the pool holds (calls beyond it wait for a slot).
 pub const POOL_INSTANCES: u32 = 512;
 
-/// One permit per pool slot: a burst of calls beyond the pool waits instead of failing.
+/// One permit per pool slot: a call beyond the pool waits for one, within its own deadline.
 static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(POOL_INSTANCES as usize);
+
+/// Pool slots not in use right now (for status and tests).
+pub fn free_slots() -> usize {
+    SLOTS.available_permits()
+}
 
 /// The process-wide engine, created on first use with its epoch ticker thread. One engine for
 /// every server in the process: the pooling allocator reserves address space per slot, and
@@ -228,6 +229,21 @@ fn linker(engine: &Engine) -> Result<Linker<CallState>, String> {
     Ok(linker)
 }
 
+/// The export indices of the one hook a plugin implements.
+#[derive(Clone)]
+pub enum HookExports {
+    /// update-token
+    UpdateToken(bindings::update_token::GuestIndices),
+    /// revoke-token
+    RevokeToken(bindings::revoke_token::GuestIndices),
+    /// dynamic-scope
+    DynamicScope(bindings::dynamic_scope::GuestIndices),
+    /// introspection
+    Introspection(bindings::introspection::GuestIndices),
+    /// end-session
+    EndSession(bindings::end_session::GuestIndices),
+}
+
 /// What a component is, read from its type: the hook it exports and at which WIT version,
 /// and what it imports.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -249,8 +265,7 @@ pub struct Prepared {
     /// What the component is.
     pub inspection: Inspection,
     pre: InstancePre<CallState>,
-    /// The hook's function inside its exported interface.
-    func: ComponentExportIndex,
+    exports: HookExports,
     /// How long compiling (or loading from the cache) took.
     pub compile_time: Duration,
     /// Whether the compiled code came from the on-disk cache.
@@ -380,27 +395,28 @@ pub async fn prepare(
     let pre = linker
         .instantiate_pre(&component)
         .map_err(|e| format!("link: {e:#}"))?;
-    // The generated indices check the export's types against the world; the call itself goes
-    // through `func` with the bounded result types of `lift`.
-    match inspection.hook {
-        HookKind::UpdateToken => bindings::update_token::GuestIndices::new(&pre).map(|_| ()),
-        HookKind::RevokeToken => bindings::revoke_token::GuestIndices::new(&pre).map(|_| ()),
-        HookKind::DynamicScope => bindings::dynamic_scope::GuestIndices::new(&pre).map(|_| ()),
-        HookKind::Introspection => bindings::introspection::GuestIndices::new(&pre).map(|_| ()),
-        HookKind::EndSession => bindings::end_session::GuestIndices::new(&pre).map(|_| ()),
+    let exports = match inspection.hook {
+        HookKind::UpdateToken => {
+            bindings::update_token::GuestIndices::new(&pre).map(HookExports::UpdateToken)
+        }
+        HookKind::RevokeToken => {
+            bindings::revoke_token::GuestIndices::new(&pre).map(HookExports::RevokeToken)
+        }
+        HookKind::DynamicScope => {
+            bindings::dynamic_scope::GuestIndices::new(&pre).map(HookExports::DynamicScope)
+        }
+        HookKind::Introspection => {
+            bindings::introspection::GuestIndices::new(&pre).map(HookExports::Introspection)
+        }
+        HookKind::EndSession => {
+            bindings::end_session::GuestIndices::new(&pre).map(HookExports::EndSession)
+        }
     }
     .map_err(|e| format!("wrong world: {e:#}"))?;
-    let hook = inspection.hook;
-    let iface = format!("tessera:plugin/{hook}@{}", inspection.wit_version);
-    let func = pre
-        .component()
-        .get_export_index(None, &iface)
-        .and_then(|i| pre.component().get_export_index(Some(&i), hook.name()))
-        .ok_or_else(|| format!("wrong world: no function {hook} in {iface}"))?;
     let prepared = Prepared {
         inspection,
         pre,
-        func,
+        exports,
         compile_time,
         from_cache,
     };
@@ -477,11 +493,10 @@ impl Prepared {
     }
 }
 
-/// Runs one hook call in a fresh instance: `$hook` is the [`HookKind`] it must implement,
-/// `$ctx` its context (of type `$ctx_ty`), `$raw` the raw result type of [`super::lift`] and
-/// `$lift` the function that copies it out within `max_result_bytes`.
+/// Runs one hook call in a fresh instance. `$variant` is the [`HookExports`] variant, `$call`
+/// the generated `call_*` method.
 macro_rules! call_hook {
-    ($prepared:expr, $identity:expr, $limits:expr, $now:expr, $hook:expr, $ctx_ty:ty, $raw:ty, $lift:path, $ctx:expr) => {{
+    ($prepared:expr, $identity:expr, $limits:expr, $now:expr, $variant:ident, $call:ident, $ctx:expr) => {{
         let prepared: &$crate::plugins::engine::Prepared = $prepared;
         let limits: $crate::plugins::manifest::Limits = $limits;
         // Waiting for a free instance slot counts against the call's deadline: a burst that
@@ -504,16 +519,14 @@ macro_rules! call_hook {
         };
         let mut store = prepared.store($identity, limits, $now, deadline);
         let run = async {
-            if prepared.hook() != $hook {
+            let $crate::plugins::engine::HookExports::$variant(indices) = &prepared.exports else {
                 return Err(wasmtime::Error::msg(
                     "the plugin does not implement this hook",
                 ));
-            }
+            };
             let instance = prepared.pre.instantiate_async(&mut store).await?;
-            let func =
-                instance.get_typed_func::<(&$ctx_ty,), ($raw,)>(&mut store, &prepared.func)?;
-            let (raw,) = func.call_async(&mut store, ($ctx,)).await?;
-            $lift(&mut store, raw, limits.max_result_bytes)
+            let guest = indices.load(&mut store, &instance)?;
+            guest.$call(&mut store, $ctx).await
         };
         // The epoch callback interrupts the guest at its deadline; the timer is a second line
         // for time spent outside the guest.
@@ -546,12 +559,11 @@ pub fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
         // Displays as "wasm trap: …".
         return trap.to_string();
     }
-    // Our limiter's or result meter's refusal, wherever it sits in the chain (under the wasm
-    // backtrace).
+    // Our limiter's refusal, wherever it sits in the chain (under the wasm backtrace).
     if let Some(cause) = e
         .chain()
         .map(|c| c.to_string())
-        .find(|c| c.starts_with("memory limit exceeded") || c.starts_with("oversize result"))
+        .find(|c| c.starts_with("memory limit exceeded"))
     {
         return cause;
     }
@@ -574,10 +586,8 @@ impl Prepared {
             identity,
             limits,
             now,
-            HookKind::UpdateToken,
-            bindings::update_token::Context,
-            Result<lift::RawUpdate, WasmStr>,
-            lift::update,
+            UpdateToken,
+            call_update_token,
             ctx
         )
     }
@@ -595,10 +605,8 @@ impl Prepared {
             identity,
             limits,
             now,
-            HookKind::RevokeToken,
-            bindings::revoke_token::Context,
-            Result<lift::RawDecision, WasmStr>,
-            lift::decision,
+            RevokeToken,
+            call_revoke_token,
             ctx
         )
     }
@@ -616,10 +624,8 @@ impl Prepared {
             identity,
             limits,
             now,
-            HookKind::DynamicScope,
-            bindings::dynamic_scope::Context,
-            Result<WasmStr, WasmStr>,
-            lift::json_text,
+            DynamicScope,
+            call_dynamic_scope,
             ctx
         )
     }
@@ -637,10 +643,8 @@ impl Prepared {
             identity,
             limits,
             now,
-            HookKind::Introspection,
-            bindings::introspection::Context,
-            Result<lift::RawOutcome, WasmStr>,
-            lift::outcome,
+            Introspection,
+            call_introspection,
             ctx
         )
     }
@@ -658,10 +662,8 @@ impl Prepared {
             identity,
             limits,
             now,
-            HookKind::EndSession,
-            bindings::end_session::Context,
-            Result<Option<WasmStr>, WasmStr>,
-            lift::page,
+            EndSession,
+            call_end_session,
             ctx
         )
     }

@@ -2,7 +2,6 @@
 //! `state.hooks().update_token(input).await?`; the facade picks the plugins bound to the call
 //! (in priority order, from one snapshot of the registry), runs each in a fresh sandboxed
 //! instance, validates what it answers, and applies the plugin's `on_error` policy to failures.
-//! (The size of an answer is bounded while it is copied out of the plugin, in `lift`.)
 
 use super::bindings::{self, types};
 use super::engine::Called;
@@ -182,6 +181,9 @@ impl Hooks {
                 .update_token(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
                 .await;
             let checked = flatten(result).and_then(|u| {
+                let size = u.set_claims.as_ref().map_or(0, String::len)
+                    + u.remove_claims.iter().map(String::len).sum::<usize>();
+                within(size, p.manifest.limits.max_result_bytes)?;
                 let set = match &u.set_claims {
                     Some(text) => json_object(text, "set-claims")?,
                     None => Map::new(),
@@ -236,6 +238,10 @@ impl Hooks {
                     Decision::Allow => RevokeDecision::Allow,
                     Decision::Skip => RevokeDecision::Skip,
                     Decision::Deny(e) => {
+                        within(
+                            e.error.len() + e.description.as_ref().map_or(0, String::len),
+                            p.manifest.limits.max_result_bytes,
+                        )?;
                         if !is_error_code(&e.error) {
                             return Err(format!(
                                 "invalid result: {:?} is not an OAuth error code",
@@ -291,6 +297,7 @@ impl Hooks {
                 .dynamic_scope(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
                 .await;
             let checked = flatten(result).and_then(|text| {
+                within(text.len(), p.manifest.limits.max_result_bytes)?;
                 let claims = json_object(&text, "claims")?;
                 if let Some(k) = claims
                     .keys()
@@ -343,7 +350,10 @@ impl Hooks {
                 Ok(match o {
                     Outcome::Unchanged => None,
                     Outcome::Inactive => Some(None),
-                    Outcome::Replace(text) => Some(Some(json_object(&text, "replace")?)),
+                    Outcome::Replace(text) => {
+                        within(text.len(), p.manifest.limits.max_result_bytes)?;
+                        Some(Some(json_object(&text, "replace")?))
+                    }
                 })
             });
             match self.settle(&p, checked)? {
@@ -382,7 +392,13 @@ impl Hooks {
                 .prepared
                 .end_session(p.identity.clone(), p.manifest.limits, self.now(), ctx)
                 .await;
-            let checked = flatten(result).map(|html| html.filter(|h| !h.trim().is_empty()));
+            let checked = flatten(result).and_then(|html| {
+                within(
+                    html.as_ref().map_or(0, String::len),
+                    p.manifest.limits.max_result_bytes,
+                )?;
+                Ok(html.filter(|h| !h.trim().is_empty()))
+            });
             if let Some(Some(html)) = self.settle(&p, checked)? {
                 return Ok(Some(html));
             }
@@ -403,6 +419,16 @@ fn flatten<R>(r: Result<Result<R, String>, String>) -> Result<R, String> {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(format!("the plugin answered err: {e}")),
         Err(e) => Err(e),
+    }
+}
+
+fn within(size: usize, cap: usize) -> Result<(), String> {
+    if size > cap {
+        Err(format!(
+            "oversize result: {size} bytes, the cap is {cap} bytes"
+        ))
+    } else {
+        Ok(())
     }
 }
 
