@@ -185,10 +185,6 @@ async fn resources_are_recorded_on_the_grant_and_only_narrow(db: Db) {
     }
     let page = b.consent(&page, "allow").await;
     let params = response_params(page.location.as_deref().unwrap());
-    let creds = Some((
-        web.client.client_id.as_str(),
-        web.secret.as_deref().unwrap(),
-    ));
     let code_form = |resource: &'static str| {
         vec![
             ("grant_type", "authorization_code"),
@@ -199,82 +195,59 @@ async fn resources_are_recorded_on_the_grant_and_only_narrow(db: Db) {
         ]
     };
     // A resource that was not authorized: invalid_target (and the code stays unused).
-    let r = srv
-        .post_form("/token", creds, &code_form("https://evil.example/"))
-        .await;
-    assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_target");
+    let (status, body) = post_token(&srv, &web, &code_form("https://evil.example/")).await;
+    assert_eq!((status, &body["error"]), (400, &json!("invalid_target")));
     // A subset narrows the audience.
-    let r = srv.post_form("/token", creds, &code_form(a)).await;
-    assert_eq!(r.status(), 200);
-    let tokens: Value = r.json().await.unwrap();
+    let (status, tokens) = post_token(&srv, &web, &code_form(a)).await;
+    assert_eq!(status, 200);
     let at = audience(&srv, &web, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(at, json!([a]));
     let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
     // Refresh may name another authorized resource, never a new one.
-    let r = srv
-        .post_form(
-            "/token",
-            creds,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh),
-                ("resource", "https://new.example/"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_target");
-    let r = srv
-        .post_form(
-            "/token",
-            creds,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh),
-                ("resource", bb),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let tokens: Value = r.json().await.unwrap();
+    let refresh_form = |resource: &'static str| {
+        vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("resource", resource),
+        ]
+    };
+    let (status, body) = post_token(&srv, &web, &refresh_form("https://new.example/")).await;
+    assert_eq!((status, &body["error"]), (400, &json!("invalid_target")));
+    let (status, tokens) = post_token(&srv, &web, &refresh_form(bb)).await;
+    assert_eq!(status, 200);
     let aud = audience(&srv, &web, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(aud, json!([bb]));
 
     // client_credentials: only registered resources; none registered = default audience only.
+    let cc_form =
+        |resource: &'static str| vec![("grant_type", "client_credentials"), ("resource", resource)];
     let plain = srv.cc_client("client_secret_basic", true).await;
-    let creds = Some((
-        plain.client.client_id.as_str(),
-        plain.secret.as_deref().unwrap(),
-    ));
-    let r = srv
-        .post_form(
-            "/token",
-            creds,
-            &[("grant_type", "client_credentials"), ("resource", a)],
-        )
-        .await;
-    assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_target");
+    let (status, body) = post_token(&srv, &plain, &cc_form(a)).await;
+    assert_eq!((status, &body["error"]), (400, &json!("invalid_target")));
     let api = srv
         .client(json!({"grant_types": ["client_credentials"], "scope": "a", "access_token_as_jwt": true, "resources": [a]}))
         .await;
-    let body = srv.token(&api, &[("resource", a)]).await;
+    let (status, body) = post_token(&srv, &api, &cc_form(a)).await;
+    assert_eq!(status, 200);
     let (_, p) = jwt_parts(body["access_token"].as_str().unwrap());
     assert_eq!(p["aud"], json!([a]));
-    let creds = Some((
-        api.client.client_id.as_str(),
-        api.secret.as_deref().unwrap(),
-    ));
-    let r = srv
-        .post_form(
-            "/token",
-            creds,
-            &[("grant_type", "client_credentials"), ("resource", bb)],
-        )
-        .await;
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_target");
+    let (status, body) = post_token(&srv, &api, &cc_form(bb)).await;
+    assert_eq!((status, &body["error"]), (400, &json!("invalid_target")));
     srv.stop().await;
+}
+
+/// POSTs `form` to the token endpoint as `reg` (Basic); the status and the JSON body.
+async fn post_token(
+    srv: &TestServer,
+    reg: &tessera::oauth::registration::Registered,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let creds = (
+        reg.client.client_id.as_str(),
+        reg.secret.as_deref().unwrap(),
+    );
+    let r = srv.post_form("/token", Some(creds), form).await;
+    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 /// The audience of an access token (introspected: web clients get reference tokens).
