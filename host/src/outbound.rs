@@ -44,7 +44,9 @@ struct Failing {
 #[derive(Debug)]
 pub struct Outbound {
     client: reqwest::Client,
-    settings: OutboundSettings,
+    max_body_bytes: usize,
+    failure_backoff_seconds: i64,
+    allow: AllowList,
     failing: Mutex<HashMap<String, Failing>>,
 }
 
@@ -93,19 +95,43 @@ fn is_internal_v4(ip: Ipv4Addr) -> bool {
         || o[0] >= 240 // reserved
 }
 
+/// The operator's allow-list of hosts that may resolve to internal addresses, normalised
+/// (lower case, IPv6 literals without brackets).
+#[derive(Debug, Clone)]
+struct AllowList(Arc<Vec<String>>);
+
+impl AllowList {
+    fn new(hosts: &[String]) -> Self {
+        Self(Arc::new(
+            hosts
+                .iter()
+                .map(|h| {
+                    h.trim_matches(|c| c == '[' || c == ']')
+                        .to_ascii_lowercase()
+                })
+                .collect(),
+        ))
+    }
+
+    /// Whether `host` (a name or an IP literal) may be reached at `ip`.
+    fn may_reach(&self, host: &str, ip: IpAddr) -> bool {
+        !is_internal(ip) || self.0.iter().any(|a| a.eq_ignore_ascii_case(host))
+    }
+}
+
 /// Resolves names, keeping only addresses the policy allows; a name left with none fails.
 struct GuardedResolver {
-    allow: Arc<Vec<String>>,
+    allow: AllowList,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_ascii_lowercase();
-        let allowed = self.allow.iter().any(|a| a.eq_ignore_ascii_case(&host));
+        let allow = self.allow.clone();
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
-                .filter(|a| allowed || !is_internal(a.ip()))
+                .filter(|a| allow.may_reach(&host, a.ip()))
                 .collect();
             if addrs.is_empty() {
                 return Err(format!("{host} resolves to no address that may be reached").into());
@@ -119,15 +145,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
 impl Outbound {
     /// A client with `settings`.
     pub fn new(settings: &OutboundSettings) -> anyhow::Result<Self> {
-        let mut settings = settings.clone();
-        settings.allow_internal_hosts = settings
-            .allow_internal_hosts
-            .iter()
-            .map(|h| {
-                h.trim_matches(|c| c == '[' || c == ']')
-                    .to_ascii_lowercase()
-            })
-            .collect();
+        let allow = AllowList::new(&settings.allow_internal_hosts);
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .timeout(Duration::from_millis(settings.timeout_ms))
@@ -135,12 +153,14 @@ impl Outbound {
             // A proxy would connect to addresses we never checked.
             .no_proxy()
             .dns_resolver(GuardedResolver {
-                allow: Arc::new(settings.allow_internal_hosts.clone()),
+                allow: allow.clone(),
             })
             .build()?;
         Ok(Self {
             client,
-            settings,
+            max_body_bytes: settings.max_body_bytes,
+            failure_backoff_seconds: settings.failure_backoff_seconds,
+            allow,
             failing: Mutex::new(HashMap::new()),
         })
     }
@@ -170,7 +190,6 @@ impl Outbound {
             Err(_) => {
                 let count = failing.get(url.as_str()).map_or(0, |f| f.count) + 1;
                 let backoff = self
-                    .settings
                     .failure_backoff_seconds
                     .saturating_mul(1_i64 << (count - 1).min(16))
                     .min(MAX_BACKOFF_SECS);
@@ -196,24 +215,19 @@ impl Outbound {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(OutboundError::Refused(format!("scheme {}", url.scheme())));
         }
-        let allowed = |host: &str| {
-            self.settings
-                .allow_internal_hosts
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(host))
-        };
         // The resolver sees only names; an IP literal is checked here.
-        match url.host() {
+        let literal: Option<IpAddr> = match url.host() {
             None => return Err(OutboundError::Refused("no host".into())),
-            Some(url::Host::Ipv4(ip)) if is_internal(ip.into()) && !allowed(&ip.to_string()) => {
-                return Err(OutboundError::Refused(format!("internal address {ip}")));
-            }
-            Some(url::Host::Ipv6(ip)) if is_internal(ip.into()) && !allowed(&ip.to_string()) => {
-                return Err(OutboundError::Refused(format!("internal address {ip}")));
-            }
-            _ => {}
+            Some(url::Host::Ipv4(ip)) => Some(ip.into()),
+            Some(url::Host::Ipv6(ip)) => Some(ip.into()),
+            Some(url::Host::Domain(_)) => None,
+        };
+        if let Some(ip) = literal
+            && !self.allow.may_reach(&ip.to_string(), ip)
+        {
+            return Err(OutboundError::Refused(format!("internal address {ip}")));
         }
-        let max = self.settings.max_body_bytes;
+        let max = self.max_body_bytes;
         let mut resp = self
             .client
             .get(url.clone())
