@@ -105,3 +105,31 @@ pub fn with_custom_section(wasm: &[u8], label: &str) -> Vec<u8> {
     out.extend_from_slice(&payload);
     out
 }
+
+/// A `client_credentials` grant of `client_id` (what update-token plugins see in tests).
+pub fn cc_grant(client_id: &str) -> tessera::model::Grant {
+    tessera::model::Grant::for_client(
+        "g".into(),
+        client_id.into(),
+        "client_credentials",
+        "a".into(),
+        0,
+    )
+}
+
+/// One update-token call through the hooks facade for an access token of `client`.
+pub async fn update_token_call(
+    hooks: &tessera::plugins::Hooks,
+    client: &tessera::model::Client,
+) -> Result<(serde_json::Map<String, serde_json::Value>, i64), tessera::plugins::HookError> {
+    let grant = cc_grant(&client.client_id);
+    hooks
+        .update_token(tessera::plugins::TokenDraft {
+            kind: tessera::plugins::bindings::types::TokenKind::AccessToken,
+            client,
+            grant: &grant,
+            claims: serde_json::Map::new(),
+            lifetime: 60,
+        })
+        .await
+}

@@ -6,10 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
-use tessera::plugins::TokenDraft;
-use tessera::plugins::bindings::types::TokenKind;
 use tessera::plugins::engine::free_slots;
-use tessera_tests::plugins::{install_as, wasm};
+use tessera_tests::plugins::{install_as, update_token_call as call, wasm};
 use tessera_tests::{Db, TestServer};
 
 fn install_loop(srv: &TestServer, name: &str, client: &str, timeout_ms: u64) {
@@ -22,28 +20,6 @@ fn install_loop(srv: &TestServer, name: &str, client: &str, timeout_ms: u64) {
             "[limits]\ntimeout_ms = {timeout_ms}\n[bindings]\nclients = [\"{client}\"]\n[config]\nmode = \"loop\"\n"
         ),
     );
-}
-
-async fn call(
-    hooks: &tessera::plugins::Hooks,
-    client: &tessera::model::Client,
-) -> Result<(serde_json::Map<String, serde_json::Value>, i64), tessera::plugins::HookError> {
-    let grant = tessera::model::Grant::for_client(
-        "g".into(),
-        client.client_id.clone(),
-        "client_credentials",
-        "a".into(),
-        0,
-    );
-    hooks
-        .update_token(TokenDraft {
-            kind: TokenKind::AccessToken,
-            client,
-            grant: &grant,
-            claims: serde_json::Map::new(),
-            lifetime: 60,
-        })
-        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
