@@ -70,6 +70,8 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
         ("err", ""),
         ("oversize", ""),
         ("protected", ""),
+        ("alias", ""),
+        ("loud", ""),
     ] {
         let reg = srv.cc_client("client_secret_basic", true).await;
         install_fault(&dir, mode, mode, &reg.client.client_id, extra);
@@ -199,7 +201,11 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
             "bomb" => "memory limit exceeded",
             "trap" => "wasm trap: wasm `unreachable` instruction executed",
             "err" => "the plugin answered err: fault fixture: err",
-            "oversize" => "oversize result",
+            // Refused before the copy, not measured after it: the host copies at most
+            // max_result_bytes plus the list overhead out of a guest in one transfer.
+            "oversize" | "alias" | "loud" => {
+                "oversize result or host-call argument: over 1114112 bytes, refused before copying"
+            }
             _ => "invalid result: the claim \"sub\" is protected",
         };
         assert_eq!((e.plugin.as_str(), e.version.as_str()), (*mode, "1.0.0"));
@@ -303,7 +309,7 @@ async fn hot_reload_under_load() {
             while !stop.load(Ordering::Relaxed) {
                 let (claims, _) = call(&hooks, &client, &grant)
                     .await
-                    .expect("no call fails during reloads");
+                    .unwrap_or_else(|e| panic!("no call fails during reloads: {e:?}"));
                 calls += 1;
                 assert_eq!(claims.len(), 1, "one version's answer: {claims:?}");
                 let g: u64 = claims["generation"].as_str().unwrap().parse().unwrap();
@@ -322,10 +328,13 @@ async fn hot_reload_under_load() {
         let (w, m) = version(g);
         let written = Instant::now();
         install_as(&dir, "versioned", "update-token", &w, &m);
+        // Each version is new to the compiled cache, so this includes a compile: ~0.4 s in this
+        // debug build on an idle 2-core machine (`plugin-bench` prints the release figure);
+        // 2 s leaves room for a loaded CI machine.
         while latest.load(Ordering::Relaxed) < u64::from(g) {
             assert!(
-                written.elapsed() < Duration::from_secs(1),
-                "generation {g} not answering within 1 s of the write"
+                written.elapsed() < Duration::from_secs(2),
+                "generation {g} not answering within 2 s of the write"
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
@@ -390,6 +399,15 @@ async fn hot_reload_under_load() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert!(registry.status().is_empty());
+    // The two removals may land in different reloads (the wasm's first, which unloads the
+    // plugin and reports its manifest as incomplete); the status empties once both are seen.
+    while !registry.status().is_empty() {
+        assert!(
+            removed.elapsed() < Duration::from_secs(1),
+            "status still lists the removed plugin: {:?}",
+            registry.status()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     srv.stop().await;
 }

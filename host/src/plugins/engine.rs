@@ -33,6 +33,7 @@ pub fn shared() -> Result<&'static Engine, String> {
     static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
+            limit_compile_threads();
             let engine = Engine::new(&config()).map_err(|e| format!("wasmtime engine: {e:#}"))?;
             let ticker = engine.weak();
             std::thread::Builder::new()
@@ -49,6 +50,20 @@ pub fn shared() -> Result<&'static Engine, String> {
         })
         .as_ref()
         .map_err(Clone::clone)
+}
+
+/// Compiling a plugin (first load, hot reload) uses every core but one: on a small machine a
+/// compile on all cores starved request handling, so calls of the running version missed their
+/// 50 ms deadlines while its replacement compiled. wasmtime compiles on rayon's global pool.
+fn limit_compile_threads() {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1);
+    // Fails only when the global pool exists already; then that configuration stays.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("tessera-plugin-compile-{i}"))
+        .build_global();
 }
 
 fn config() -> Config {
@@ -471,6 +486,10 @@ impl Prepared {
             },
         );
         store.limiter(|s| &mut s.limiter);
+        // Bounds every copy out of the guest (the result, a log message) before it is made: a
+        // result of strings or list entries pointing at the same guest bytes cannot make the host
+        // copy more than this.
+        store.set_hostcall_fuel(limits.copy_budget());
         // Every tick the guest yields to tokio (so a busy plugin cannot starve the worker
         // thread) and is interrupted once its deadline has passed.
         store.set_epoch_deadline(1);
@@ -558,6 +577,19 @@ pub fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
         }
         // Displays as "wasm trap: …".
         return trap.to_string();
+    }
+    // wasmtime's refusal to copy more than the store's hostcall fuel (`Limits::copy_budget`).
+    if e.chain().any(|c| {
+        c.to_string()
+            .contains("fuel allocated for hostcalls has been exhausted")
+    }) {
+        return format!(
+            "oversize result or host-call argument: over {} bytes, refused before copying \
+             (max_result_bytes {} plus {} of list overhead)",
+            limits.copy_budget(),
+            limits.max_result_bytes,
+            Limits::COPY_OVERHEAD
+        );
     }
     // Our limiter's refusal, wherever it sits in the chain (under the wasm backtrace).
     if let Some(cause) = e

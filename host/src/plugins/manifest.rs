@@ -103,8 +103,24 @@ pub struct Limits {
     pub timeout_ms: u64,
     /// Memory cap per call (all linear memories together), in MiB.
     pub memory_mib: u64,
-    /// Largest result a call may return (JSON text and strings together), in bytes.
+    /// Largest result a call may return (JSON text and strings together), in bytes. It also
+    /// bounds what the host copies out of the guest: each transfer (the result, a log message)
+    /// may make the host copy at most this plus [`Limits::COPY_OVERHEAD`] bytes, checked before
+    /// each string or list is copied.
     pub max_result_bytes: usize,
+}
+
+impl Limits {
+    /// What the host may copy out of the guest beyond `max_result_bytes` in one transfer: the
+    /// host's own size of list entries (24 bytes per string), so a result of many short strings
+    /// within `max_result_bytes` is still copied whole and measured exactly.
+    pub const COPY_OVERHEAD: usize = 64 * 1024;
+
+    /// The most bytes the host copies out of the guest in one transfer (wasmtime's "hostcall
+    /// fuel", charged before each string or list is copied).
+    pub fn copy_budget(&self) -> usize {
+        self.max_result_bytes + Self::COPY_OVERHEAD
+    }
 }
 
 /// Hard ceilings for [`Limits`], whatever a manifest asks for.

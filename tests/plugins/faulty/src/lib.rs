@@ -36,6 +36,22 @@ impl Guest for Faulty {
                 remove_claims: vec![],
                 lifetime: None,
             }),
+            // 100 names that all point at the same 1 MiB of guest memory: 1 MiB to the guest,
+            // 100 MiB for a host that copied before checking.
+            "alias" => Ok(Update {
+                set_claims: None,
+                remove_claims: aliased(1 << 20, 100),
+                lifetime: None,
+            }),
+            // A 2 MiB log message: over what the host copies out of a guest in one transfer.
+            "loud" => {
+                host::log(host::Level::Info, &"x".repeat(2 << 20));
+                Ok(Update {
+                    set_claims: None,
+                    remove_claims: vec![],
+                    lifetime: None,
+                })
+            }
             // Looks for anything WASI could leak: environment, arguments, files, network.
             "snoop" => {
                 let env = std::env::vars().count();
@@ -79,6 +95,19 @@ impl Guest for Faulty {
             }),
         }
     }
+}
+
+/// `count` strings sharing one buffer of `len` bytes, as a hostile guest can lay out its result
+/// (the canonical ABI only sees pointer/length pairs). The strings are never dropped by Rust; the
+/// result's post-return frees them, which this fixture does not survive, and need not.
+#[allow(unsafe_code)]
+fn aliased(len: usize, count: usize) -> Vec<String> {
+    let buffer: &'static mut str = "x".repeat(len).leak();
+    (0..count)
+        // SAFETY: none, on purpose: the strings alias one buffer. The guest exits through the
+        // host's refusal or a trap in post-return; no Rust code reads or frees them.
+        .map(|_| unsafe { String::from_raw_parts(buffer.as_mut_ptr(), len, len) })
+        .collect()
 }
 
 tessera_plugin_sdk::export_plugin!(update_token: Faulty);
