@@ -90,6 +90,10 @@ pub struct Settings {
     pub login: LoginSettings,
     /// Every request the server makes to other hosts.
     pub outbound: OutboundSettings,
+    /// The revocation endpoint (RFC 7009, seed 004).
+    pub revocation: RevocationSettings,
+    /// The introspection endpoint (RFC 7662).
+    pub introspection: IntrospectionSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
@@ -293,6 +297,51 @@ pub struct OutboundSettings {
     pub allow_internal_hosts: Vec<String>,
 }
 
+/// Revocation policy (seed 004's properties).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RevocationSettings {
+    /// `token=all` or `token_type_hint=all` revokes every token of the authenticated client
+    /// (Janssen `allowAllValueForRevokeEndpoint`). Off: `all` is an ordinary token value.
+    pub allow_all_value: bool,
+    /// A client holding the `revoke_any_token` scope may revoke other clients' tokens (Janssen
+    /// `allowRevokeForOtherClients`). Off: such a request is `invalid_request`.
+    pub allow_revoke_for_other_clients: bool,
+}
+
+/// Who may introspect, and the response's shape (Janssen's introspection properties).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IntrospectionSettings {
+    /// A caller presenting a bearer access token needs the `introspection` scope in it
+    /// (Janssen `introspectionAccessTokenMustHaveIntrospectionScope`).
+    pub access_token_must_have_introspection_scope: bool,
+    /// ... and the `uma_protection` scope (Janssen
+    /// `introspectionAccessTokenMustHaveUmaProtectionScope`).
+    pub access_token_must_have_uma_protection_scope: bool,
+    /// No caller checks at all: public clients and bearer tokens without those scopes may
+    /// introspect (Janssen `introspectionSkipAuthorization`; for test set-ups only).
+    pub skip_authorization: bool,
+    /// `scope` as a JSON array instead of RFC 7662's space-separated string (Janssen
+    /// `introspectionResponseScopesBackwardCompatibility`).
+    pub response_scopes_backward_compatibility: bool,
+    /// Every introspection plugin runs, not only those bound to the introspected token's client
+    /// (Janssen `introspectionScriptBackwardCompatibility`).
+    pub script_backward_compatibility: bool,
+}
+
+impl Default for IntrospectionSettings {
+    fn default() -> Self {
+        Self {
+            access_token_must_have_introspection_scope: true,
+            access_token_must_have_uma_protection_scope: false,
+            skip_authorization: false,
+            response_scopes_backward_compatibility: false,
+            script_backward_compatibility: false,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -314,6 +363,8 @@ impl Default for Settings {
             authorize: AuthorizeSettings::default(),
             login: LoginSettings::default(),
             outbound: OutboundSettings::default(),
+            revocation: RevocationSettings::default(),
+            introspection: IntrospectionSettings::default(),
             plugins_dir: PathBuf::from("data/plugins"),
             plugins: PluginSettings::default(),
         }

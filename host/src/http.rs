@@ -5,7 +5,9 @@ pub mod health;
 pub mod jwks;
 pub mod pages;
 
-use crate::oauth::{authorize, discovery, interaction, introspect, revoke, token, userinfo};
+use crate::oauth::{
+    authorize, discovery, global_revocation, interaction, introspect, revoke, token, userinfo,
+};
 use crate::server::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -47,6 +49,10 @@ pub fn app(state: AppState) -> Router {
         .route("/token", post(token::token))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))
+        .route(
+            "/global-token-revocation",
+            post(global_revocation::global_token_revocation),
+        )
         .route("/health", get(health::health))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

@@ -4,11 +4,13 @@
 
 pub mod authorization_code;
 pub mod authorize;
+pub mod bearer;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod discovery;
 pub mod error;
 pub mod form;
+pub mod global_revocation;
 pub mod id_token;
 pub mod interaction;
 pub mod introspect;

@@ -11,6 +11,6 @@ pub mod registry;
 pub mod reload;
 pub mod tool;
 
-pub use hooks::{HookError, Hooks, RevokeDecision, TokenDraft};
+pub use hooks::{HookError, Hooks, Introspected, RevokeDecision, TokenDraft};
 pub use manifest::{HookKind, Manifest};
 pub use registry::{PluginStatus, Registry};

@@ -32,6 +32,8 @@ pub struct Urls {
     pub introspection: String,
     /// Revocation endpoint.
     pub revocation: String,
+    /// Global token revocation endpoint (Janssen's).
+    pub global_token_revocation: String,
     /// JWKS.
     pub jwks: String,
     /// Health check.
@@ -46,6 +48,7 @@ impl Urls {
             userinfo: format!("{issuer}/userinfo"),
             introspection: format!("{issuer}/introspect"),
             revocation: format!("{issuer}/revoke"),
+            global_token_revocation: format!("{issuer}/global-token-revocation"),
             jwks: format!("{issuer}/jwks"),
             health: format!("{issuer}/health"),
         }

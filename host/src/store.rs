@@ -279,7 +279,7 @@ impl Store {
     pub async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
         let row = sqlx::query(
             "SELECT t.token_hash, t.grant_id, t.kind, t.format, t.jti, t.client_id, t.subject, t.scope, t.audience, \
-             t.issued_at, t.expires_at, t.consumed_at, t.claims, g.revoked_at FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = $1",
+             t.issued_at, t.expires_at, t.consumed_at, t.claims, COALESCE(g.revoked_at, t.revoked_at) AS revoked_at FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -297,6 +297,60 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Revokes every token of `client_id`: with `kind`, only its tokens of that kind (marked one
+    /// by one, the grants stay); without, all its grants. Returns how many were live.
+    pub async fn revoke_client_tokens(
+        &self,
+        client_id: &str,
+        kind: Option<TokenKind>,
+        now: UnixTime,
+    ) -> StoreResult<u64> {
+        let r = match kind {
+            Some(kind) => sqlx::query(
+                "UPDATE tokens SET revoked_at = $1 WHERE client_id = $2 AND kind = $3 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(client_id)
+            .bind(kind.as_str())
+            .execute(&self.pool)
+            .await?,
+            None => sqlx::query(
+                "UPDATE grants SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?,
+        };
+        Ok(r.rows_affected())
+    }
+
+    /// Revokes every grant of a user and ends every browser session of theirs, in one
+    /// transaction. Returns (grants revoked, sessions ended).
+    pub async fn revoke_user(&self, user_id: &str, now: UnixTime) -> StoreResult<(u64, u64)> {
+        let _write = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let grants = sqlx::query(
+            "UPDATE grants SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM session_clients WHERE session_id IN (SELECT session_id FROM sessions WHERE user_id = $1)")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((grants, sessions))
     }
 
     /// Deletes tokens that expired before `tokens_before` (kept a while so introspection of a

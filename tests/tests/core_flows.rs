@@ -134,7 +134,8 @@ async fn revoke_edge_cases(db: Db) {
     assert_eq!(r.status(), 400);
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"],
-        "unauthorized_client"
+        "invalid_request",
+        "seed 004: other clients' tokens are refused as Janssen does"
     );
     assert_eq!(srv.introspect(&b, &tb).await["active"], true);
     // Unauthenticated revocation is refused.

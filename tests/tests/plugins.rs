@@ -222,7 +222,7 @@ async fn js_introspection_example_modifies_responses() {
     let t = token("app", "read");
     let g = grant("app", "read");
     let out = hooks
-        .introspection(&rs, Some((&t, &g)), active.clone())
+        .introspection(&rs, Some(introspected(&t, &g, &rs)), false, active.clone())
         .await
         .unwrap();
     assert_eq!(
@@ -231,25 +231,26 @@ async fn js_introspection_example_modifies_responses() {
     );
     let blocked = token("compromised-app", "read");
     let out = hooks
-        .introspection(&rs, Some((&blocked, &g)), active)
+        .introspection(&rs, Some(introspected(&blocked, &g, &rs)), false, active)
         .await
         .unwrap();
     assert_eq!(Value::Object(out), json!({"active": false}));
     let mut inactive = Map::new();
     inactive.insert("active".into(), json!(false));
-    let out = hooks.introspection(&rs, None, inactive).await.unwrap();
+    let out = hooks
+        .introspection(&rs, None, false, inactive)
+        .await
+        .unwrap();
     assert_eq!(Value::Object(out), json!({"active": false}));
 
-    // Through the real endpoint (the hook is not wired into /introspect by this issue, so the
-    // response is the server's own) — and the server still answers with a JS plugin loaded.
+    // Through the real endpoint: the global plugin adds the tenant.
     let at = srv
         .access_token(&srv.cc_client("client_secret_basic", false).await)
         .await;
-    assert_eq!(
-        srv.introspect(&srv.cc_client("client_secret_basic", false).await, &at)
-            .await["active"],
-        true
-    );
+    let i = srv
+        .introspect(&srv.cc_client("client_secret_basic", false).await, &at)
+        .await;
+    assert_eq!((&i["active"], &i["tenant"]), (&json!(true), &json!("acme")));
     srv.stop().await;
 }
 
@@ -335,4 +336,17 @@ async fn compiled_plugins_are_cached_on_disk() {
     assert_eq!(load().await.from_cache, Some(true), "rewritten file loads");
     // A file written under another master key is not loaded either.
     assert_eq!(load_with([9u8; 32]).await.from_cache, Some(false));
+}
+
+/// The token an introspection is about, for calling the facade directly.
+fn introspected<'a>(
+    token: &'a tessera::model::TokenRecord,
+    grant: &'a tessera::model::Grant,
+    client: &'a tessera::model::Client,
+) -> tessera::plugins::Introspected<'a> {
+    tessera::plugins::Introspected {
+        token,
+        grant,
+        client,
+    }
 }

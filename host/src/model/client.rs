@@ -145,6 +145,10 @@ pub struct ClientMetadata {
     /// JWS algorithm for this client's JWT access tokens (server default when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_signing_alg: Option<String>,
+    /// JWS algorithm of signed introspection responses for this client (RFC 9701 §6; RS256
+    /// when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_signed_response_alg: Option<String>,
     /// "Include claims in id_token".
     #[serde(default)]
     pub include_claims_in_id_token: bool,
@@ -365,10 +369,18 @@ impl ClientMetadata {
                 return Err(format!("{name}: must be positive"));
             }
         }
-        if let Some(alg) = &self.access_token_signing_alg
-            && crate::crypto::SigningAlg::parse(alg).is_none()
-        {
-            return Err(format!("access_token_signing_alg: unsupported {alg:?}"));
+        for (name, alg) in [
+            ("access_token_signing_alg", &self.access_token_signing_alg),
+            (
+                "introspection_signed_response_alg",
+                &self.introspection_signed_response_alg,
+            ),
+        ] {
+            if let Some(alg) = alg
+                && crate::crypto::SigningAlg::parse(alg).is_none()
+            {
+                return Err(format!("{name}: unsupported {alg:?}"));
+            }
         }
         if let Some(scope) = &self.scope
             && !scope

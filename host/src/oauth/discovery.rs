@@ -84,13 +84,27 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
     }
     if features.is_enabled(FeatureFlag::Introspection) {
         doc["introspection_endpoint"] = json!(urls.introspection);
-        doc["introspection_endpoint_auth_methods_supported"] = json!(AUTH_METHODS);
+        // Public clients may not introspect (RFC 7662 §4) unless the server says otherwise.
+        let methods: Vec<&str> = AUTH_METHODS
+            .iter()
+            .copied()
+            .filter(|m| *m != "none" || s.introspection.skip_authorization)
+            .collect();
+        doc["introspection_endpoint_auth_methods_supported"] = json!(methods);
         doc["introspection_endpoint_auth_signing_alg_values_supported"] = json!(auth_signing);
+        // RFC 9701 §7: signed responses on request.
+        doc["introspection_signing_alg_values_supported"] = json!(
+            crate::crypto::SigningAlg::ALL
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+        );
     }
     if features.is_enabled(FeatureFlag::RevokeToken) {
         doc["revocation_endpoint"] = json!(urls.revocation);
         doc["revocation_endpoint_auth_methods_supported"] = json!(AUTH_METHODS);
         doc["revocation_endpoint_auth_signing_alg_values_supported"] = json!(auth_signing);
+        doc["global_token_revocation_endpoint"] = json!(urls.global_token_revocation);
     }
     if features.is_enabled(FeatureFlag::HealthCheck) {
         // Not a registered metadata name; Janssen publishes its health endpoint too.

@@ -35,6 +35,14 @@ pub enum OAuthError {
     /// RFC 8707: a bad `resource`.
     #[error("invalid_target: {0}")]
     InvalidTarget(Cow<'static, str>),
+    /// An error a plugin answered with (its code is checked to be a valid RFC 6749 error code).
+    #[error("{code}: {description}")]
+    Refused {
+        /// The `error` code.
+        code: String,
+        /// The `error_description`.
+        description: String,
+    },
     /// The request body is larger than allowed.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -64,8 +72,9 @@ impl OAuthError {
     }
 
     /// The RFC error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
+            OAuthError::Refused { code, .. } => code,
             OAuthError::InvalidRequest(_) | OAuthError::PayloadTooLarge => "invalid_request",
             OAuthError::InvalidClient { .. } => "invalid_client",
             OAuthError::InvalidGrant(_) => "invalid_grant",
@@ -99,6 +108,7 @@ impl OAuthError {
             | OAuthError::InvalidScope(d)
             | OAuthError::InvalidTarget(d)
             | OAuthError::InvalidClient { description: d, .. } => d.clone(),
+            OAuthError::Refused { description, .. } => description.clone().into(),
             OAuthError::PayloadTooLarge => "request body too large".into(),
             OAuthError::FeatureDisabled(f) => {
                 format!("the {f} feature is disabled on this server").into()

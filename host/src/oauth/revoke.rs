@@ -1,16 +1,23 @@
-//! Token revocation (RFC 7009, flag REVOKE_TOKEN): revoking any token revokes its whole grant
-//! (seed 004); unknown tokens get 200 (RFC 7009 §2.2).
+//! Token revocation (RFC 7009, flag REVOKE_TOKEN), as seed 004 describes it: revoking any token
+//! revokes its whole grant; `all` revokes every token of the client when the server allows it;
+//! other clients' tokens only with `allow_revoke_for_other_clients` and the `revoke_any_token`
+//! scope; the revoke-token plugins see the token and grant and may skip or deny.
 
 use crate::config::FeatureFlag;
 use crate::crypto::secrets::sha256_b64;
+use crate::model::{Client, TokenKind};
 use crate::oauth::OAuthError;
 use crate::oauth::client_auth;
 use crate::oauth::form::OAuthForm;
 use crate::oauth::token::no_store;
+use crate::plugins::RevokeDecision;
 use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+
+/// The scope that lets a client revoke other clients' tokens (seed 004).
+pub const REVOKE_ANY_TOKEN: &str = "revoke_any_token";
 
 /// `POST /revoke`.
 pub async fn revoke(
@@ -22,7 +29,13 @@ pub async fn revoke(
     let client =
         client_auth::authenticate(&state, &headers, &form, &state.urls().revocation).await?;
     let token = form.require("token")?;
-    // An unknown token_type_hint is ignored: the search covers every token type (RFC 7009 §2.1).
+    let hint = form.get("token_type_hint");
+    if state.settings().revocation.allow_all_value && (token == "all" || hint == Some("all")) {
+        return revoke_all(&state, &client, hint).await;
+    }
+    // The hint would only pick the first table to search; tokens of every kind are found by
+    // the hash of their value in one lookup, so a wrong or unknown hint changes nothing (RFC
+    // 7009 §2.1).
     let Some(record) = state
         .store()
         .find_token(&sha256_b64(token.as_bytes()))
@@ -30,11 +43,23 @@ pub async fn revoke(
     else {
         return Ok(no_store(StatusCode::OK));
     };
-    if record.client_id != client.client_id {
-        // RFC 7009 §2.1: the token must have been issued to the client making the request.
-        return Err(OAuthError::UnauthorizedClient(
-            "the token was not issued to this client".into(),
+    if record.client_id != client.client_id && !may_revoke_for_others(&state, &client) {
+        return Err(OAuthError::invalid_request(
+            "the token was not issued to this client",
         ));
+    }
+    let Some((grant, _)) = state.store().find_grant(&record.grant_id).await? else {
+        return Ok(no_store(StatusCode::OK));
+    };
+    match state.hooks().revoke_token(&client, &record, &grant).await? {
+        RevokeDecision::Allow => {}
+        RevokeDecision::Skip => return Ok(no_store(StatusCode::OK)),
+        RevokeDecision::Deny { error, description } => {
+            return Err(OAuthError::Refused {
+                code: error,
+                description: description.unwrap_or_else(|| "revocation refused".into()),
+            });
+        }
     }
     if state
         .store()
@@ -44,4 +69,31 @@ pub async fn revoke(
         tracing::info!(client_id = %client.client_id, grant_id = %record.grant_id, "grant revoked");
     }
     Ok(no_store(StatusCode::OK))
+}
+
+/// `token=all` / `token_type_hint=all`: every token of the calling client, or only its access
+/// or refresh tokens when the hint names that kind.
+async fn revoke_all(
+    state: &AppState,
+    client: &Client,
+    hint: Option<&str>,
+) -> Result<Response, OAuthError> {
+    let kind = hint.and_then(TokenKind::parse);
+    let n = state
+        .store()
+        .revoke_client_tokens(&client.client_id, kind, state.now())
+        .await?;
+    tracing::info!(
+        client_id = %client.client_id,
+        kind = kind.map_or("all", TokenKind::as_str),
+        revoked = n,
+        "every token of the client revoked"
+    );
+    Ok(no_store(StatusCode::OK))
+}
+
+/// Seed 004: only with the server property on and the `revoke_any_token` scope.
+fn may_revoke_for_others(state: &AppState, client: &Client) -> bool {
+    state.settings().revocation.allow_revoke_for_other_clients
+        && client.scopes().any(|s| s == REVOKE_ANY_TOKEN)
 }

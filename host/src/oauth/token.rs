@@ -140,6 +140,9 @@ pub async fn mint_access_token(
         .await?;
     let exp = now + lifetime;
     claims.insert("exp".into(), json!(exp));
+    if as_jwt && client.metadata.run_introspection_script_before_jwt_creation {
+        introspection_claims(state, client, grant, scope, now, exp, &mut claims).await?;
+    }
     let (token, format, extra) = if as_jwt {
         let alg_name = client
             .metadata
@@ -183,6 +186,63 @@ pub async fn mint_access_token(
         claims: extra,
     };
     Ok(MintedToken { token, record })
+}
+
+/// Seed 001's "Run introspection script before access token as JWT creation and include
+/// claims": the introspection plugins see the token as an active introspection response, and
+/// the members they add become claims of the JWT (protected claims stay the server's; a plugin
+/// that reports the token inactive adds nothing).
+async fn introspection_claims(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    scope: &str,
+    now: UnixTime,
+    exp: UnixTime,
+    claims: &mut serde_json::Map<String, Value>,
+) -> Result<(), OAuthError> {
+    let draft = TokenRecord {
+        token_hash: String::new(),
+        grant_id: grant.grant_id.clone(),
+        kind: TokenKind::AccessToken,
+        format: "jwt".into(),
+        jti: claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        client_id: client.client_id.clone(),
+        subject: grant.subject.clone(),
+        scope: scope.to_string(),
+        audience: Vec::new(),
+        issued_at: now,
+        expires_at: exp,
+        revoked_at: None,
+        consumed_at: None,
+        claims: None,
+    };
+    let mut response = claims.clone();
+    response.insert("active".into(), Value::Bool(true));
+    let out = state
+        .hooks()
+        .introspection(
+            client,
+            Some(crate::plugins::Introspected {
+                token: &draft,
+                grant,
+                client,
+            }),
+            state.settings().introspection.script_backward_compatibility,
+            response,
+        )
+        .await?;
+    if out.get("active") == Some(&Value::Bool(true)) {
+        for (k, v) in out {
+            if k != "active" && !PROTECTED_CLAIMS.contains(&k.as_str()) {
+                claims.insert(k, v);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Mints an opaque refresh token for `grant` (always the grant's whole scope: a narrowed

@@ -316,29 +316,46 @@ impl Hooks {
         Ok(out)
     }
 
-    /// introspection: each plugin bound to the calling client sees the response so far and may
-    /// replace it (`active` stays the server's) or report the token inactive. An inactive
-    /// answer stays `{"active": false}` whatever the plugins say (RFC 7662 §2.2).
+    /// introspection: each plugin bound to the introspected token's client (every introspection
+    /// plugin when `every_plugin`, Janssen's `introspectionScriptBackwardCompatibility`) sees the
+    /// response so far and may replace it or report the token inactive. `active`, `iss`,
+    /// `client_id` and `exp` stay the server's. An inactive response is answered as is, without
+    /// calling plugins: it stays `{"active": false}` whatever they would say (RFC 7662 §2.2).
     pub async fn introspection(
         &self,
         caller: &Client,
-        token: Option<(&TokenRecord, &Grant)>,
+        token: Option<Introspected<'_>>,
+        every_plugin: bool,
         response: Map<String, Value>,
     ) -> Result<Map<String, Value>, HookError> {
-        let plugins = self.bound(HookKind::Introspection, caller);
+        let active = response.get("active") == Some(&Value::Bool(true));
+        let Some(token) = token.filter(|_| active) else {
+            return Ok(inactive());
+        };
+        let plugins = if every_plugin {
+            self.registry
+                .current()
+                .for_hook(HookKind::Introspection)
+                .to_vec()
+        } else {
+            self.bound(HookKind::Introspection, token.client)
+        };
         if plugins.is_empty() {
             return Ok(response);
         }
-        let active = response.get("active") == Some(&Value::Bool(true));
+        let kept: Vec<(&str, Value)> = HOST_INTROSPECTION_MEMBERS
+            .iter()
+            .filter_map(|k| response.get(*k).map(|v| (*k, v.clone())))
+            .collect();
         let mut current = response;
         let caller_view = types::Client::from_model(caller);
-        let token_view = token.map(|(t, _)| types::Token::from_model(t));
-        let grant_view = token.map(|(_, g)| types::Grant::from_model(g));
+        let token_view = types::Token::from_model(token.token);
+        let grant_view = types::Grant::from_model(token.grant);
         for p in plugins {
             let ctx = bindings::introspection::Context {
                 caller: caller_view.clone(),
-                token: token_view.clone(),
-                token_grant: grant_view.clone(),
+                token: Some(token_view.clone()),
+                token_grant: Some(grant_view.clone()),
                 response: Value::Object(current.clone()).to_string(),
             };
             let Called { result, .. } = p
@@ -360,12 +377,15 @@ impl Hooks {
                 None | Some(None) => {}
                 Some(Some(None)) => return Ok(inactive()),
                 Some(Some(Some(mut replaced))) => {
-                    replaced.insert("active".into(), Value::Bool(active));
+                    for k in HOST_INTROSPECTION_MEMBERS {
+                        replaced.remove(*k);
+                    }
+                    replaced.extend(kept.iter().map(|(k, v)| (k.to_string(), v.clone())));
                     current = replaced;
                 }
             }
         }
-        Ok(if active { current } else { inactive() })
+        Ok(current)
     }
 
     /// end-session: the first plugin (global, or bound to one of the RPs being logged out)
@@ -405,6 +425,22 @@ impl Hooks {
         }
         Ok(None)
     }
+}
+
+/// Introspection response members plugins cannot change (issue 10): whether the token is
+/// active, who issued it, to whom, until when.
+const HOST_INTROSPECTION_MEMBERS: &[&str] = &["active", "iss", "client_id", "exp"];
+
+/// The token an introspection is about: the record, its grant and the client it was issued to
+/// (whose bindings select the plugins).
+#[derive(Clone, Copy)]
+pub struct Introspected<'a> {
+    /// The token.
+    pub token: &'a TokenRecord,
+    /// Its grant.
+    pub grant: &'a Grant,
+    /// The client it was issued to.
+    pub client: &'a Client,
 }
 
 fn inactive() -> Map<String, Value> {

@@ -112,6 +112,23 @@ impl Store {
         row.map(|r| user_from_row(&r)).transpose()
     }
 
+    /// Finds a user by the `email` claim (exact match; the first one if several share it).
+    pub async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let sql = match self.backend() {
+            super::Backend::Sqlite => {
+                "SELECT user_id, username, password_hash, claims, created_at FROM users WHERE json_extract(claims, '$.email') = $1 ORDER BY created_at, user_id LIMIT 1"
+            }
+            super::Backend::Postgres => {
+                "SELECT user_id, username, password_hash, claims, created_at FROM users WHERE (claims::jsonb ->> 'email') = $1 ORDER BY created_at, user_id LIMIT 1"
+            }
+        };
+        let row = sqlx::query(sql)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
     /// Every user, oldest first.
     pub async fn list_users(&self) -> StoreResult<Vec<User>> {
         let rows = sqlx::query("SELECT user_id, username, password_hash, claims, created_at FROM users ORDER BY created_at, username")

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/0002_browser.sql")),
     (3, include_str!("../../migrations/0003_plugin_claims.sql")),
     (4, include_str!("../../migrations/0004_hardening.sql")),
+    (5, include_str!("../../migrations/0005_revocation.sql")),
 ];
 
 /// Applies every migration not yet applied.

@@ -196,7 +196,16 @@ async fn main() {
     resp.insert("client_id".into(), json!("app"));
     let js = time(py_calls, || async {
         hooks
-            .introspection(&client, Some((&token, &grant)), resp.clone())
+            .introspection(
+                &client,
+                Some(tessera::plugins::Introspected {
+                    token: &token,
+                    grant: &grant,
+                    client: &client,
+                }),
+                false,
+                resp.clone(),
+            )
             .await
             .unwrap();
     })
