@@ -492,7 +492,7 @@ async fn introspection_response_members_and_jwt(db: Db) {
     assert_eq!(i["iat"], claims["iat"]);
     assert_eq!(i["nbf"], claims["iat"]);
     assert_eq!(i["sub"], claims["sub"]);
-    assert_eq!(i["aud"], json!(rp.client.client_id));
+    assert_eq!(i["aud"], claims["aud"]);
     assert_eq!(i["iss"], srv.base);
     assert_eq!(i["jti"], claims["jti"]);
     let i = srv.introspect(&rp, &rt).await;

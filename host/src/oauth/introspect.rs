@@ -174,14 +174,9 @@ async fn active_response(
         "sub".into(),
         json!(t.subject.as_deref().unwrap_or(&t.client_id)),
     );
-    match t.audience.as_slice() {
-        [] => {}
-        [one] => {
-            r.insert("aud".into(), json!(one));
-        }
-        many => {
-            r.insert("aud".into(), json!(many));
-        }
+    if !t.audience.is_empty() {
+        // An array, as in the JWT access token (RFC 7662 §2.2 allows either form).
+        r.insert("aud".into(), json!(t.audience));
     }
     r.insert("iss".into(), json!(state.settings().issuer()));
     if let Some(jti) = &t.jti {
