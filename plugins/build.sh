@@ -42,8 +42,8 @@ built() { echo "plugins: built $1 ($(stat -c %s "$OUT/$1.wasm") bytes)" >&2; }
 
 # Rust: one cargo run for every Rust plugin (cargo does its own caching), own target dir so a
 # running `cargo test` (which holds the workspace's) is not blocked.
-RUST_PLUGINS=(add-tenant-claims logout-page)
-RUST_FIXTURES=(faulty)
+RUST_PLUGINS=(add-tenant-claims blocked-subjects logout-page)
+RUST_FIXTURES=(faulty faulty-revoke faulty-introspection)
 CARGO_TARGET_DIR="$ROOT/target/plugins/cargo" cargo build --quiet --release \
   --target wasm32-wasip2 $(printf -- '-p %s ' "${RUST_PLUGINS[@]}" "${RUST_FIXTURES[@]}") >&2
 for name in "${RUST_PLUGINS[@]}" "${RUST_FIXTURES[@]}"; do
@@ -68,14 +68,18 @@ if ! fresh revoke-guard "$h"; then
 fi
 install_manifest revoke-guard "$ROOT/plugins/revoke-guard/revoke-guard.toml"
 
-# Python
-h=$(echo "$COMMON $(hash_of "$ROOT/plugins/org-claims" "$ROOT/sdk/python" "$ROOT/sdk/requirements.txt")" | sha256sum | cut -c1-64)
-if ! fresh org-claims "$h"; then
-  bash "$ROOT/sdk/python/build.sh" dynamic-scope-plugin "$OUT/.org-claims.wasm.tmp" "$ROOT/plugins/org-claims" 2>/dev/null
-  mv "$OUT/.org-claims.wasm.tmp" "$OUT/org-claims.wasm"
-  echo "$h" > "$OUT/org-claims.stamp"; built org-claims
-fi
-install_manifest org-claims "$ROOT/plugins/org-claims/org-claims.toml"
+# Python: NAME:WORLD for each plugin folder holding app.py.
+for entry in org-claims:dynamic-scope-plugin revoke-protect:revoke-token-plugin \
+             introspection-user:introspection-plugin; do
+  name=${entry%%:*} world=${entry#*:}
+  h=$(echo "$COMMON $(hash_of "$ROOT/plugins/$name" "$ROOT/sdk/python" "$ROOT/sdk/requirements.txt")" | sha256sum | cut -c1-64)
+  if ! fresh "$name" "$h"; then
+    bash "$ROOT/sdk/python/build.sh" "$world" "$OUT/.$name.wasm.tmp" "$ROOT/plugins/$name" 2>/dev/null
+    mv "$OUT/.$name.wasm.tmp" "$OUT/$name.wasm"
+    echo "$h" > "$OUT/$name.stamp"; built "$name"
+  fi
+  install_manifest "$name" "$ROOT/plugins/$name/$name.toml"
+done
 
 # JavaScript
 h=$(echo "$COMMON $(hash_of "$ROOT/plugins/introspection-tenant" "$ROOT/sdk/js/build.mjs" "$ROOT/sdk/js/package-lock.json")" | sha256sum | cut -c1-64)

@@ -131,8 +131,8 @@ async fn token_context(
     Ok(Some((token, grant, client)))
 }
 
-/// The RFC 7662 §2.2 members of an active token's response; members without a value are left
-/// out.
+/// The RFC 7662 §2.2 members of an active token's response (plus RFC 9470's `acr` and
+/// `auth_time` for user tokens); members without a value are left out.
 async fn active_response(
     state: &AppState,
     t: &TokenRecord,
@@ -179,6 +179,11 @@ async fn active_response(
         r.insert("aud".into(), json!(t.audience));
     }
     r.insert("iss".into(), json!(state.settings().issuer()));
+    // How the user authenticated, for step-up decisions (RFC 9470 §6.2 registers both members).
+    if let Some(auth) = &grant.auth {
+        r.insert("acr".into(), json!(auth.acr));
+        r.insert("auth_time".into(), json!(auth.auth_time));
+    }
     if let Some(jti) = &t.jti {
         r.insert("jti".into(), json!(jti));
     }
