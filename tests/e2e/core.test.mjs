@@ -1,7 +1,8 @@
 // A strict, real relying-party library (openid-client, with jose) against a running Tessera:
 // discovery, client_credentials with client_secret_basic, client_secret_post and
-// private_key_jwt, introspection, revocation -> inactive, and the JWT access token verified
-// against /jwks with typ at+jwt. Started by tests/tests/e2e_openid_client.rs, which passes the
+// private_key_jwt, introspection, revocation -> inactive (grant-wide: the refresh token of a
+// revoked access token too), RFC 9701 signed introspection responses, and the JWT access token
+// verified against /jwks with typ at+jwt. Started by tests/tests/e2e_openid_client.rs, which passes the
 // server and its clients in TESSERA_E2E.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,4 +109,58 @@ test('a scope the client may not have is refused with invalid_scope', async () =
     assert.equal(err.error, 'invalid_scope');
     return true;
   });
+});
+
+test('grant-wide revocation: revoking the access token makes the refresh token inactive', async () => {
+  const config = await configFor(env.web, client.ClientSecretBasic(env.web.client_secret));
+  const { access_token, refresh_token } = env.web.tokens;
+  assert.equal((await client.tokenIntrospection(config, refresh_token)).active, true);
+  await client.tokenRevocation(config, access_token, { token_type_hint: 'access_token' });
+  assert.deepEqual(await client.tokenIntrospection(config, access_token), { active: false });
+  assert.deepEqual(await client.tokenIntrospection(config, refresh_token), { active: false });
+  await assert.rejects(client.refreshTokenGrant(config, refresh_token), (err) => {
+    assert.equal(err.error, 'invalid_grant');
+    return true;
+  });
+});
+
+test('RFC 9701 signed introspection responses, verified against /jwks', async () => {
+  // openid-client asks for (and validates) the JWT form when the client registered
+  // introspection_signed_response_alg; the non-repudiation check verifies the signature too.
+  const config = await client.discovery(
+    issuer,
+    env.basic.client_id,
+    { introspection_signed_response_alg: 'RS256' },
+    client.ClientSecretBasic(env.basic.client_secret),
+    insecure,
+  );
+  client.enableNonRepudiationChecks(config);
+  const tokens = await client.clientCredentialsGrant(config, { scope: 'api.read' });
+  const active = await client.tokenIntrospection(config, tokens.access_token);
+  assert.equal(active.active, true);
+  assert.equal(active.client_id, env.basic.client_id);
+  assert.equal(active.scope, 'api.read');
+
+  // The same response by hand: typ, iss, aud and signature checked by jose.
+  const md = config.serverMetadata();
+  const resp = await fetch(md.introspection_endpoint, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${btoa(`${env.basic.client_id}:${env.basic.client_secret}`)}`,
+      accept: 'application/token-introspection+jwt',
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ token: tokens.access_token }),
+  });
+  assert.equal(resp.status, 200);
+  assert.equal(resp.headers.get('content-type'), 'application/token-introspection+jwt');
+  const jwks = jose.createRemoteJWKSet(new URL(md.jwks_uri), { [jose.customFetch]: fetch });
+  const { payload, protectedHeader } = await jose.jwtVerify(await resp.text(), jwks, {
+    issuer: env.issuer,
+    audience: env.basic.client_id,
+    typ: 'token-introspection+jwt',
+  });
+  assert.equal(protectedHeader.alg, 'RS256');
+  assert.equal(payload.token_introspection.active, true);
+  assert.equal(payload.token_introspection.jti, active.jti);
 });

@@ -34,12 +34,20 @@ async fn openid_client_drives_client_credentials_introspection_revocation() {
     pk_meta["jwks"] = json!({"keys": [key.public_jwk.clone()]});
     let pkjwt = srv.client(pk_meta).await;
 
+    // A user grant (access + refresh token) of a confidential web client, for grant-wide
+    // revocation.
+    srv.user("alice", json!({})).await;
+    let web = srv.web_client(json!({})).await;
+    let mut browser = tessera_tests::browser::Browser::new(&srv.base);
+    let tokens = tessera_tests::browser::tokens_for(&srv, &web, &mut browser, &[]).await;
+
     let env = json!({
         "issuer": srv.base,
+        "web": {"client_id": web.client.client_id, "client_secret": web.secret, "tokens": tokens},
         "basic": {"client_id": basic.client.client_id, "client_secret": basic.secret},
         "post": {"client_id": post.client.client_id, "client_secret": post.secret},
         "pkjwt": {"client_id": pkjwt.client.client_id, "private_key_pem": pem(&key.pkcs8), "kid": key.kid},
     });
-    e2e::run_node("core.test.mjs", &env, 7).await;
+    e2e::run_node("core.test.mjs", &env, 9).await;
     srv.stop().await;
 }
