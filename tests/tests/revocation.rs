@@ -131,6 +131,19 @@ async fn all_revokes_every_token_of_the_client_when_allowed(db: Db) {
         active(&srv, &other, &other_at).await,
         "other clients keep theirs"
     );
+    // A public client (identified by client_id alone) may not revoke all of its users' tokens.
+    let public = srv
+        .web_client(json!({"token_endpoint_auth_method": "none"}))
+        .await;
+    let r = srv
+        .post_form(
+            "/revoke",
+            None,
+            &[("token", "all"), ("client_id", &public.client.client_id)],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
     srv.stop().await;
 }
 

@@ -31,6 +31,13 @@ pub async fn revoke(
     let token = form.require("token")?;
     let hint = form.get("token_type_hint");
     if state.settings().revocation.allow_all_value && (token == "all" || hint == Some("all")) {
+        // A public client is identified by its client_id alone, which anyone may know: it
+        // revokes its tokens one by one, never all of every user at once.
+        if client.metadata.token_endpoint_auth_method == "none" {
+            return Err(OAuthError::invalid_request(
+                "revoking every token of a client requires client authentication",
+            ));
+        }
         return revoke_all(&state, &client, hint).await;
     }
     // The hint would only pick the first table to search; tokens of every kind are found by
