@@ -6,6 +6,7 @@
 # safe to run concurrently (one build at a time).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
 OUT="$ROOT/target/plugins/out"
 mkdir -p "$OUT"
 exec 8>"$ROOT/target/plugins/.lock"

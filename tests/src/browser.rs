@@ -219,23 +219,38 @@ pub async fn sign_in(b: &mut Browser, url: &str, user: &str) -> HashMap<String, 
     response_params(&loc)
 }
 
+/// Exchanges `code` at the token endpoint: with Basic credentials for a confidential client,
+/// by `client_id` for a public one.
 pub async fn exchange(
     srv: &TestServer,
     reg: &Registered,
     code: &str,
     verifier: &str,
 ) -> reqwest::Response {
-    srv.post_form(
-        "/token",
-        Some((&reg.client.client_id, reg.secret.as_deref().unwrap())),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
-        ],
-    )
-    .await
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier),
+    ];
+    let basic = match reg.secret.as_deref() {
+        Some(secret) => Some((reg.client.client_id.as_str(), secret)),
+        None => {
+            form.push(("client_id", &reg.client.client_id));
+            None
+        }
+    };
+    srv.post_form("/token", basic, &form).await
+}
+
+/// `user` signs in with a browser of their own; returns the token response.
+pub async fn tokens_of(srv: &TestServer, reg: &Registered, user: &str) -> Value {
+    let mut b = Browser::new(&srv.base);
+    let (verifier, challenge) = pkce();
+    let params = sign_in(&mut b, &authorize_url(reg, &challenge, &[]), user).await;
+    let resp = exchange(srv, reg, &params["code"], &verifier).await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
 }
 
 /// A full sign-in and code exchange; returns the token response.

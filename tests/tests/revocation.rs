@@ -202,30 +202,7 @@ async fn public_and_failed_callers(db: Db) {
         .await;
     let confidential = srv.cc_client("client_secret_basic", false).await;
     // A public client revokes its own token by client_id.
-    let (verifier, challenge) = tessera_tests::browser::pkce();
-    let mut b = Browser::new(&srv.base);
-    let params = tessera_tests::browser::sign_in(
-        &mut b,
-        &tessera_tests::browser::authorize_url(&public, &challenge, &[]),
-        "alice",
-    )
-    .await;
-    let tokens: Value = srv
-        .post_form(
-            "/token",
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &public.client.client_id),
-                ("code", &params["code"]),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens = tessera_tests::browser::tokens_of(&srv, &public, "alice").await;
     let at = tokens["access_token"].as_str().unwrap();
     assert_eq!(srv.userinfo(at).await.status(), 200);
     let r = srv
@@ -288,19 +265,7 @@ async fn global_revocation_ends_a_users_grants_and_sessions(db: Db) {
     let mut b = Browser::new(&srv.base);
     let t1 = tokens_for(&srv, &rp, &mut b, &[]).await;
     let t2 = tokens_for(&srv, &rp, &mut b, &[]).await;
-    let mut bob_browser = Browser::new(&srv.base);
-    let (verifier, challenge) = tessera_tests::browser::pkce();
-    let params = tessera_tests::browser::sign_in(
-        &mut bob_browser,
-        &tessera_tests::browser::authorize_url(&rp, &challenge, &[]),
-        "bob",
-    )
-    .await;
-    let bob: Value = tessera_tests::browser::exchange(&srv, &rp, &params["code"], &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let bob = tessera_tests::browser::tokens_of(&srv, &rp, "bob").await;
 
     // Without the scope, or unauthenticated: refused, nothing revoked.
     let r = post(alice.clone(), Some((&plain, None))).await.unwrap();
@@ -376,14 +341,13 @@ async fn global_revocation_ends_a_users_grants_and_sessions(db: Db) {
     srv.stop().await;
 }
 
-async fn only_authorized_callers_introspect(db: Db) {
-    let srv = TestServer::start(db).await;
+/// A public client (by client_id alone) introspects another client's token: (response, token).
+async fn introspect_as_public(srv: &TestServer) -> (reqwest::Response, String) {
     let owner = srv.cc_client("client_secret_basic", false).await;
     let t = srv.access_token(&owner).await;
     let public = srv
         .client(json!({"grant_types": ["authorization_code"], "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
         .await;
-    // A public client, by client_id: 401 invalid_client.
     let r = srv
         .post_form(
             "/introspect",
@@ -391,6 +355,13 @@ async fn only_authorized_callers_introspect(db: Db) {
             &[("token", &t), ("client_id", &public.client.client_id)],
         )
         .await;
+    (r, t)
+}
+
+async fn only_authorized_callers_introspect(db: Db) {
+    let srv = TestServer::start(db).await;
+    // A public client, by client_id: 401 invalid_client.
+    let (r, t) = introspect_as_public(&srv).await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
     // Nobody: 401.
@@ -472,18 +443,7 @@ async fn only_authorized_callers_introspect(db: Db) {
     }
     srv.stop().await;
     let srv = TestServer::start_with(db, |s| s.introspection.skip_authorization = true).await;
-    let owner = srv.cc_client("client_secret_basic", false).await;
-    let t = srv.access_token(&owner).await;
-    let public = srv
-        .client(json!({"grant_types": ["authorization_code"], "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
-        .await;
-    let r = srv
-        .post_form(
-            "/introspect",
-            None,
-            &[("token", &t), ("client_id", &public.client.client_id)],
-        )
-        .await;
+    let (r, _) = introspect_as_public(&srv).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["active"], true);
     srv.stop().await;

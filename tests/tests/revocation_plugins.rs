@@ -187,20 +187,7 @@ async fn introspection_plugins_of_the_tokens_client_run(db: Db) {
         let mut alice_browser = Browser::new(&srv.base);
         let alice_bound = tokens_for(&srv, &bound, &mut alice_browser, &[]).await;
         let alice_unbound = tokens_for(&srv, &unbound, &mut alice_browser, &[]).await;
-        let mut bob_browser = Browser::new(&srv.base);
-        let (verifier, challenge) = tessera_tests::browser::pkce();
-        let params = tessera_tests::browser::sign_in(
-            &mut bob_browser,
-            &tessera_tests::browser::authorize_url(&bound, &challenge, &[]),
-            "bob",
-        )
-        .await;
-        let bob_bound: Value =
-            tessera_tests::browser::exchange(&srv, &bound, &params["code"], &verifier)
-                .await
-                .json()
-                .await
-                .unwrap();
+        let bob_bound = tessera_tests::browser::tokens_of(&srv, &bound, "bob").await;
 
         // Another client (a resource server) asks; the plugins of the token's client run.
         let i = srv

@@ -146,6 +146,20 @@ pub async fn active_access_token(
         .ok_or(BearerError::InvalidToken("the access token is invalid"))
 }
 
+/// The (usable) client an access token was issued to: the caller, when a bearer token
+/// authenticates a request.
+pub async fn client_of(
+    state: &AppState,
+    token: &TokenRecord,
+) -> Result<crate::model::Client, BearerError> {
+    state
+        .store()
+        .find_client(&token.client_id)
+        .await?
+        .filter(|c| c.is_usable(state.now()))
+        .ok_or(BearerError::InvalidToken("the access token is invalid"))
+}
+
 /// Whether a space-separated scope string holds `scope`.
 pub fn has_scope(scopes: &str, scope: &str) -> bool {
     scopes.split(' ').any(|s| s == scope)

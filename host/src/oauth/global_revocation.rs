@@ -82,12 +82,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Client, BearerE
         if !bearer::has_scope(&record.scope, GLOBAL_TOKEN_REVOCATION) {
             return Err(BearerError::InsufficientScope(GLOBAL_TOKEN_REVOCATION));
         }
-        return state
-            .store()
-            .find_client(&record.client_id)
-            .await?
-            .filter(|c| c.is_usable(state.now()))
-            .ok_or(BearerError::InvalidToken("the access token is invalid"));
+        return bearer::client_of(state, &record).await;
     }
     let client = client_auth::authenticate(
         state,

@@ -5,14 +5,13 @@
 //! response; the answer is JSON, or a signed JWT (RFC 9701) when the caller asks for one.
 
 use crate::config::FeatureFlag;
-use crate::crypto::SigningAlg;
 use crate::crypto::secrets::sha256_b64;
 use crate::model::{Client, Grant, TokenKind, TokenRecord};
 use crate::oauth::OAuthError;
 use crate::oauth::bearer::{self, BearerError};
 use crate::oauth::client_auth;
 use crate::oauth::form::OAuthForm;
-use crate::oauth::token::no_store;
+use crate::oauth::token::{no_store, sign_jwt};
 use crate::plugins::Introspected;
 use crate::server::AppState;
 use axum::Json;
@@ -100,12 +99,7 @@ async fn caller(
                 }
             }
         }
-        return state
-            .store()
-            .find_client(&record.client_id)
-            .await?
-            .filter(|c| c.is_usable(state.now()))
-            .ok_or(BearerError::InvalidToken("the access token is invalid"));
+        return bearer::client_of(state, &record).await;
     }
     let client =
         client_auth::authenticate(state, headers, form, &state.urls().introspection).await?;
@@ -221,24 +215,13 @@ fn signed(state: &AppState, caller: &Client, response: Value) -> Result<Response
         .introspection_signed_response_alg
         .as_deref()
         .unwrap_or("RS256");
-    let alg = SigningAlg::parse(alg_name).ok_or_else(|| {
-        OAuthError::Server(anyhow::anyhow!(
-            "client {} has unsupported introspection_signed_response_alg",
-            caller.client_id
-        ))
-    })?;
-    let keys = state.keys().load();
-    let key = keys
-        .signer(alg)
-        .ok_or_else(|| OAuthError::Server(anyhow::anyhow!("no signing key for {}", alg.name())))?;
     let claims = json!({
         "iss": state.settings().issuer(),
         "aud": caller.client_id,
         "iat": state.now(),
         "token_introspection": response,
     });
-    let jwt = crate::crypto::jwt::sign(key, "token-introspection+jwt", &claims)
-        .map_err(|e| OAuthError::Server(e.into()))?;
+    let jwt = sign_jwt(state, alg_name, "token-introspection+jwt", &claims)?;
     let mut resp = no_store(jwt).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

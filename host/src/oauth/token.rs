@@ -149,18 +149,7 @@ pub async fn mint_access_token(
             .access_token_signing_alg
             .as_deref()
             .unwrap_or(&s.tokens.access_token_signing_alg);
-        let alg = SigningAlg::parse(alg_name).ok_or_else(|| {
-            OAuthError::Server(anyhow::anyhow!(
-                "client {} has unsupported access_token_signing_alg",
-                client.client_id
-            ))
-        })?;
-        let keys = state.keys().load();
-        let key = keys.signer(alg).ok_or_else(|| {
-            OAuthError::Server(anyhow::anyhow!("no signing key for {}", alg.name()))
-        })?;
-        let jwt = crate::crypto::jwt::sign(key, "at+jwt", &Value::Object(claims))
-            .map_err(|e| OAuthError::Server(e.into()))?;
+        let jwt = sign_jwt(state, alg_name, "at+jwt", &Value::Object(claims))?;
         (jwt, "jwt", None)
     } else {
         // What plugins added is kept with the record, for introspection (every standard claim is
@@ -186,6 +175,24 @@ pub async fn mint_access_token(
         claims: extra,
     };
     Ok(MintedToken { token, record })
+}
+
+/// Signs `claims` as a JWT of type `typ` with the server's current key for `alg_name` (a
+/// client's registered algorithm, validated at registration, or a server default).
+pub fn sign_jwt(
+    state: &AppState,
+    alg_name: &str,
+    typ: &str,
+    claims: &impl Serialize,
+) -> Result<String, OAuthError> {
+    let alg = SigningAlg::parse(alg_name).ok_or_else(|| {
+        OAuthError::Server(anyhow::anyhow!("unsupported JWS algorithm {alg_name}"))
+    })?;
+    let keys = state.keys().load();
+    let key = keys
+        .signer(alg)
+        .ok_or_else(|| OAuthError::Server(anyhow::anyhow!("no signing key for {}", alg.name())))?;
+    crate::crypto::jwt::sign(key, typ, claims).map_err(|e| OAuthError::Server(e.into()))
 }
 
 /// Seed 001's "Run introspection script before access token as JWT creation and include
