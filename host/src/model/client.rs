@@ -49,6 +49,17 @@ impl Client {
         self.metadata.active && self.metadata.expires_at.is_none_or(|t| now < t)
     }
 
+    /// Whether the client is public: it has no credential (`token_endpoint_auth_method` `none`)
+    /// and is identified by its `client_id` alone.
+    pub fn is_public(&self) -> bool {
+        self.metadata.token_endpoint_auth_method == "none"
+    }
+
+    /// Whether the client is allowed to request `scope`.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+
     /// Scopes the client is allowed to request.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.metadata

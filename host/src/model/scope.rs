@@ -1,5 +1,10 @@
 //! Scope-token syntax (RFC 6749 §3.3): printable ASCII except space, `"` and `\`.
 
+/// Whether the space-separated scope list `scopes` holds `scope`.
+pub fn contains(scopes: &str, scope: &str) -> bool {
+    scopes.split(' ').any(|s| s == scope)
+}
+
 /// Whether `s` is a valid scope-token.
 pub fn is_valid_scope_token(s: &str) -> bool {
     !s.is_empty()

@@ -159,5 +159,5 @@ fn check_pkce(p: &CodePayload, verifier: Option<&str>) -> Result<(), OAuthError>
 
 /// Whether a space-separated scope contains `openid`.
 pub fn has_openid(scope: &str) -> bool {
-    scope.split(' ').any(|s| s == "openid")
+    crate::model::scope::contains(scope, "openid")
 }

@@ -370,7 +370,7 @@ fn pkce_challenge(
     form: &OAuthForm,
 ) -> Result<Option<String>, Failure> {
     let invalid = |d: &str| Failure::Redirect("invalid_request", d.to_string());
-    let required = client.metadata.token_endpoint_auth_method == "none"
+    let required = client.is_public()
         || client.metadata.require_pkce
         || state.settings().authorize.require_pkce;
     match (

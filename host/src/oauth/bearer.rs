@@ -104,10 +104,11 @@ pub fn from_header(headers: &HeaderMap) -> Result<Option<String>, BearerError> {
 /// The access token from the `Authorization: Bearer` header or a POSTed `access_token`; never
 /// both (RFC 6750 §2).
 pub async fn from_request(state: &AppState, req: Request) -> Result<String, BearerError> {
-    if req.headers().contains_key(header::AUTHORIZATION) && from_header(req.headers())?.is_none() {
+    let header_token = from_header(req.headers())?;
+    // An Authorization header of another scheme: a bare challenge (RFC 6750 §3).
+    if header_token.is_none() && req.headers().contains_key(header::AUTHORIZATION) {
         return Err(BearerError::Missing);
     }
-    let header_token = from_header(req.headers())?;
     let is_form = req.method() == Method::POST
         && req
             .headers()
@@ -158,9 +159,4 @@ pub async fn client_of(
         .await?
         .filter(|c| c.is_usable(state.now()))
         .ok_or(BearerError::InvalidToken("the access token is invalid"))
-}
-
-/// Whether a space-separated scope string holds `scope`.
-pub fn has_scope(scopes: &str, scope: &str) -> bool {
-    scopes.split(' ').any(|s| s == scope)
 }

@@ -13,7 +13,7 @@ pub async fn grant(
     client: &Client,
     form: &OAuthForm,
 ) -> Result<TokenResponse, OAuthError> {
-    if client.metadata.token_endpoint_auth_method == "none" {
+    if client.is_public() {
         return Err(OAuthError::UnauthorizedClient(
             "public clients cannot use client_credentials".into(),
         ));

@@ -79,7 +79,7 @@ pub async fn global_token_revocation(
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Client, BearerError> {
     if let Some(token) = bearer::from_header(headers)? {
         let record = bearer::active_access_token(state, &token).await?;
-        if !bearer::has_scope(&record.scope, GLOBAL_TOKEN_REVOCATION) {
+        if !crate::model::scope::contains(&record.scope, GLOBAL_TOKEN_REVOCATION) {
             return Err(BearerError::InsufficientScope(GLOBAL_TOKEN_REVOCATION));
         }
         return bearer::client_of(state, &record).await;
@@ -91,10 +91,10 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Client, BearerE
         &state.urls().global_token_revocation,
     )
     .await?;
-    if client.metadata.token_endpoint_auth_method == "none" {
+    if client.is_public() {
         return Err(OAuthError::invalid_client("client authentication required", false).into());
     }
-    if !client.scopes().any(|s| s == GLOBAL_TOKEN_REVOCATION) {
+    if !client.allows_scope(GLOBAL_TOKEN_REVOCATION) {
         return Err(BearerError::InsufficientScope(GLOBAL_TOKEN_REVOCATION));
     }
     Ok(client)

@@ -94,7 +94,7 @@ async fn caller(
                     UMA_PROTECTION_SCOPE,
                 ),
             ] {
-                if required && !bearer::has_scope(&record.scope, scope) {
+                if required && !crate::model::scope::contains(&record.scope, scope) {
                     return Err(BearerError::InsufficientScope(scope));
                 }
             }
@@ -103,7 +103,7 @@ async fn caller(
     }
     let client =
         client_auth::authenticate(state, headers, form, &state.urls().introspection).await?;
-    if client.metadata.token_endpoint_auth_method == "none" && !settings.skip_authorization {
+    if client.is_public() && !settings.skip_authorization {
         return Err(
             OAuthError::invalid_client("public clients may not introspect tokens", false).into(),
         );
@@ -173,11 +173,7 @@ async fn active_response(
         r.insert("aud".into(), json!(t.audience));
     }
     r.insert("iss".into(), json!(state.settings().issuer()));
-    // How the user authenticated, for step-up decisions (RFC 9470 §6.2 registers both members).
-    if let Some(auth) = &grant.auth {
-        r.insert("acr".into(), json!(auth.acr));
-        r.insert("auth_time".into(), json!(auth.auth_time));
-    }
+    insert_authentication(&mut r, grant);
     if let Some(jti) = &t.jti {
         r.insert("jti".into(), json!(jti));
     }
@@ -190,6 +186,15 @@ async fn active_response(
         }
     }
     Ok(r)
+}
+
+/// How the user of a grant authenticated, for step-up decisions: `acr` and `auth_time` (RFC 9470
+/// §6.2 registers both as introspection response members). Client grants have neither.
+pub fn insert_authentication(r: &mut Map<String, Value>, grant: &Grant) {
+    if let Some(auth) = &grant.auth {
+        r.insert("acr".into(), json!(auth.acr));
+        r.insert("auth_time".into(), json!(auth.auth_time));
+    }
 }
 
 /// RFC 9701 §4: the caller asks with `Accept: application/token-introspection+jwt`; Janssen

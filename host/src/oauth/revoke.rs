@@ -33,7 +33,7 @@ pub async fn revoke(
     if state.settings().revocation.allow_all_value && (token == "all" || hint == Some("all")) {
         // A public client is identified by its client_id alone, which anyone may know: it
         // revokes its tokens one by one, never all of every user at once.
-        if client.metadata.token_endpoint_auth_method == "none" {
+        if client.is_public() {
             return Err(OAuthError::invalid_request(
                 "revoking every token of a client requires client authentication",
             ));
@@ -102,5 +102,5 @@ async fn revoke_all(
 /// Seed 004: only with the server property on and the `revoke_any_token` scope.
 fn may_revoke_for_others(state: &AppState, client: &Client) -> bool {
     state.settings().revocation.allow_revoke_for_other_clients
-        && client.scopes().any(|s| s == REVOKE_ANY_TOKEN)
+        && client.allows_scope(REVOKE_ANY_TOKEN)
 }

@@ -229,11 +229,7 @@ async fn introspection_claims(
     };
     let mut response = claims.clone();
     response.insert("active".into(), Value::Bool(true));
-    // What introspection would say of the user's authentication (RFC 9470 §6.2).
-    if let Some(auth) = &grant.auth {
-        response.insert("acr".into(), json!(auth.acr));
-        response.insert("auth_time".into(), json!(auth.auth_time));
-    }
+    crate::oauth::introspect::insert_authentication(&mut response, grant);
     let out = state
         .hooks()
         .introspection(

@@ -26,7 +26,7 @@ impl types::Client {
         Self {
             client_id: client.client_id.clone(),
             client_name: client.metadata.client_name.clone(),
-            client_type: if client.metadata.token_endpoint_auth_method == "none" {
+            client_type: if client.is_public() {
                 "public".into()
             } else {
                 "confidential".into()
