@@ -346,6 +346,11 @@ pub fn jwt_parts(jwt: &str) -> (serde_json::Value, serde_json::Value) {
     (dec(it.next().unwrap()), dec(it.next().unwrap()))
 }
 
+/// The `WWW-Authenticate` challenge of a response (panics when there is none).
+pub fn challenge(resp: &reqwest::Response) -> &str {
+    resp.headers()["www-authenticate"].to_str().unwrap()
+}
+
 /// Generates both backends' variants of an async test body `fn(Db)`.
 #[macro_export]
 macro_rules! on_both_backends {

@@ -187,12 +187,7 @@ async fn code_flow_end_to_end(db: Db) {
     }
     let revoked = srv.userinfo(r3["access_token"].as_str().unwrap()).await;
     assert_eq!(revoked.status(), 401);
-    assert!(
-        revoked.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains("error=\"invalid_token\"")
-    );
+    assert!(tessera_tests::challenge(&revoked).contains("error=\"invalid_token\""));
 
     // A second authorization reuses the session and the remembered consent: no pages at all.
     let (_, challenge2) = pkce();
