@@ -1,3 +1,4 @@
-//! Administration shared by the CLI (and later the admin API and UI): creating users.
+//! Administration shared by the CLI (and later the admin API and UI): users and scopes.
 
+pub mod scopes;
 pub mod users;

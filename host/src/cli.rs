@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `keys rotate|list`, `client create|list`,
-//! `user create|list`, `plugin check|test|list`. Enough to
+//! `user create|update|list`, `scope create|update|delete|list`, `plugin check|test|list`. Enough to
 //! run the server without an admin API. Results go to stdout as JSON; logs go to stderr.
 
 use crate::clock::{SharedClock, SystemClock};
@@ -42,6 +42,9 @@ pub enum Command {
     /// End-users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Scopes and the claims they release.
+    #[command(subcommand)]
+    Scope(ScopeCommand),
     /// WebAssembly plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -84,8 +87,42 @@ pub enum UserCommand {
     /// Create a user from JSON on stdin: `username`, `password`, optional `active` and OpenID
     /// standard claims (`name`, `email`, `address`, ...). Prints the user without the password.
     Create,
+    /// Change a user from JSON on stdin: `password`, `active`, and attributes to set (standard
+    /// claims or custom attributes; `null` removes one). Prints the user.
+    Update {
+        /// The user's login name.
+        username: String,
+    },
     /// List users (never their password hashes).
     List,
+}
+
+/// `tessera scope ...`
+#[derive(Debug, Subcommand)]
+pub enum ScopeCommand {
+    /// Create a scope from JSON on stdin: `id`, `scope_type` (`openid`, `oauth`, `dynamic`,
+    /// `uma`), optional `description`, `claims` (user attributes it releases; openid and dynamic
+    /// only) and `default_scope`.
+    Create,
+    /// Change a scope's `description`, `claims` or `default_scope` from JSON on stdin.
+    Update {
+        /// The scope.
+        id: String,
+    },
+    /// Delete a scope (not one of the OpenID Connect standard scopes).
+    Delete {
+        /// The scope.
+        id: String,
+    },
+    /// List scopes.
+    List {
+        /// Only scopes of this type.
+        #[arg(long = "type")]
+        scope_type: Option<String>,
+        /// Only the spontaneous scopes this client created.
+        #[arg(long)]
+        client: Option<String>,
+    },
 }
 
 /// `tessera keys ...`
@@ -183,6 +220,17 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::User(UserCommand::Update { username }) => {
+            let input = read_stdin_json("user")?;
+            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let user = crate::admin::users::update(&store, &username, input, clock.now()).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::admin::users::to_json(&user))?
+            );
+            Ok(())
+        }
+        Command::Scope(cmd) => scope(cmd, &settings, clock.now()).await,
         Command::User(UserCommand::List) => {
             let store = Store::connect(&settings.database_url.0, 2).await?;
             let out: Vec<_> = store
@@ -291,6 +339,37 @@ async fn plugin(cmd: PluginCommand, settings: &Settings) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn scope(
+    cmd: ScopeCommand,
+    settings: &Settings,
+    now: crate::clock::UnixTime,
+) -> anyhow::Result<()> {
+    use crate::admin::scopes;
+    let store = Store::connect(&settings.database_url.0, 2).await?;
+    let out = match cmd {
+        ScopeCommand::Create => {
+            scopes::to_json(&scopes::create(&store, read_stdin_json("scope")?, now).await?)
+        }
+        ScopeCommand::Update { id } => {
+            scopes::to_json(&scopes::update(&store, &id, read_stdin_json("scope")?, now).await?)
+        }
+        ScopeCommand::Delete { id } => {
+            scopes::delete(&store, &id).await?;
+            serde_json::json!({ "deleted": id })
+        }
+        ScopeCommand::List { scope_type, client } => store
+            .list_scopes()
+            .await?
+            .iter()
+            .filter(|s| scope_type.as_ref().is_none_or(|t| *t == s.scope_type))
+            .filter(|s| client.is_none() || s.creator_id == client)
+            .map(scopes::to_json)
+            .collect(),
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
 }
 
 fn read_stdin_json(what: &str) -> anyhow::Result<serde_json::Value> {

@@ -94,6 +94,8 @@ pub struct Settings {
     pub revocation: RevocationSettings,
     /// The introspection endpoint (RFC 7662).
     pub introspection: IntrospectionSettings,
+    /// Scopes and the claims they release.
+    pub scopes: ScopeSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
@@ -309,6 +311,15 @@ pub struct RevocationSettings {
     pub allow_revoke_for_other_clients: bool,
 }
 
+/// Scopes and claim release (seeds 001, 002).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScopeSettings {
+    /// The userinfo endpoint answers access tokens without the `openid` scope (Janssen
+    /// `openidScopeBackwardCompatibility`). Off: such a token gets `insufficient_scope`.
+    pub openid_scope_backward_compatibility: bool,
+}
+
 /// Who may introspect, and the response's shape (Janssen's introspection properties).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -365,6 +376,7 @@ impl Default for Settings {
             outbound: OutboundSettings::default(),
             revocation: RevocationSettings::default(),
             introspection: IntrospectionSettings::default(),
+            scopes: ScopeSettings::default(),
             plugins_dir: PathBuf::from("data/plugins"),
             plugins: PluginSettings::default(),
         }

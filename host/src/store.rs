@@ -81,17 +81,38 @@ pub struct SigningKeyRow {
     pub retire_at: Option<UnixTime>,
 }
 
-/// A stored scope.
-#[derive(Debug, Clone)]
+/// A stored scope (seed 001: id, description, type, claims, default flag, creator).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeRow {
     /// The scope value.
     pub scope_id: String,
-    /// `openid`, `oauth`, `dynamic`, `spontaneous`, `uma`.
+    /// `openid`, `oauth`, `dynamic`, `spontaneous`, `uma` (see [`crate::model::ScopeType`]).
     pub scope_type: String,
     /// Shown on consent.
     pub description: String,
-    /// Claims released by it.
+    /// Claims released by it (user attribute names).
     pub claims: Vec<String>,
+    /// Added to dynamically registered clients that name no scopes.
+    pub default_scope: bool,
+    /// `user` (an administrator), `client` (a spontaneous scope) or `auto` (UMA).
+    pub creator: String,
+    /// The client that created a spontaneous scope.
+    pub creator_id: Option<String>,
+}
+
+impl ScopeRow {
+    /// A scope of `scope_type` made by an administrator, with no description or claims.
+    pub fn new(scope_id: impl Into<String>, scope_type: impl Into<String>) -> Self {
+        Self {
+            scope_id: scope_id.into(),
+            scope_type: scope_type.into(),
+            description: String::new(),
+            claims: Vec::new(),
+            default_scope: false,
+            creator: "user".into(),
+            creator_id: None,
+        }
+    }
 }
 
 impl Store {
@@ -232,25 +253,21 @@ impl Store {
 
     // ---- scopes ----
 
-    /// Every scope.
+    /// Every scope, by id.
     pub async fn list_scopes(&self) -> StoreResult<Vec<ScopeRow>> {
-        let rows = sqlx::query(
-            "SELECT scope_id, scope_type, description, claims FROM scopes ORDER BY scope_id",
-        )
-        .fetch_all(&self.pool)
+        let rows = sqlx::query("SELECT scope_id, scope_type, description, claims, is_default, creator, creator_id FROM scopes ORDER BY scope_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(scope_from_row).collect()
+    }
+
+    /// One scope.
+    pub async fn find_scope(&self, scope_id: &str) -> StoreResult<Option<ScopeRow>> {
+        let row = sqlx::query("SELECT scope_id, scope_type, description, claims, is_default, creator, creator_id FROM scopes WHERE scope_id = $1")
+        .bind(scope_id)
+        .fetch_optional(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let claims: String = r.try_get("claims")?;
-                Ok(ScopeRow {
-                    scope_id: r.try_get("scope_id")?,
-                    scope_type: r.try_get("scope_type")?,
-                    description: r.try_get("description")?,
-                    claims: serde_json::from_str(&claims)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                })
-            })
-            .collect()
+        row.as_ref().map(scope_from_row).transpose()
     }
 
     /// Adds a scope unless it exists; returns whether it was added.
@@ -260,6 +277,42 @@ impl Store {
         let added = insert_scope_if_absent(&mut tx, s, now).await?;
         tx.commit().await?;
         Ok(added)
+    }
+
+    /// Adds a new scope; [`StoreError::Conflict`] when its id exists.
+    pub async fn insert_scope(&self, s: &ScopeRow, now: UnixTime) -> StoreResult<()> {
+        if self.ensure_scope(s, now).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    /// Replaces a scope's description, claims and default flag (its id, type and creator stay);
+    /// returns whether it exists.
+    pub async fn update_scope(&self, s: &ScopeRow, now: UnixTime) -> StoreResult<bool> {
+        let claims =
+            serde_json::to_string(&s.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let r = sqlx::query(
+            "UPDATE scopes SET description = $1, claims = $2, is_default = $3, updated_at = $4 WHERE scope_id = $5",
+        )
+        .bind(&s.description)
+        .bind(claims)
+        .bind(i64::from(s.default_scope))
+        .bind(now)
+        .bind(&s.scope_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes a scope; returns whether it existed.
+    pub async fn delete_scope(&self, scope_id: &str) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM scopes WHERE scope_id = $1")
+            .bind(scope_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     // ---- grants and tokens ----
@@ -476,16 +529,33 @@ async fn insert_scope_if_absent(tx: &mut Tx, s: &ScopeRow, now: UnixTime) -> Sto
     let claims =
         serde_json::to_string(&s.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let r = sqlx::query(
-        "INSERT INTO scopes (scope_id, scope_type, description, claims, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope_id) DO NOTHING",
+        "INSERT INTO scopes (scope_id, scope_type, description, claims, is_default, creator, creator_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (scope_id) DO NOTHING",
     )
     .bind(&s.scope_id)
     .bind(&s.scope_type)
     .bind(&s.description)
     .bind(claims)
+    .bind(i64::from(s.default_scope))
+    .bind(&s.creator)
+    .bind(s.creator_id.as_deref())
     .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+fn scope_from_row(r: &AnyRow) -> StoreResult<ScopeRow> {
+    let claims: String = r.try_get("claims")?;
+    let is_default: i64 = r.try_get("is_default")?;
+    Ok(ScopeRow {
+        scope_id: r.try_get("scope_id")?,
+        scope_type: r.try_get("scope_type")?,
+        description: r.try_get("description")?,
+        claims: serde_json::from_str(&claims).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        default_scope: is_default != 0,
+        creator: r.try_get("creator")?,
+        creator_id: r.try_get("creator_id")?,
+    })
 }
 
 async fn bump_generation(tx: &mut Tx) -> StoreResult<()> {

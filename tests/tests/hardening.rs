@@ -357,12 +357,7 @@ async fn registration_writes_client_and_scopes_atomically(db: Db) {
     let srv = TestServer::start(db).await;
     let reg = srv.cc_client("client_secret_basic", false).await;
     // Storing a client whose id exists fails, and the scope it named is not left behind.
-    let scope = tessera::store::ScopeRow {
-        scope_id: "only.with.the.client".into(),
-        scope_type: "oauth".into(),
-        description: String::new(),
-        claims: vec![],
-    };
+    let scope = tessera::store::ScopeRow::new("only.with.the.client", "oauth");
     let err = srv
         .state
         .store()

@@ -1,5 +1,7 @@
-//! User creation: `{"username": ..., "password": ..., "active": true, <standard claims>}` in,
-//! a stored user with an argon2id hash out. The password is never stored or printed.
+//! Users: `{"username": ..., "password": ..., "active": true, <attributes>}` in, a stored user
+//! with an argon2id hash out. Attributes are the OpenID standard claims (type-checked) and custom
+//! attributes (any JSON value) that custom scopes may release. The password is never stored or
+//! printed.
 
 use crate::clock::UnixTime;
 use crate::crypto::password;
@@ -15,6 +17,9 @@ pub enum UserError {
     /// The input is not acceptable; the message names the field.
     #[error("invalid user: {0}")]
     Invalid(String),
+    /// No user has this username.
+    #[error("no user {0:?}")]
+    NotFound(String),
     /// The username is taken.
     #[error("invalid user: username: already taken")]
     Taken,
@@ -36,22 +41,13 @@ pub async fn create(store: &Store, input: Value, now: UnixTime) -> Result<User, 
     let username = take_string("username")?;
     let pw = take_string("password")?;
     validate_username(&username).map_err(UserError::Invalid)?;
-    // NIST SP 800-63B §5.1.1.2: at least 8 characters; 1024 bounds the hashing work.
-    let len = pw.chars().count();
-    if !(8..=1024).contains(&len) {
-        return Err(UserError::Invalid("password: 8 to 1024 characters".into()));
-    }
     let active = match fields.remove("active") {
         None => true,
-        Some(Value::Bool(b)) => b,
-        Some(_) => return Err(UserError::Invalid("active: must be true or false".into())),
+        Some(v) => active_flag(v)?,
     };
     let claims: Map<String, Value> = fields;
     validate_claims(&claims).map_err(UserError::Invalid)?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
-        .await
-        .map_err(|e| UserError::Invalid(format!("password: {e}")))?
-        .map_err(|e| UserError::Invalid(format!("password: {e}")))?;
+    let hash = hash_password(pw).await?;
     let user = User {
         user_id: random_token(16),
         username,
@@ -65,6 +61,74 @@ pub async fn create(store: &Store, input: Value, now: UnixTime) -> Result<User, 
         Err(StoreError::Conflict) => Err(UserError::Taken),
         Err(e) => Err(UserError::Store(e)),
     }
+}
+
+/// Changes a user: `password` and `active` when present; each other member sets that attribute,
+/// `null` removes it. The username stays.
+pub async fn update(
+    store: &Store,
+    username: &str,
+    input: Value,
+    now: UnixTime,
+) -> Result<User, UserError> {
+    let Value::Object(mut fields) = input else {
+        return Err(UserError::Invalid("expected a JSON object".into()));
+    };
+    let mut user = store
+        .find_user_by_username(username)
+        .await
+        .map_err(UserError::Store)?
+        .ok_or_else(|| UserError::NotFound(username.into()))?;
+    match fields.remove("username") {
+        Some(Value::String(u)) if u == user.username => {}
+        None => {}
+        Some(_) => return Err(UserError::Invalid("username: cannot be changed".into())),
+    }
+    if let Some(v) = fields.remove("active") {
+        user.active = active_flag(v)?;
+    }
+    if let Some(pw) = fields.remove("password") {
+        let Value::String(pw) = pw else {
+            return Err(UserError::Invalid("password: must be a string".into()));
+        };
+        user.password_hash = hash_password(pw).await?;
+    }
+    let mut claims = user.claims.clone();
+    for (k, v) in fields {
+        if v.is_null() {
+            claims.remove(&k);
+        } else {
+            claims.insert(k, v);
+        }
+    }
+    validate_claims(&claims).map_err(UserError::Invalid)?;
+    user.claims = claims;
+    if !store
+        .update_user(&user, now)
+        .await
+        .map_err(UserError::Store)?
+    {
+        return Err(UserError::NotFound(username.into()));
+    }
+    Ok(user)
+}
+
+fn active_flag(v: Value) -> Result<bool, UserError> {
+    v.as_bool()
+        .ok_or_else(|| UserError::Invalid("active: must be true or false".into()))
+}
+
+/// Checks a new password's length and hashes it (argon2id, off the async threads).
+async fn hash_password(pw: String) -> Result<String, UserError> {
+    // NIST SP 800-63B §5.1.1.2: at least 8 characters; 1024 bounds the hashing work.
+    let len = pw.chars().count();
+    if !(8..=1024).contains(&len) {
+        return Err(UserError::Invalid("password: 8 to 1024 characters".into()));
+    }
+    tokio::task::spawn_blocking(move || password::hash(&pw))
+        .await
+        .map_err(|e| UserError::Invalid(format!("password: {e}")))?
+        .map_err(|e| UserError::Invalid(format!("password: {e}")))
 }
 
 /// The public view of a user (no password hash).

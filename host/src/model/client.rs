@@ -60,6 +60,18 @@ impl Client {
         self.scopes().any(|s| s == scope)
     }
 
+    /// Whether `scope` matches one of the client's spontaneous-scope patterns (and the client
+    /// allows spontaneous scopes at all). Whether it may be granted that way also depends on the
+    /// scopes that exist (see `oauth::scope::resolve`).
+    pub fn matches_spontaneous(&self, scope: &str) -> bool {
+        self.metadata.allow_spontaneous_scopes
+            && self
+                .metadata
+                .spontaneous_scopes
+                .iter()
+                .any(|p| super::pattern::full_match(p, scope))
+    }
+
     /// Scopes the client is allowed to request.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.metadata
@@ -401,13 +413,19 @@ impl ClientMetadata {
         {
             return Err("scope: contains characters RFC 6749 §3.3 forbids".into());
         }
+        if self.spontaneous_scopes.len() > 50 {
+            return Err("spontaneous_scopes: at most 50 patterns".into());
+        }
+        for p in &self.spontaneous_scopes {
+            super::pattern::compile(p).map_err(|e| format!("spontaneous_scopes: {p:?}: {e}"))?;
+        }
         Ok(())
     }
 
     /// The fields the authorization code flow depends on.
     fn validate_browser_flows(&self) -> Result<(), String> {
         if let Some(re) = &self.redirect_uris_regex {
-            regex::Regex::new(re).map_err(|e| format!("redirect_uris_regex: {e}"))?;
+            super::pattern::compile(re).map_err(|e| format!("redirect_uris_regex: {e}"))?;
         }
         if let Some(alg) = &self.id_token_signed_response_alg
             && crate::crypto::SigningAlg::parse(alg).is_none()

@@ -4,6 +4,29 @@
 use crate::clock::UnixTime;
 use serde_json::{Map, Value};
 
+/// Claims only the host sets: the ones the protocol and the host's own checks rest on. No plugin
+/// may set or remove them, and no user attribute or scope claim may bear their names.
+pub const PROTECTED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "client_id",
+    "scope",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "auth_time",
+    "acr",
+    "amr",
+    "azp",
+    "cnf",
+];
+
 /// The standard claims a user record may hold, with the JSON type each must have.
 pub const STANDARD_CLAIMS: &[(&str, ClaimType)] = &[
     ("name", ClaimType::String),
@@ -68,13 +91,40 @@ pub struct User {
     pub created_at: UnixTime,
 }
 
-/// Checks a set of claims: only standard claim names, each with its JSON type.
+/// Longest serialised value of one user attribute, in bytes.
+pub const MAX_ATTRIBUTE_BYTES: usize = 8 * 1024;
+
+/// Whether `name` may name a user attribute or a scope's claim: 1 to 64 characters, a letter or
+/// `_` first, then letters, digits, `_`, `-`, `.`, `:`; never a claim only the host sets.
+pub fn is_claim_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 64
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+        && !PROTECTED_CLAIMS.contains(&name)
+}
+
+/// Checks a user's attributes: OpenID standard claims with their JSON types, and custom
+/// attributes (any JSON value but `null`, at most [`MAX_ATTRIBUTE_BYTES`]) under names
+/// [`is_claim_name`] accepts.
 pub fn validate_claims(claims: &Map<String, Value>) -> Result<(), String> {
     for (k, v) in claims {
         match STANDARD_CLAIMS.iter().find(|(n, _)| n == k) {
             Some((_, t)) if t.accepts(v) => {}
             Some((_, t)) => return Err(format!("{k}: must be a {t:?}").to_lowercase()),
-            None => return Err(format!("{k}: not an OpenID standard claim")),
+            None if !is_claim_name(k) => {
+                return Err(format!(
+                    "{k}: not a valid attribute name (1 to 64 of A-Z a-z 0-9 _ - . :, a letter \
+                     or _ first, not a claim the server sets)"
+                ));
+            }
+            None if v.is_null() => return Err(format!("{k}: must not be null")),
+            None if v.to_string().len() > MAX_ATTRIBUTE_BYTES => {
+                return Err(format!("{k}: longer than {MAX_ATTRIBUTE_BYTES} bytes"));
+            }
+            None => {}
         }
     }
     Ok(())

@@ -73,8 +73,18 @@ pub async fn grant(
     let refresh = issues_refresh_token(state, client, &grant.scope)
         .then(|| mint_refresh_token(state, client, &grant, now));
     let id_token = if has_openid(&grant.scope) {
-        let claims =
-            id_token::claims_for(state, client, &user, &grant.scope, &payload.auth).await?;
+        let claims = id_token::released_claims(
+            state,
+            id_token::Release {
+                client,
+                user: &user,
+                sub: &payload.subject,
+                scope: &grant.scope,
+                auth: Some(&payload.auth),
+                target: id_token::ClaimTarget::IdToken,
+            },
+        )
+        .await?;
         Some(
             id_token::mint(
                 state,

@@ -143,7 +143,7 @@ pub async fn authorize(
         .get("state")
         .filter(|s| s.len() <= max)
         .map(str::to_string);
-    let validated = match validate(&state, &client, target.clone(), &form) {
+    let validated = match validate(&state, &client, target.clone(), &form).await {
         Ok(r) => restrict_claims(&state, &client, r).await,
         Err(e) => Err(e),
     };
@@ -206,7 +206,7 @@ async fn trusted_target(
 }
 
 /// Step 3: every other parameter, each failure answered to the client.
-fn validate(
+async fn validate(
     state: &AppState,
     client: &Client,
     target: Target,
@@ -251,7 +251,7 @@ fn validate(
         ));
     }
     let code_challenge = pkce_challenge(state, client, form)?;
-    let scope = requested_scope(client, form.get("scope"))?;
+    let scope = requested_scope(state, client, form.get("scope")).await?;
     let openid = scope.iter().any(|s| s == "openid");
     let prompt = parse_prompt(form.get("prompt"))?;
     let max_age = match form.get("max_age") {
@@ -401,21 +401,21 @@ fn pkce_challenge(
     }
 }
 
-fn requested_scope(client: &Client, requested: Option<&str>) -> Result<Vec<String>, Failure> {
-    let list: Vec<String> = match requested {
-        Some(s) => scope::parse(s)?.into_iter().map(str::to_string).collect(),
-        None => client.scopes().map(str::to_string).collect(),
+/// The requested scopes (the client's scopes if none requested), each allowed to the client or
+/// one of its spontaneous scopes.
+async fn requested_scope(
+    state: &AppState,
+    client: &Client,
+    requested: Option<&str>,
+) -> Result<Vec<String>, Failure> {
+    let Some(requested) = requested else {
+        return Ok(client.scopes().map(str::to_string).collect());
     };
-    if let Some(bad) = list
-        .iter()
-        .find(|s| !client.scopes().any(|c| c == s.as_str()))
-    {
-        return Err(Failure::Redirect(
-            "invalid_scope",
-            format!("scope {bad:?} is not allowed for this client"),
-        ));
-    }
-    Ok(list)
+    let list = scope::parse(requested)?;
+    scope::resolve(state.store(), client, &list, state.now())
+        .await
+        .map_err(OAuthError::from)?;
+    Ok(list.into_iter().map(str::to_string).collect())
 }
 
 fn parse_prompt(p: Option<&str>) -> Result<Vec<String>, Failure> {

@@ -23,7 +23,7 @@ pub async fn grant(
             "client is not registered for client_credentials".into(),
         ));
     }
-    let granted = granted_scope(client, form.get("scope"))?;
+    let granted = granted_scope(state, client, form.get("scope")).await?;
     // RFC 8707: only resources registered for the client; none requested = default audience.
     let requested = form.all("resource");
     let resources = if requested.is_empty() {
@@ -48,18 +48,17 @@ pub async fn grant(
     Ok(TokenResponse::new(minted, now, grant.scope))
 }
 
-/// The requested scopes if the client may have all of them; the client's scopes if none requested.
-fn granted_scope(client: &Client, requested: Option<&str>) -> Result<String, OAuthError> {
-    match requested {
-        Some(req) => {
-            let req = scope::parse(req)?;
-            if let Some(bad) = req.iter().find(|s| !client.scopes().any(|c| c == **s)) {
-                return Err(OAuthError::InvalidScope(
-                    format!("scope {bad:?} is not allowed for this client").into(),
-                ));
-            }
-            Ok(req.join(" "))
-        }
-        None => Ok(client.scopes().collect::<Vec<_>>().join(" ")),
-    }
+/// The requested scopes if the client may have all of them (its own scopes and spontaneous
+/// scopes); the client's scopes if none requested.
+async fn granted_scope(
+    state: &AppState,
+    client: &Client,
+    requested: Option<&str>,
+) -> Result<String, OAuthError> {
+    let Some(req) = requested else {
+        return Ok(client.scopes().collect::<Vec<_>>().join(" "));
+    };
+    let req = scope::parse(req)?;
+    scope::resolve(state.store(), client, &req, state.now()).await?;
+    Ok(req.join(" "))
 }

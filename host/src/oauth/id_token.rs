@@ -106,28 +106,70 @@ pub fn half_hash(alg: SigningAlg, value: &str) -> String {
     b64url(&bytes[..bytes.len() / 2])
 }
 
-/// The user claims an ID token carries: those released by `scope` when the client asks for
-/// claims in the ID token ("Include claims in id_token"), plus those `claims.id_token` names.
-/// Scope definitions are read only when they are needed.
-pub async fn claims_for(
+/// Where released claims go: an ID token or a userinfo response.
+pub use crate::plugins::bindings::dynamic_scope::Target as ClaimTarget;
+
+/// What claims are released about, and to whom.
+pub struct Release<'a> {
+    /// The client receiving them.
+    pub client: &'a Client,
+    /// The user they are about.
+    pub user: &'a User,
+    /// The `sub` this client sees.
+    pub sub: &'a str,
+    /// The granted scope (space-separated).
+    pub scope: &'a str,
+    /// How the user authenticated (carries the `claims` request parameter).
+    pub auth: Option<&'a AuthContext>,
+    /// ID token or userinfo.
+    pub target: ClaimTarget,
+}
+
+/// The user claims released (`sub` and the other claims the host sets are not included):
+/// 1. the user attributes linked to each granted scope (OpenID and dynamic scopes; for an ID token
+///    only when the client asks for claims in the ID token, "Include claims in id_token");
+/// 2. those the `claims` request parameter names for this target (OpenID Connect Core §5.5);
+/// 3. for each granted dynamic scope, in the scope's order, the claims its dynamic-scope plugins
+///    add (in the facade's order). The host's claims win: a plugin cannot replace a claim already
+///    released, and the facade refuses the claims only the host sets.
+pub async fn released_claims(
     state: &AppState,
-    client: &Client,
-    user: &User,
-    scope: &str,
-    auth: &AuthContext,
+    r: Release<'_>,
 ) -> Result<Map<String, Value>, OAuthError> {
-    let requested = auth.claims_request.as_ref().and_then(|c| c.get("id_token"));
-    if client.metadata.include_claims_in_id_token {
-        let scopes = state.store().list_scopes().await?;
-        Ok(user_claims(user, &scopes, scope, requested))
-    } else {
-        Ok(user_claims(user, &[], "", requested))
+    let (requested, scope_claims) = match r.target {
+        ClaimTarget::IdToken => ("id_token", r.client.metadata.include_claims_in_id_token),
+        ClaimTarget::Userinfo => ("userinfo", true),
+    };
+    let requested = r
+        .auth
+        .and_then(|a| a.claims_request.as_ref())
+        .and_then(|c| c.get(requested));
+    if !scope_claims {
+        return Ok(user_claims(r.user, &[], "", requested));
     }
+    let scopes = state.store().list_scopes().await?;
+    let mut out = user_claims(r.user, &scopes, r.scope, requested);
+    let granted: Vec<String> = r.scope.split(' ').map(str::to_string).collect();
+    let dynamic = granted.iter().filter(|g| {
+        scopes
+            .iter()
+            .any(|s| s.scope_id == **g && s.scope_type == crate::model::ScopeType::Dynamic.as_str())
+    });
+    for scope in dynamic {
+        let added = state
+            .hooks()
+            .dynamic_scope(scope, r.sub, &r.user.claims, r.client, &granted, r.target)
+            .await?;
+        for (k, v) in added {
+            out.entry(k).or_insert(v);
+        }
+    }
+    Ok(out)
 }
 
 /// The claims of `user` released by `scope` and by the `claims` request member `requested`
 /// (`claims.userinfo` or `claims.id_token`). `sub` is not included.
-pub fn user_claims(
+fn user_claims(
     user: &User,
     scopes: &[ScopeRow],
     scope: &str,

@@ -27,7 +27,7 @@ pub fn is_registered(client: &Client, requested: &str) -> bool {
 fn matches_regex(client: &Client, requested: &str) -> bool {
     match &client.metadata.redirect_uris_regex {
         None => true,
-        Some(re) => regex::Regex::new(&format!("^(?:{re})$")).is_ok_and(|r| r.is_match(requested)),
+        Some(re) => crate::model::pattern::full_match(re, requested),
     }
 }
 

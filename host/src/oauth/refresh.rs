@@ -66,7 +66,18 @@ pub async fn grant(
     let refresh = mint_refresh_token(state, client, &grant, now);
     let id_token = match (&user, &grant.auth, &grant.subject) {
         (Some(user), Some(auth), Some(subject)) if has_openid(&narrowed) => {
-            let claims = id_token::claims_for(state, client, user, &narrowed, auth).await?;
+            let claims = id_token::released_claims(
+                state,
+                id_token::Release {
+                    client,
+                    user,
+                    sub: subject,
+                    scope: &narrowed,
+                    auth: Some(auth),
+                    target: id_token::ClaimTarget::IdToken,
+                },
+            )
+            .await?;
             Some(
                 id_token::mint(
                     state,

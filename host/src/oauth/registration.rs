@@ -67,12 +67,7 @@ pub async fn register(
     };
     let scopes: Vec<ScopeRow> = client
         .scopes()
-        .map(|scope| ScopeRow {
-            scope_id: scope.into(),
-            scope_type: "oauth".into(),
-            description: String::new(),
-            claims: vec![],
-        })
+        .map(|scope| ScopeRow::new(scope, "oauth"))
         .collect();
     store.insert_client(&client, &scopes, now).await?;
     Ok(Registered { client, secret })

@@ -1,11 +1,12 @@
 //! The UserInfo endpoint (OpenID Connect Core §5.3, flag USERINFO): GET or POST with a bearer
 //! access token (RFC 6750 §2.1 header, or §2.2 form body); the claims released by the token's
-//! standard scopes and the `claims` request parameter. Bearer errors follow RFC 6750 §3.
+//! scopes (standard, custom and dynamic) and the `claims` request parameter. Bearer errors follow
+//! RFC 6750 §3.
 
 use crate::config::FeatureFlag;
 use crate::oauth::authorization_code::has_openid;
 use crate::oauth::bearer::{self, BearerError};
-use crate::oauth::id_token::user_claims;
+use crate::oauth::id_token::{ClaimTarget, Release, released_claims};
 use crate::oauth::token::no_store;
 use crate::server::AppState;
 use axum::Json;
@@ -21,7 +22,8 @@ pub async fn userinfo(
     state.require(FeatureFlag::Userinfo)?;
     let token = bearer::from_request(&state, req).await?;
     let record = bearer::active_access_token(&state, &token).await?;
-    if !has_openid(&record.scope) {
+    // Janssen openidScopeBackwardCompatibility: off, userinfo is for OpenID tokens only.
+    if !has_openid(&record.scope) && !state.settings().scopes.openid_scope_backward_compatibility {
         return Err(BearerError::InsufficientScope("openid"));
     }
     let (grant, _) = state
@@ -29,25 +31,31 @@ pub async fn userinfo(
         .find_grant(&record.grant_id)
         .await?
         .ok_or(BearerError::InvalidToken("the access token is invalid"))?;
-    let user_id = grant.user_id.as_deref().ok_or(BearerError::InvalidToken(
-        "the access token has no end-user",
-    ))?;
+    let (Some(user_id), Some(sub)) = (grant.user_id.as_deref(), grant.subject.as_deref()) else {
+        return Err(BearerError::InvalidToken(
+            "the access token has no end-user",
+        ));
+    };
     let user = state
         .store()
         .find_user(user_id)
         .await?
         .filter(|u| u.active)
         .ok_or(BearerError::InvalidToken("the access token is invalid"))?;
-    let scopes = state.store().list_scopes().await?;
-    let requested = grant
-        .auth
-        .as_ref()
-        .and_then(|a| a.claims_request.as_ref())
-        .and_then(|c| c.get("userinfo"));
-    let mut claims = user_claims(&user, &scopes, &record.scope, requested);
-    claims.insert(
-        "sub".into(),
-        Value::String(grant.subject.unwrap_or_default()),
-    );
+    let client = bearer::client_of(&state, &record).await?;
+    let mut claims = released_claims(
+        &state,
+        Release {
+            client: &client,
+            user: &user,
+            sub,
+            scope: &record.scope,
+            auth: grant.auth.as_ref(),
+            target: ClaimTarget::Userinfo,
+        },
+    )
+    .await
+    .map_err(BearerError::OAuth)?;
+    claims.insert("sub".into(), Value::String(sub.to_string()));
     Ok(no_store(Json(Value::Object(claims))))
 }

@@ -27,27 +27,7 @@ pub struct HookError {
     pub message: String,
 }
 
-/// Claims no plugin may set or remove: the ones the protocol and the host's own checks rest on.
-pub const PROTECTED_CLAIMS: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "jti",
-    "client_id",
-    "scope",
-    "nonce",
-    "at_hash",
-    "c_hash",
-    "sid",
-    "auth_time",
-    "acr",
-    "amr",
-    "azp",
-    "cnf",
-];
+pub use crate::model::user::PROTECTED_CLAIMS;
 
 /// The typed entry point to every hook.
 #[derive(Clone)]

@@ -94,6 +94,24 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a user's password hash, attributes and active flag; returns whether it exists.
+    pub async fn update_user(&self, u: &User, now: UnixTime) -> StoreResult<bool> {
+        let mut claims = u.claims.clone();
+        claims.insert("active".into(), serde_json::Value::Bool(u.active));
+        let claims =
+            serde_json::to_string(&claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let r = sqlx::query(
+            "UPDATE users SET password_hash = $1, claims = $2, updated_at = $3 WHERE user_id = $4",
+        )
+        .bind(&u.password_hash)
+        .bind(claims)
+        .bind(now)
+        .bind(&u.user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Finds a user by login name.
     pub async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         let row = sqlx::query("SELECT user_id, username, password_hash, claims, created_at FROM users WHERE username = $1")

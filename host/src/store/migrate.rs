@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/0003_plugin_claims.sql")),
     (4, include_str!("../../migrations/0004_hardening.sql")),
     (5, include_str!("../../migrations/0005_revocation.sql")),
+    (6, include_str!("../../migrations/0006_scopes.sql")),
 ];
 
 /// Applies every migration not yet applied.

@@ -1,0 +1,207 @@
+//! Scope administration (seed 001's Scopes screen): create, update, delete, with the rules of each
+//! scope type. JSON in and out: `{"id", "scope_type", "description", "claims", "default_scope"}`,
+//! plus `creator` / `creator_id` on output.
+
+use crate::clock::UnixTime;
+use crate::model::ScopeType;
+use crate::model::scope::{STANDARD_SCOPES, is_valid_scope_token};
+use crate::model::user::is_claim_name;
+use crate::store::{ScopeRow, Store, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Why a scope change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScopeError {
+    /// The input is not acceptable; the message names the field.
+    #[error("invalid scope: {0}")]
+    Invalid(String),
+    /// A scope with this id exists.
+    #[error("invalid scope: id: a scope {0:?} exists already")]
+    Exists(String),
+    /// No scope has this id.
+    #[error("no scope {0:?}")]
+    NotFound(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Longest description, in characters.
+const MAX_DESCRIPTION: usize = 1000;
+/// Longest scope id, in bytes.
+const MAX_ID: usize = 200;
+/// Most claims one scope may link.
+const MAX_CLAIMS: usize = 200;
+
+/// A scope as an administrator writes it; absent fields keep their value on update.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeInput {
+    id: Option<String>,
+    scope_type: Option<String>,
+    description: Option<String>,
+    claims: Option<Vec<String>>,
+    default_scope: Option<bool>,
+}
+
+fn parse_input(input: Value) -> Result<ScopeInput, ScopeError> {
+    serde_json::from_value(input).map_err(|e| ScopeError::Invalid(e.to_string()))
+}
+
+/// Creates a scope. Spontaneous scopes are created by clients only.
+pub async fn create(store: &Store, input: Value, now: UnixTime) -> Result<ScopeRow, ScopeError> {
+    let input = parse_input(input)?;
+    let id = input
+        .id
+        .ok_or_else(|| ScopeError::Invalid("id: required".into()))?;
+    if id.len() > MAX_ID || !is_valid_scope_token(&id) {
+        return Err(ScopeError::Invalid(format!(
+            "id: 1 to {MAX_ID} printable ASCII characters other than space, '\"' and '\\\\' \
+             (RFC 6749 §3.3)"
+        )));
+    }
+    let kind = input
+        .scope_type
+        .as_deref()
+        .ok_or_else(|| ScopeError::Invalid("scope_type: required".into()))
+        .and_then(scope_type)?;
+    if kind == ScopeType::Spontaneous {
+        return Err(ScopeError::Invalid(
+            "scope_type: spontaneous scopes are created by clients whose spontaneous_scopes \
+             patterns match, not by hand"
+                .into(),
+        ));
+    }
+    let mut row = ScopeRow::new(id, kind.as_str());
+    apply(
+        &mut row,
+        kind,
+        input.description,
+        input.claims,
+        input.default_scope,
+    )?;
+    match store.insert_scope(&row, now).await {
+        Ok(()) => Ok(row),
+        Err(StoreError::Conflict) => Err(ScopeError::Exists(row.scope_id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Changes a scope's description, claims or default flag; its id and type stay.
+pub async fn update(
+    store: &Store,
+    scope_id: &str,
+    input: Value,
+    now: UnixTime,
+) -> Result<ScopeRow, ScopeError> {
+    let input = parse_input(input)?;
+    let mut row = store
+        .find_scope(scope_id)
+        .await?
+        .ok_or_else(|| ScopeError::NotFound(scope_id.into()))?;
+    if input.id.as_ref().is_some_and(|id| *id != row.scope_id) {
+        return Err(ScopeError::Invalid("id: cannot be changed".into()));
+    }
+    if input
+        .scope_type
+        .as_ref()
+        .is_some_and(|t| *t != row.scope_type)
+    {
+        return Err(ScopeError::Invalid("scope_type: cannot be changed".into()));
+    }
+    let kind = scope_type(&row.scope_type)?;
+    apply(
+        &mut row,
+        kind,
+        input.description,
+        input.claims,
+        input.default_scope,
+    )?;
+    if !store.update_scope(&row, now).await? {
+        return Err(ScopeError::NotFound(scope_id.into()));
+    }
+    Ok(row)
+}
+
+/// Deletes a scope. The OpenID Connect standard scopes stay (their claims may be changed).
+pub async fn delete(store: &Store, scope_id: &str) -> Result<(), ScopeError> {
+    if STANDARD_SCOPES.contains(&scope_id) {
+        return Err(ScopeError::Invalid(format!(
+            "{scope_id}: a standard OpenID Connect scope cannot be deleted (change its claims \
+             instead)"
+        )));
+    }
+    if store.delete_scope(scope_id).await? {
+        Ok(())
+    } else {
+        Err(ScopeError::NotFound(scope_id.into()))
+    }
+}
+
+fn scope_type(name: &str) -> Result<ScopeType, ScopeError> {
+    ScopeType::parse(name).ok_or_else(|| {
+        ScopeError::Invalid(format!(
+            "scope_type: {name:?} is not one of oauth, openid, dynamic, spontaneous, uma"
+        ))
+    })
+}
+
+/// Applies the changeable fields to `row`, checking them against the scope's type.
+fn apply(
+    row: &mut ScopeRow,
+    kind: ScopeType,
+    description: Option<String>,
+    claims: Option<Vec<String>>,
+    default_scope: Option<bool>,
+) -> Result<(), ScopeError> {
+    if let Some(d) = description {
+        if d.chars().count() > MAX_DESCRIPTION || d.chars().any(char::is_control) {
+            return Err(ScopeError::Invalid(format!(
+                "description: at most {MAX_DESCRIPTION} characters, no control characters"
+            )));
+        }
+        row.description = d;
+    }
+    if let Some(claims) = claims {
+        if !claims.is_empty() && !kind.has_claims() {
+            return Err(ScopeError::Invalid(format!(
+                "claims: a {} scope releases no claims (only openid and dynamic scopes do)",
+                kind.as_str()
+            )));
+        }
+        if claims.len() > MAX_CLAIMS {
+            return Err(ScopeError::Invalid(format!("claims: at most {MAX_CLAIMS}")));
+        }
+        if let Some(bad) = claims.iter().find(|c| !is_claim_name(c)) {
+            return Err(ScopeError::Invalid(format!(
+                "claims: {bad:?} is not a claim a scope may release (1 to 64 of A-Z a-z 0-9 _ - \
+                 . :, a letter or _ first, not a claim the server sets)"
+            )));
+        }
+        let mut unique: Vec<String> = Vec::with_capacity(claims.len());
+        for c in claims {
+            if !unique.contains(&c) {
+                unique.push(c);
+            }
+        }
+        row.claims = unique;
+    }
+    if let Some(d) = default_scope {
+        row.default_scope = d;
+    }
+    Ok(())
+}
+
+/// The administrator's view of a scope.
+pub fn to_json(s: &ScopeRow) -> Value {
+    json!({
+        "id": s.scope_id,
+        "scope_type": s.scope_type,
+        "description": s.description,
+        "claims": s.claims,
+        "default_scope": s.default_scope,
+        "creator": s.creator,
+        "creator_id": s.creator_id,
+    })
+}
