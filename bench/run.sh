@@ -36,8 +36,10 @@ taskset -c "$SERVER_CPU" "$BIN" serve &
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
 
-echo '{"username":"bench","password":"bench-password","name":"Bench User","email":"bench@example.com"}' | "$BIN" user create >/dev/null
-WEB=$(echo '{"grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://rp.example/cb"],"scope":"openid profile email offline_access","trusted_client":true,"access_token_as_jwt":true}' | "$BIN" client create)
+echo '{"username":"bench","password":"bench-password","name":"Bench User","email":"bench@example.com","groups":["staff","admins"]}' | "$BIN" user create >/dev/null
+# A dynamic scope for the userinfo-with-a-plugin scenario (created before the client names it).
+echo '{"id":"groups","scope_type":"dynamic","description":"Your groups"}' | "$BIN" scope create >/dev/null
+WEB=$(echo '{"grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://rp.example/cb"],"scope":"openid profile email offline_access groups","trusted_client":true,"access_token_as_jwt":true}' | "$BIN" client create)
 WEB_ID=$(echo "$WEB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
 WEB_SECRET=$(echo "$WEB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
 WEB_BASIC=$(printf '%s:%s' "$WEB_ID" "$WEB_SECRET" | base64 -w0)
@@ -139,11 +141,26 @@ for _ in $(seq 1 100); do
   grep -q '"state": *"loaded"' data/plugins-status.json 2>/dev/null && break; sleep 0.1
 done
 INTRO_PLUGIN=$(run introspection_rust_plugin /introspect "token=$TOKEN")
+
+# Userinfo again for a token with the dynamic scope `groups`, served by the Rust member-of plugin.
+cp "$REPO/target/plugins/out/member-of.wasm" data/plugins/
+cp "$REPO/target/plugins/out/member-of.toml" data/plugins/
+for _ in $(seq 1 100); do
+  python3 -c 'import json,sys; s=json.load(open("data/plugins-status.json")); sys.exit(0 if any(p["name"]=="member-of" and p["state"]=="loaded" for p in s["plugins"]) else 1)' 2>/dev/null && break; sleep 0.1
+done
+GROUPS_AT=$(python3 "$REPO/bench/user_tokens.py" "http://127.0.0.1:$PORT" "$WEB_ID" "$WEB_SECRET" bench bench-password 1 "openid profile email groups" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+curl -sf -H "Authorization: Bearer $GROUPS_AT" "http://127.0.0.1:$PORT/userinfo" | grep -q '"memberOf"' \
+  || { echo "userinfo with the dynamic scope lacks memberOf" >&2; exit 1; }
+cat > userinfo_groups.lua <<LUA
+wrk.headers["Authorization"] = "Bearer $GROUPS_AT"
+LUA
+USERINFO_PLUGIN=$(run_script userinfo_dynamic_scope_rust /userinfo userinfo_groups.lua)
 ROWS=$(sqlite3 data/tessera.db 'select count(*) from tokens' 2>/dev/null || echo "?")
 
 base_rps=$(echo "$BASE" | awk '{print $2}')
 printf '\n%-32s %12s %10s %8s\n' scenario "requests/s" "vs base" "non-2xx"
-for line in "$BASE" "$GRANTS" "$INTRO" "$REFRESH" "$USERINFO" "$REVOKE" "$INTRO_PLUGIN"; do
+for line in "$BASE" "$GRANTS" "$INTRO" "$REFRESH" "$USERINFO" "$REVOKE" "$INTRO_PLUGIN" "$USERINFO_PLUGIN"; do
   set -- $line
   printf '%-32s %12.0f %10.3f %8s\n' "$1" "$2" "$(echo "$2 / $base_rps" | bc -l)" "$3"
 done
@@ -151,4 +168,8 @@ intro_rps=$(echo "$INTRO" | awk '{print $2}')
 plugin_rps=$(echo "$INTRO_PLUGIN" | awk '{print $2}')
 printf 'introspection with a Rust plugin: %.3f of the plugin-free figure (goal >= 0.70)\n' \
   "$(echo "$plugin_rps / $intro_rps" | bc -l)"
+ui_rps=$(echo "$USERINFO" | awk '{print $2}')
+ui_plugin_rps=$(echo "$USERINFO_PLUGIN" | awk '{print $2}')
+printf 'userinfo with a dynamic scope (Rust plugin): %.3f of the figure without it\n' \
+  "$(echo "$ui_plugin_rps / $ui_rps" | bc -l)"
 echo "(server: 1 core, 1 worker thread, SQLite WAL; load: wrk -t1 -c$CONNS -d$DURATION on another core; tokens persisted: $ROWS)"

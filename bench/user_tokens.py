@@ -2,7 +2,7 @@
 on the same session (no pages: remembered consent) and prints the tokens as JSON:
 {"refresh_tokens": [...], "access_token": "..."}. Used by bench/run.sh; standard library only.
 
-usage: user_tokens.py ISSUER CLIENT_ID CLIENT_SECRET USERNAME PASSWORD N"""
+usage: user_tokens.py ISSUER CLIENT_ID CLIENT_SECRET USERNAME PASSWORD N [SCOPE]"""
 
 import base64
 import hashlib
@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 
 issuer, client_id, secret, username, password, n = sys.argv[1:7]
+scope = sys.argv[7] if len(sys.argv) > 7 else "openid profile email offline_access"
 REDIRECT = "https://rp.example/cb"
 
 
@@ -46,7 +47,7 @@ def code_flow():
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     q = urllib.parse.urlencode({
         "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,
-        "scope": "openid profile email offline_access", "state": "s",
+        "scope": scope, "state": "s",
         "code_challenge": challenge, "code_challenge_method": "S256",
     })
     status, loc, body = fetch(f"{issuer}/authorize?{q}")

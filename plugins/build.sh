@@ -43,8 +43,8 @@ built() { echo "plugins: built $1 ($(stat -c %s "$OUT/$1.wasm") bytes)" >&2; }
 
 # Rust: one cargo run for every Rust plugin (cargo does its own caching), own target dir so a
 # running `cargo test` (which holds the workspace's) is not blocked.
-RUST_PLUGINS=(add-tenant-claims blocked-subjects logout-page)
-RUST_FIXTURES=(faulty faulty-revoke faulty-introspection)
+RUST_PLUGINS=(add-tenant-claims blocked-subjects logout-page member-of login-context remote-groups)
+RUST_FIXTURES=(faulty faulty-revoke faulty-introspection faulty-dynamic legacy-dynamic)
 CARGO_TARGET_DIR="$ROOT/target/plugins/cargo" cargo build --quiet --release \
   --target wasm32-wasip2 $(printf -- '-p %s ' "${RUST_PLUGINS[@]}" "${RUST_FIXTURES[@]}") >&2
 for name in "${RUST_PLUGINS[@]}" "${RUST_FIXTURES[@]}"; do

@@ -5,6 +5,12 @@
 //! link-local, metadata and other internal addresses are refused after DNS resolution (the
 //! connection goes only to the addresses checked), unless the operator allow-lists the host.
 
+mod plugin_http;
+
+pub use plugin_http::{
+    Grant as PluginGrant, PluginHttp, PluginHttpError, PluginRequest, PluginResponse,
+};
+
 use crate::clock::UnixTime;
 use crate::config::OutboundSettings;
 use std::collections::HashMap;

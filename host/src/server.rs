@@ -110,7 +110,11 @@ impl AppState {
         });
         let registry = Arc::new(
             Registry::new(&settings.plugins_dir, cache)
-                .with_status_file(crate::plugins::tool::status_file(&settings.data_dir)),
+                .with_status_file(crate::plugins::tool::status_file(&settings.data_dir))
+                .with_http(Arc::new(
+                    crate::outbound::PluginHttp::new(&settings.outbound)
+                        .context("building the plugins' HTTP client")?,
+                )),
         );
         // Load what is there before serving; a plugin that fails is refused and logged, the
         // server starts anyway.

@@ -1,6 +1,6 @@
 //! The `tessera` binary itself: configuration errors stop start-up with one line naming the
-//! key; `client create`, `client list`, `keys rotate`, `keys list` and `migrate` work on a
-//! fresh SQLite database.
+//! key; `client create|list`, `keys rotate|list`, `scope create|update|delete|list`,
+//! `user create|update` and `migrate` work on a fresh SQLite database.
 
 #![allow(clippy::unwrap_used)]
 
@@ -147,4 +147,137 @@ fn client_and_key_commands() {
         !String::from_utf8_lossy(&out.stdout).contains("private"),
         "no private key material"
     );
+}
+
+/// Runs `tessera ARGS` with `stdin`; (success, stdout as JSON or null, stderr).
+fn run_json(
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> (bool, serde_json::Value, String) {
+    let mut child = tessera(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.success(),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn scope_and_user_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Custom OpenID scope over a custom attribute, then the standard scopes are listed beside it.
+    let (ok, created, err) = run_json(
+        d,
+        &["scope", "create"],
+        r#"{"id":"badge","scope_type":"openid","description":"Your badge","claims":["badge_no","badge_no"]}"#,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(created["claims"], serde_json::json!(["badge_no"]));
+    assert_eq!(created["creator"], "user");
+    let (ok, list, _) = run_json(d, &["scope", "list", "--type", "openid"], "");
+    assert!(ok);
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "openid",
+        "profile",
+        "email",
+        "address",
+        "phone",
+        "offline_access",
+        "badge",
+    ] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    // A standard scope's claims can change; it cannot be deleted.
+    let (ok, email, err) = run_json(d, &["scope", "update", "email"], r#"{"claims":["email"]}"#);
+    assert!(ok, "{err}");
+    assert_eq!(email["claims"], serde_json::json!(["email"]));
+    let (ok, _, err) = run_json(d, &["scope", "delete", "email"], "");
+    assert!(!ok && err.contains("standard"), "{err}");
+    // Refusals name the field.
+    for (input, field) in [
+        (
+            r#"{"id":"x","scope_type":"oauth","claims":["a"]}"#,
+            "claims",
+        ),
+        (r#"{"id":"x","scope_type":"spontaneous"}"#, "scope_type"),
+        (r#"{"id":"x","scope_type":"magic"}"#, "scope_type"),
+        (r#"{"id":"x y","scope_type":"oauth"}"#, "id"),
+        (
+            r#"{"id":"x","scope_type":"openid","claims":["sub"]}"#,
+            "claims",
+        ),
+        (r#"{"id":"badge","scope_type":"openid"}"#, "id"),
+        (
+            r#"{"id":"x","scope_type":"openid","colour":"red"}"#,
+            "colour",
+        ),
+    ] {
+        let (ok, _, err) = run_json(d, &["scope", "create"], input);
+        assert!(!ok && err.contains(field), "{input}: {err}");
+    }
+    let (ok, _, err) = run_json(
+        d,
+        &["scope", "update", "badge"],
+        r#"{"scope_type":"oauth"}"#,
+    );
+    assert!(
+        !ok && err.contains("scope_type: cannot be changed"),
+        "{err}"
+    );
+    let (ok, deleted, err) = run_json(d, &["scope", "delete", "badge"], "");
+    assert!(ok, "{err}");
+    assert_eq!(deleted["deleted"], "badge");
+    let (ok, _, err) = run_json(d, &["scope", "delete", "badge"], "");
+    assert!(!ok && err.contains("no scope"), "{err}");
+
+    // Users carry custom attributes beside the standard claims; `null` removes one.
+    let (ok, user, err) = run_json(
+        d,
+        &["user", "create"],
+        r#"{"username":"ann","password":"password123","email":"ann@example.com","badge_no":"B-7","groups":["staff"]}"#,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(user["badge_no"], "B-7");
+    let (ok, user, err) = run_json(
+        d,
+        &["user", "update", "ann"],
+        r#"{"badge_no":null,"groups":["staff","admins"],"email_verified":true}"#,
+    );
+    assert!(ok, "{err}");
+    assert!(user.get("badge_no").is_none(), "{user}");
+    assert_eq!(user["groups"], serde_json::json!(["staff", "admins"]));
+    assert_eq!(user["email_verified"], true);
+    for (input, field) in [
+        (r#"{"sub":"me"}"#, "sub"),
+        (r#"{"email_verified":"yes"}"#, "email_verified"),
+        (r#"{"username":"bob"}"#, "username"),
+        (r#"{"password":"short"}"#, "password"),
+    ] {
+        let (ok, _, err) = run_json(d, &["user", "update", "ann"], input);
+        assert!(!ok && err.contains(field), "{input}: {err}");
+    }
+    let (ok, _, err) = run_json(d, &["user", "update", "nobody"], "{}");
+    assert!(!ok && err.contains("no user"), "{err}");
 }

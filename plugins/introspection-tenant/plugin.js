@@ -3,7 +3,7 @@
 // - Adds `tenant` (config `tenant`) to every active introspection response.
 // - Reports tokens of the clients listed in config `blocked_clients` (comma-separated) inactive,
 //   e.g. while a compromised client is being investigated.
-import { config, log } from 'tessera:plugin/host@0.1.0';
+import { config, log } from 'tessera:plugin/host@0.2.0';
 
 function list(key) {
   return (config(key) ?? '').split(',').map((s) => s.trim()).filter(Boolean);

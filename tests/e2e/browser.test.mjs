@@ -36,13 +36,13 @@ after(async () => {
 });
 
 /** Starts an authorization request; returns what the RP keeps and the URL to open. */
-async function startAuthorization() {
+async function startAuthorization(cfg = config, scope = SCOPE) {
   const pkceCodeVerifier = client.randomPKCECodeVerifier();
   const expectedState = client.randomState();
   const expectedNonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
+  const url = client.buildAuthorizationUrl(cfg, {
     redirect_uri: REDIRECT,
-    scope: SCOPE,
+    scope,
     code_challenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
     code_challenge_method: 'S256',
     state: expectedState,
@@ -52,7 +52,7 @@ async function startAuthorization() {
 }
 
 /** Opens `url` in Chromium, signs in and consents when the pages appear; returns the callback URL. */
-async function browse(url, { login = true, consent = true } = {}) {
+async function browse(url, { login = true, consent = true, scope = SCOPE } = {}) {
   const page = await context.newPage();
   const first = await page.goto(url.href);
   if (login) {
@@ -67,7 +67,7 @@ async function browse(url, { login = true, consent = true } = {}) {
   if (consent) {
     await page.waitForSelector('#allow');
     const scopes = await page.locator('li[data-scope]').evaluateAll((els) => els.map((e) => e.dataset.scope));
-    assert.deepEqual(scopes, SCOPE.split(' '));
+    assert.deepEqual(scopes, scope.split(' '));
     await page.click('#allow');
   }
   await page.waitForURL((u) => u.href.startsWith(REDIRECT));
@@ -126,4 +126,30 @@ test('second sign-in reuses the session and consent; reusing a rotated refresh t
   await assertInvalidGrant(client.refreshTokenGrant(config, tokens.refresh_token));
   await assertInactive(rotated.refresh_token);
   await assertInactive(rotated.access_token);
+});
+
+test('a custom scope and a dynamic scope (Rust plugin) release their claims in userinfo and the ID token', async () => {
+  // A second RP, registered with "Include claims in id_token"; the browser's session is reused.
+  const c = env.claims_client;
+  const cfg = await client.discovery(
+    new URL(env.issuer),
+    c.client_id,
+    c.client_secret,
+    client.ClientSecretBasic(c.client_secret),
+    { execute: [client.allowInsecureRequests] },
+  );
+  client.enableNonRepudiationChecks(cfg);
+  const scope = 'openid badge groups';
+  const { url, checks } = await startAuthorization(cfg, scope);
+  const callback = await browse(url, { login: false, scope });
+  const tokens = await client.authorizationCodeGrant(cfg, callback, checks);
+  assert.equal(tokens.scope, scope);
+  const claims = tokens.claims(); // the ID token, verified against the JWKS
+  assert.equal(claims.badge_no, env.badge_no); // custom scope over a custom attribute
+  assert.deepEqual(claims.memberOf, env.member_of); // dynamic scope served by member-of
+  assert.equal(claims.email, undefined); // email was not granted
+  const info = await client.fetchUserInfo(cfg, tokens.access_token, claims.sub);
+  assert.equal(info.badge_no, env.badge_no);
+  assert.deepEqual(info.memberOf, env.member_of);
+  assert.deepEqual(Object.keys(info).sort(), ['badge_no', 'memberOf', 'sub']);
 });

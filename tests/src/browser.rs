@@ -185,16 +185,20 @@ pub fn pkce() -> (String, String) {
 }
 
 pub fn authorize_url(reg: &Registered, challenge: &str, extra: &[(&str, &str)]) -> String {
+    let scope = extra
+        .iter()
+        .find(|(k, _)| *k == "scope")
+        .map_or("openid profile email offline_access", |(_, v)| v);
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("response_type", "code")
         .append_pair("client_id", &reg.client.client_id)
         .append_pair("redirect_uri", REDIRECT)
-        .append_pair("scope", "openid profile email offline_access")
+        .append_pair("scope", scope)
         .append_pair("state", "st-123")
         .append_pair("nonce", "n-456")
         .append_pair("code_challenge", challenge)
         .append_pair("code_challenge_method", "S256");
-    for (k, v) in extra {
+    for (k, v) in extra.iter().filter(|(k, _)| *k != "scope") {
         q.append_pair(k, v);
     }
     format!("/authorize?{}", q.finish())

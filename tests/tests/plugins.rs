@@ -171,6 +171,7 @@ async fn python_dynamic_scope_example_adds_claims() {
             &web,
             &granted,
             dynamic_scope::Target::Userinfo,
+            None,
         )
         .await
         .unwrap();
@@ -189,6 +190,7 @@ async fn python_dynamic_scope_example_adds_claims() {
             &web,
             &granted,
             dynamic_scope::Target::IdToken,
+            None,
         )
         .await
         .unwrap();
@@ -203,6 +205,7 @@ async fn python_dynamic_scope_example_adds_claims() {
             &web,
             &granted,
             dynamic_scope::Target::IdToken,
+            None,
         )
         .await
         .unwrap();

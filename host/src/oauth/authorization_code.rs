@@ -81,6 +81,7 @@ pub async fn grant(
                 sub: &payload.subject,
                 scope: &grant.scope,
                 auth: Some(&payload.auth),
+                sid: Some(&payload.session_id),
                 target: id_token::ClaimTarget::IdToken,
             },
         )

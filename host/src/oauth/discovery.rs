@@ -63,7 +63,12 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
         "grant_types_supported": GRANT_TYPES_SUPPORTED,
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": auth_signing,
-        "scopes_supported": scopes.iter().map(|sc| sc.scope_id.as_str()).collect::<Vec<_>>(),
+        // Spontaneous scopes are one client's values (a transaction id, ...), not the server's.
+        "scopes_supported": scopes
+            .iter()
+            .filter(|sc| sc.scope_type != crate::model::ScopeType::Spontaneous.as_str())
+            .map(|sc| sc.scope_id.as_str())
+            .collect::<Vec<_>>(),
         "claims_supported": claims,
         "access_token_signing_alg_values_supported": signing,
         "id_token_signing_alg_values_supported": signing,

@@ -7,6 +7,7 @@ use crate::crypto::secrets::b64url;
 use crate::model::{AuthContext, Client, Grant, User};
 use crate::oauth::OAuthError;
 use crate::plugins::TokenDraft;
+use crate::plugins::bindings::types::Authentication as PluginAuthentication;
 use crate::plugins::bindings::types::TokenKind as PluginTokenKind;
 use crate::server::AppState;
 use crate::store::ScopeRow;
@@ -121,6 +122,8 @@ pub struct Release<'a> {
     pub scope: &'a str,
     /// How the user authenticated (carries the `claims` request parameter).
     pub auth: Option<&'a AuthContext>,
+    /// The browser session the grant came from (`sid`).
+    pub sid: Option<&'a str>,
     /// ID token or userinfo.
     pub target: ClaimTarget,
 }
@@ -155,10 +158,24 @@ pub async fn released_claims(
             .iter()
             .any(|s| s.scope_id == **g && s.scope_type == crate::model::ScopeType::Dynamic.as_str())
     });
+    let authentication = r.auth.map(|a| PluginAuthentication {
+        auth_time: a.auth_time,
+        acr: a.acr.clone(),
+        amr: a.amr.clone(),
+        sid: r.sid.map(str::to_string),
+    });
     for scope in dynamic {
         let added = state
             .hooks()
-            .dynamic_scope(scope, r.sub, &r.user.claims, r.client, &granted, r.target)
+            .dynamic_scope(
+                scope,
+                r.sub,
+                &r.user.claims,
+                r.client,
+                &granted,
+                r.target,
+                authentication.clone(),
+            )
             .await?;
         for (k, v) in added {
             out.entry(k).or_insert(v);

@@ -74,6 +74,7 @@ pub async fn grant(
                     sub: subject,
                     scope: &narrowed,
                     auth: Some(auth),
+                    sid: grant.session_id.as_deref(),
                     target: id_token::ClaimTarget::IdToken,
                 },
             )

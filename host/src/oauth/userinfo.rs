@@ -51,6 +51,7 @@ pub async fn userinfo(
             sub,
             scope: &record.scope,
             auth: grant.auth.as_ref(),
+            sid: grant.session_id.as_deref(),
             target: ClaimTarget::Userinfo,
         },
     )

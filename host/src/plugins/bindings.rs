@@ -1,13 +1,29 @@
 //! Host-side bindings generated from `wit/` (the `host-bindings` world: every hook export plus
-//! the `host` import), and the conversions between our model and the WIT records.
+//! the `host` import) for the current WIT version and, in [`v0_1`], the previous one; and the
+//! conversions between our model and the WIT records.
 
 wasmtime::component::bindgen!({
     world: "host-bindings",
     path: "../wit",
     exports: { default: async },
-    // `tessera plugin test` reads contexts from JSON and prints answers as JSON.
+    // `fetch` waits for the outbound request; the other host functions answer at once.
+    imports: { "tessera:plugin/host.fetch": async },
+    // `tessera plugin test` reads contexts from JSON and prints answers as JSON; plugins built
+    // for 0.1 are called through the same JSON shapes (see `engine::adapt`).
     additional_derives: [serde::Serialize, serde::Deserialize],
 });
+
+/// Bindings of `tessera:plugin@0.1.0` (frozen in `wit/v0.1/`), for plugins built against it.
+/// Its records are those of the current version minus what 0.2.0 added, so the host adapts a
+/// call by converting the context and the answer through their JSON form.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        world: "host-bindings",
+        path: "../wit/v0.1",
+        exports: { default: async },
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+}
 
 pub use self::tessera::plugin::host;
 pub use self::tessera::plugin::types;
@@ -17,8 +33,9 @@ pub use exports::tessera::plugin::{
 
 use crate::model::{Client, Grant, TokenKind, TokenRecord};
 
-/// The WIT package version the host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+/// The WIT package version the host implements (it also loads plugins of the previous minor,
+/// 0.1).
+pub const WIT_VERSION: &str = "0.2.0";
 
 impl types::Client {
     /// The plugin's view of `client` (never its secret).

@@ -4,7 +4,8 @@
 
 use super::bindings::{self, host};
 use super::cache::CompiledCache;
-use super::manifest::{HookKind, Limits};
+use super::manifest::{HookKind, HttpGrant, Limits};
+use crate::outbound::{PluginHttp, PluginHttpError, PluginRequest};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -106,12 +107,24 @@ pub struct PluginIdentity {
     pub version: String,
     /// Configuration properties, sorted by key.
     pub config: BTreeMap<String, String>,
+    /// Outbound HTTP the operator granted (manifest `[http]`); none: `fetch` is denied.
+    pub http: Option<HttpAccess>,
+}
+
+/// A plugin's outbound HTTP: what its manifest allows, and the client requests go through.
+#[derive(Debug, Clone)]
+pub struct HttpAccess {
+    /// The manifest's `[http]`.
+    pub grant: HttpGrant,
+    /// The server's client for plugin requests.
+    pub client: Arc<PluginHttp>,
 }
 
 /// Everything a call's `Store` carries.
 pub struct CallState {
     identity: Arc<PluginIdentity>,
     now: i64,
+    deadline: Instant,
     limiter: Limiter,
     wasi: Option<WasiCtx>,
     table: ResourceTable,
@@ -217,7 +230,74 @@ impl host::Host for CallState {
     fn now(&mut self) -> i64 {
         self.now
     }
+
+    async fn fetch(
+        &mut self,
+        request: host::HttpRequest,
+    ) -> Result<host::HttpResponse, host::HttpError> {
+        let Some(access) = self.identity.http.clone() else {
+            return Err(host::HttpError::Denied(
+                "this plugin has no outbound HTTP (its manifest has no [http] section)".into(),
+            ));
+        };
+        let request = PluginRequest {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body: request.body,
+        };
+        match access
+            .client
+            .send(request, &access.grant, self.deadline)
+            .await
+        {
+            Ok(r) => Ok(host::HttpResponse {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
+            Err(e) => {
+                let (plugin, version) = (&self.identity.name, &self.identity.version);
+                tracing::debug!(plugin, version, error = ?e, "plugin HTTP request failed");
+                Err(match e {
+                    PluginHttpError::Denied(why) => host::HttpError::Denied(why),
+                    PluginHttpError::Timeout => host::HttpError::Timeout,
+                    PluginHttpError::TooLarge => host::HttpError::TooLarge,
+                    PluginHttpError::Failed(why) => host::HttpError::Failed(why),
+                })
+            }
+        }
+    }
 }
+
+/// The 0.1 host interface: the same functions as today's, without `fetch`.
+impl bindings::v0_1::tessera::plugin::host::Host for CallState {
+    fn log(&mut self, level: bindings::v0_1::tessera::plugin::host::Level, message: String) {
+        use bindings::v0_1::tessera::plugin::host::Level as Old;
+        let level = match level {
+            Old::Trace => host::Level::Trace,
+            Old::Debug => host::Level::Debug,
+            Old::Info => host::Level::Info,
+            Old::Warn => host::Level::Warn,
+            Old::Error => host::Level::Error,
+        };
+        host::Host::log(self, level, message);
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        host::Host::config(self, key)
+    }
+
+    fn config_all(&mut self) -> Vec<(String, String)> {
+        host::Host::config_all(self)
+    }
+
+    fn now(&mut self) -> i64 {
+        self.now
+    }
+}
+
+impl bindings::v0_1::tessera::plugin::types::Host for CallState {}
 
 /// A plugin's log text with control characters escaped (`\n` → `\\n`, others `\\u{..}`),
 /// so that it cannot forge lines or terminal sequences in plain-text logs.
@@ -238,12 +318,18 @@ pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
 
 impl bindings::types::Host for CallState {}
 
-/// The linker every plugin is instantiated with: WASI p2 (sealed per call) and our `host`.
+/// The linker every plugin is instantiated with: WASI p2 (sealed per call) and our `host`, at
+/// the current WIT version and the previous one.
 fn linker(engine: &Engine) -> Result<Linker<CallState>, String> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| format!("linker: {e:#}"))?;
     host::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)
         .map_err(|e| format!("linker: {e:#}"))?;
+    bindings::v0_1::tessera::plugin::host::add_to_linker::<
+        CallState,
+        wasmtime::component::HasSelf<CallState>,
+    >(&mut linker, |s| s)
+    .map_err(|e| format!("linker: {e:#}"))?;
     Ok(linker)
 }
 
@@ -260,6 +346,16 @@ pub enum HookExports {
     Introspection(bindings::introspection::GuestIndices),
     /// end-session
     EndSession(bindings::end_session::GuestIndices),
+    /// update-token, WIT 0.1
+    UpdateTokenV01(bindings::v0_1::exports::tessera::plugin::update_token::GuestIndices),
+    /// revoke-token, WIT 0.1
+    RevokeTokenV01(bindings::v0_1::exports::tessera::plugin::revoke_token::GuestIndices),
+    /// dynamic-scope, WIT 0.1
+    DynamicScopeV01(bindings::v0_1::exports::tessera::plugin::dynamic_scope::GuestIndices),
+    /// introspection, WIT 0.1
+    IntrospectionV01(bindings::v0_1::exports::tessera::plugin::introspection::GuestIndices),
+    /// end-session, WIT 0.1
+    EndSessionV01(bindings::v0_1::exports::tessera::plugin::end_session::GuestIndices),
 }
 
 /// What a component is, read from its type: the hook it exports and at which WIT version,
@@ -290,7 +386,8 @@ pub struct Prepared {
     pub from_cache: bool,
 }
 
-/// Host WIT versions a plugin's export may target: the current minor and the previous one.
+/// Host WIT versions a plugin's export may target: the current minor (0.2) and the previous
+/// one (0.1).
 pub fn supported_version(v: &str) -> bool {
     let mut parts = v.split('.');
     let (Some(major), Some(minor), Some(_patch), None) =
@@ -298,8 +395,12 @@ pub fn supported_version(v: &str) -> bool {
     else {
         return false;
     };
-    // The host is 0.1.x; 0.0.x was never released, so 0.1 is the only supported minor today.
-    major == "0" && minor == "1"
+    major == "0" && matches!(minor, "1" | "2")
+}
+
+/// Whether `v` (a supported version) is the previous minor, 0.1.
+fn is_v0_1(v: &str) -> bool {
+    v.starts_with("0.1.")
 }
 
 /// Reads the hook, WIT version and imports of `component`.
@@ -338,7 +439,7 @@ pub fn inspect(engine: &Engine, component: &Component) -> Result<Inspection, Str
             if !supported_version(version) {
                 return Err(format!(
                     "unsupported WIT version: the component exports tessera:plugin/{hook}@{version}; \
-                     this server supports tessera:plugin@0.1.x"
+                     this server supports tessera:plugin@0.2.x and @0.1.x"
                 ));
             }
             for import in &imports {
@@ -413,21 +514,42 @@ pub async fn prepare(
     let pre = linker
         .instantiate_pre(&component)
         .map_err(|e| format!("link: {e:#}"))?;
-    let exports = match inspection.hook {
-        HookKind::UpdateToken => {
-            bindings::update_token::GuestIndices::new(&pre).map(HookExports::UpdateToken)
+    let exports = if is_v0_1(&inspection.wit_version) {
+        use bindings::v0_1::exports::tessera::plugin as old;
+        match inspection.hook {
+            HookKind::UpdateToken => {
+                old::update_token::GuestIndices::new(&pre).map(HookExports::UpdateTokenV01)
+            }
+            HookKind::RevokeToken => {
+                old::revoke_token::GuestIndices::new(&pre).map(HookExports::RevokeTokenV01)
+            }
+            HookKind::DynamicScope => {
+                old::dynamic_scope::GuestIndices::new(&pre).map(HookExports::DynamicScopeV01)
+            }
+            HookKind::Introspection => {
+                old::introspection::GuestIndices::new(&pre).map(HookExports::IntrospectionV01)
+            }
+            HookKind::EndSession => {
+                old::end_session::GuestIndices::new(&pre).map(HookExports::EndSessionV01)
+            }
         }
-        HookKind::RevokeToken => {
-            bindings::revoke_token::GuestIndices::new(&pre).map(HookExports::RevokeToken)
-        }
-        HookKind::DynamicScope => {
-            bindings::dynamic_scope::GuestIndices::new(&pre).map(HookExports::DynamicScope)
-        }
-        HookKind::Introspection => {
-            bindings::introspection::GuestIndices::new(&pre).map(HookExports::Introspection)
-        }
-        HookKind::EndSession => {
-            bindings::end_session::GuestIndices::new(&pre).map(HookExports::EndSession)
+    } else {
+        match inspection.hook {
+            HookKind::UpdateToken => {
+                bindings::update_token::GuestIndices::new(&pre).map(HookExports::UpdateToken)
+            }
+            HookKind::RevokeToken => {
+                bindings::revoke_token::GuestIndices::new(&pre).map(HookExports::RevokeToken)
+            }
+            HookKind::DynamicScope => {
+                bindings::dynamic_scope::GuestIndices::new(&pre).map(HookExports::DynamicScope)
+            }
+            HookKind::Introspection => {
+                bindings::introspection::GuestIndices::new(&pre).map(HookExports::Introspection)
+            }
+            HookKind::EndSession => {
+                bindings::end_session::GuestIndices::new(&pre).map(HookExports::EndSession)
+            }
         }
     }
     .map_err(|e| format!("wrong world: {e:#}"))?;
@@ -479,6 +601,7 @@ impl Prepared {
             CallState {
                 identity,
                 now,
+                deadline,
                 limiter: Limiter {
                     memory_cap: (limits.memory_mib as usize) << 20,
                     memory_total: 0,
@@ -565,6 +688,41 @@ macro_rules! call_hook {
     }};
 }
 
+/// Runs one hook call on a plugin of either WIT version: a 0.1 plugin gets the context adapted
+/// to its version's records and its answer adapted back (see [`adapt`]).
+macro_rules! call_versioned {
+    ($prepared:ident, $identity:ident, $limits:ident, $now:ident, $ctx:ident, $new:ident, $old:ident, $call:ident) => {{
+        if let HookExports::$old(_) = &$prepared.exports {
+            let old_ctx = match adapt(&$ctx) {
+                Ok(c) => c,
+                Err(e) => {
+                    return Called {
+                        result: Err(e),
+                        peak_memory: 0,
+                    };
+                }
+            };
+            let called =
+                async { call_hook!($prepared, $identity, $limits, $now, $old, $call, &old_ctx) }
+                    .await;
+            return Called {
+                result: called.result.and_then(|r| adapt(&r)),
+                peak_memory: called.peak_memory,
+            };
+        }
+        call_hook!($prepared, $identity, $limits, $now, $new, $call, $ctx)
+    }};
+}
+
+/// Converts a record between WIT versions through its JSON form: what 0.2 added is dropped on
+/// the way to a 0.1 plugin (unknown members are ignored), and a 0.1 answer has every member a
+/// 0.2 one needs.
+fn adapt<A: serde::Serialize, B: serde::de::DeserializeOwned>(a: &A) -> Result<B, String> {
+    serde_json::to_value(a)
+        .and_then(serde_json::from_value)
+        .map_err(|e| format!("adapting between WIT versions: {e}"))
+}
+
 impl CallState {
     /// Peak linear memory so far.
     pub fn peak_memory(&self) -> usize {
@@ -616,14 +774,15 @@ impl Prepared {
         now: i64,
         ctx: &bindings::update_token::Context,
     ) -> Called<Result<bindings::update_token::Update, String>> {
-        call_hook!(
+        call_versioned!(
             self,
             identity,
             limits,
             now,
+            ctx,
             UpdateToken,
-            call_update_token,
-            ctx
+            UpdateTokenV01,
+            call_update_token
         )
     }
 
@@ -635,14 +794,15 @@ impl Prepared {
         now: i64,
         ctx: &bindings::revoke_token::Context,
     ) -> Called<Result<bindings::revoke_token::Decision, String>> {
-        call_hook!(
+        call_versioned!(
             self,
             identity,
             limits,
             now,
+            ctx,
             RevokeToken,
-            call_revoke_token,
-            ctx
+            RevokeTokenV01,
+            call_revoke_token
         )
     }
 
@@ -654,14 +814,15 @@ impl Prepared {
         now: i64,
         ctx: &bindings::dynamic_scope::Context,
     ) -> Called<Result<String, String>> {
-        call_hook!(
+        call_versioned!(
             self,
             identity,
             limits,
             now,
+            ctx,
             DynamicScope,
-            call_dynamic_scope,
-            ctx
+            DynamicScopeV01,
+            call_dynamic_scope
         )
     }
 
@@ -673,14 +834,15 @@ impl Prepared {
         now: i64,
         ctx: &bindings::introspection::Context,
     ) -> Called<Result<bindings::introspection::Outcome, String>> {
-        call_hook!(
+        call_versioned!(
             self,
             identity,
             limits,
             now,
+            ctx,
             Introspection,
-            call_introspection,
-            ctx
+            IntrospectionV01,
+            call_introspection
         )
     }
 
@@ -692,14 +854,15 @@ impl Prepared {
         now: i64,
         ctx: &bindings::end_session::Context,
     ) -> Called<Result<Option<String>, String>> {
-        call_hook!(
+        call_versioned!(
             self,
             identity,
             limits,
             now,
+            ctx,
             EndSession,
-            call_end_session,
-            ctx
+            EndSessionV01,
+            call_end_session
         )
     }
 }

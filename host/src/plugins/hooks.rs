@@ -253,6 +253,7 @@ impl Hooks {
         client: &Client,
         granted_scopes: &[String],
         target: bindings::dynamic_scope::Target,
+        authentication: Option<types::Authentication>,
     ) -> Result<Map<String, Value>, HookError> {
         let plugins: Vec<_> = self
             .bound(HookKind::DynamicScope, client)
@@ -270,6 +271,7 @@ impl Hooks {
             client: types::Client::from_model(client),
             granted_scopes: granted_scopes.to_vec(),
             target,
+            authentication,
         };
         for p in plugins {
             let Called { result, .. } = p

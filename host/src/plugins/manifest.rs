@@ -187,9 +187,68 @@ pub struct Manifest {
     /// Where it applies.
     #[serde(default)]
     pub bindings: Bindings,
+    /// Outbound HTTP (`host.fetch`, WIT 0.2): absent, the plugin may reach nothing.
+    #[serde(default)]
+    pub http: Option<HttpGrant>,
     /// The plugin's configuration properties.
     #[serde(default)]
     pub config: BTreeMap<String, ConfigValue>,
+}
+
+/// The operator's grant of outbound HTTP to one plugin (`[http]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGrant {
+    /// Hosts it may reach: `name` (any port) or `name:port`; names and IP literals, compared
+    /// without case. Listing a host is the operator's decision that it may be reached even when
+    /// it resolves to an internal address (a directory service on the private network).
+    pub allow: Vec<String>,
+    /// Largest response body accepted, in bytes.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
+}
+
+/// Hard ceiling for `http.max_response_bytes`.
+pub const MAX_HTTP_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+fn default_max_response_bytes() -> usize {
+    64 * 1024
+}
+
+impl HttpGrant {
+    /// Whether `host` (lower case; IPv6 without brackets) on `port` is allow-listed.
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        self.allow.iter().any(|entry| {
+            let entry = entry.to_ascii_lowercase();
+            let (name, entry_port) = split_host_port(&entry);
+            name == host && entry_port.is_none_or(|p| p == port)
+        })
+    }
+}
+
+impl crate::outbound::PluginGrant for HttpGrant {
+    fn allows(&self, host: &str, port: u16) -> bool {
+        HttpGrant::allows(self, host, port)
+    }
+
+    fn max_response_bytes(&self) -> usize {
+        self.max_response_bytes
+    }
+}
+
+/// `host:port` → (`host`, port); `[v6]:port` and bare names too.
+fn split_host_port(entry: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = entry.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
+        return (host, after.strip_prefix(':').and_then(|p| p.parse().ok()));
+    }
+    match entry.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => match port.parse() {
+            Ok(p) => (host, Some(p)),
+            Err(_) => (entry, None),
+        },
+        _ => (entry, None),
+    }
 }
 
 /// A configuration property: written as a TOML string, number or boolean, handed to the
@@ -279,6 +338,23 @@ impl Manifest {
             }
             (_, true) => {}
         }
+        if let Some(h) = &self.http {
+            if h.allow.is_empty()
+                || h.allow
+                    .iter()
+                    .any(|a| a.trim().is_empty() || a.contains('/'))
+            {
+                return Err(
+                    "manifest: http.allow must list hosts (`name` or `name:port`, no scheme or path)"
+                        .into(),
+                );
+            }
+            if h.max_response_bytes == 0 || h.max_response_bytes > MAX_HTTP_RESPONSE_BYTES {
+                return Err(format!(
+                    "manifest: http.max_response_bytes must be 1..={MAX_HTTP_RESPONSE_BYTES}"
+                ));
+            }
+        }
         if self.bindings.global == Some(true) && !self.bindings.clients.is_empty() {
             return Err("manifest: bindings.global = true contradicts bindings.clients".into());
         }
@@ -304,6 +380,23 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_allow_list() {
+        let g = HttpGrant {
+            allow: vec![
+                "Groups.Example".into(),
+                "127.0.0.1:8080".into(),
+                "[::1]:9".into(),
+            ],
+            max_response_bytes: 10,
+        };
+        assert!(g.allows("groups.example", 443));
+        assert!(g.allows("127.0.0.1", 8080));
+        assert!(!g.allows("127.0.0.1", 8081));
+        assert!(g.allows("::1", 9));
+        assert!(!g.allows("evil.example", 443));
+    }
 
     const SHA: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -95,6 +95,7 @@ pub struct Registry {
     status: std::sync::Mutex<Vec<(PluginStatus, Arc<Counters>)>>,
     generation: AtomicU64,
     status_file: Option<PathBuf>,
+    http: Option<Arc<crate::outbound::PluginHttp>>,
 }
 
 /// What the server writes to its status file after each reload (read by `plugin list`).
@@ -121,7 +122,15 @@ impl Registry {
             status: std::sync::Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
             status_file: None,
+            http: None,
         }
+    }
+
+    /// Plugins whose manifest grants outbound HTTP send it through `client`. Without one,
+    /// every plugin's `fetch` is denied.
+    pub fn with_http(mut self, client: Arc<crate::outbound::PluginHttp>) -> Self {
+        self.http = Some(client);
+        self
     }
 
     /// Also writes the status to `path` after every reload (for `tessera plugin list`).
@@ -248,6 +257,13 @@ impl Registry {
             name: name.to_string(),
             version: manifest.version.clone(),
             config: manifest.config_text().into_iter().collect(),
+            http: match (&manifest.http, &self.http) {
+                (Some(grant), Some(client)) => Some(engine::HttpAccess {
+                    grant: grant.clone(),
+                    client: client.clone(),
+                }),
+                _ => None,
+            },
         });
         // The same wasm with a new manifest (configuration, limits, order) needs no compile.
         let prepared = match &entry.loaded {

@@ -19,6 +19,7 @@ pub async fn check(wasm: &Path, cache: Option<&CompiledCache>) -> Result<Inspect
         name: file_stem(wasm),
         version: "check".into(),
         config: Default::default(),
+        http: None,
     });
     engine::prepare(
         Arc::new(bytes),
@@ -67,6 +68,16 @@ pub async fn test(
         config: manifest
             .map(|m| m.config_text().into_iter().collect())
             .unwrap_or_default(),
+        http: match manifest.and_then(|m| m.http.clone()) {
+            Some(grant) => Some(engine::HttpAccess {
+                grant,
+                client: Arc::new(
+                    crate::outbound::PluginHttp::new(&Default::default())
+                        .map_err(|e| format!("HTTP client: {e}"))?,
+                ),
+            }),
+            None => None,
+        },
     });
     let prepared = engine::prepare(
         Arc::new(bytes),

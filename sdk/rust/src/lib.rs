@@ -51,8 +51,8 @@ macro_rules! world_bindings {
                 export_macro_name: $macro_name,
                 default_bindings_module: $bindings,
                 with: {
-                    "tessera:plugin/types@0.1.0": crate::gen_update_token::tessera::plugin::types,
-                    "tessera:plugin/host@0.1.0": crate::gen_update_token::tessera::plugin::host,
+                    "tessera:plugin/types@0.2.0": crate::gen_update_token::tessera::plugin::types,
+                    "tessera:plugin/host@0.2.0": crate::gen_update_token::tessera::plugin::host,
                 },
             });
         }
@@ -88,7 +88,7 @@ pub mod gen_end_session {
         export_macro_name: "export_end_session",
         default_bindings_module: "tessera_plugin_sdk::gen_end_session",
         with: {
-            "tessera:plugin/host@0.1.0": crate::gen_update_token::tessera::plugin::host,
+            "tessera:plugin/host@0.2.0": crate::gen_update_token::tessera::plugin::host,
         },
     });
 }
@@ -204,6 +204,37 @@ pub mod host {
         }
     }
 
+    pub use crate::gen_update_token::tessera::plugin::host::{
+        HttpError, HttpRequest, HttpResponse,
+    };
+
+    /// Sends an HTTP request through the server (to a host the plugin's manifest allow-lists in
+    /// `[http] allow`) and waits for the whole response, within the call's deadline. In a native
+    /// build it answers from [`crate::testing::set_http`].
+    pub fn fetch(request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            crate::gen_update_token::tessera::plugin::host::fetch(request)
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            crate::testing::with(|f| match &f.http {
+                Some(respond) => respond(request),
+                None => Err(HttpError::Denied("no HTTP in this test".into())),
+            })
+        }
+    }
+
+    /// `fetch` of a GET without headers.
+    pub fn get(url: &str) -> Result<HttpResponse, HttpError> {
+        fetch(&HttpRequest {
+            method: "GET".into(),
+            url: url.into(),
+            headers: vec![],
+            body: None,
+        })
+    }
+
     /// Writes a line to the server's log, tagged with the plugin's name and version.
     pub fn log(level: Level, message: &str) {
         #[cfg(target_arch = "wasm32")]
@@ -223,8 +254,15 @@ pub mod testing {
     use std::cell::RefCell;
     use std::collections::BTreeMap;
 
+    /// How `host::fetch` answers in a native build.
+    pub type Responder = Box<
+        dyn Fn(
+            &crate::host::HttpRequest,
+        ) -> Result<crate::host::HttpResponse, crate::host::HttpError>,
+    >;
+
     /// What [`crate::host`] answers in a native build.
-    #[derive(Debug, Default)]
+    #[derive(Default)]
     pub struct Fixture {
         /// Configuration properties.
         pub config: BTreeMap<String, String>,
@@ -232,6 +270,8 @@ pub mod testing {
         pub now: i64,
         /// Lines passed to `host::log`.
         pub logs: Vec<(crate::host::Level, String)>,
+        /// What `host::fetch` answers (none: every request is denied).
+        pub http: Option<Responder>,
     }
 
     thread_local! {
@@ -251,6 +291,16 @@ pub mod testing {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         })
+    }
+
+    /// Makes `host::fetch` on this thread answer with `respond`.
+    pub fn set_http(
+        respond: impl Fn(
+            &crate::host::HttpRequest,
+        ) -> Result<crate::host::HttpResponse, crate::host::HttpError>
+        + 'static,
+    ) {
+        with(|f| f.http = Some(Box::new(respond)))
     }
 
     /// Sets the time `host::now()` returns on this thread.

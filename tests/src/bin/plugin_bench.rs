@@ -184,7 +184,7 @@ async fn main() {
     let py_calls = (calls / 4).max(50);
     let py = time(py_calls, || async {
         hooks
-            .dynamic_scope("org", "s", &user, &client, &granted, Target::IdToken)
+            .dynamic_scope("org", "s", &user, &client, &granted, Target::IdToken, None)
             .await
             .unwrap();
     })
