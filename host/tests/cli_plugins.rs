@@ -96,6 +96,23 @@ fn plugin_check_names_the_hook_or_refuses_clearly() {
     let i: Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(i["hook"], "dynamic-scope");
     assert_eq!(i["world"], "dynamic-scope-plugin");
+    assert_eq!(i["wit_version"], "0.2.0");
+    assert!(
+        i["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "tessera:plugin/host@0.2.0")
+    );
+    // A plugin built against the previous minor is accepted as such.
+    let r = tessera(data.path())
+        .args(["plugin", "check"])
+        .arg(out.join("legacy-dynamic.wasm"))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let i: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(i["hook"], "dynamic-scope");
     assert_eq!(i["wit_version"], "0.1.0");
     assert!(
         i["imports"]

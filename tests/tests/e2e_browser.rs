@@ -36,7 +36,9 @@ async fn openid_client_and_chromium_sign_a_user_in() {
         json!({"id": "badge", "scope_type": "openid", "description": "Your badge", "claims": ["badge_no"]}),
         json!({"id": "groups", "scope_type": "dynamic", "description": "Your groups"}),
     ] {
-        tessera::admin::scopes::create(store, scope, now).await.unwrap();
+        tessera::admin::scopes::create(store, scope, now)
+            .await
+            .unwrap();
     }
     tessera_tests::plugins::install(srv.plugins_dir(), "member-of");
     assert!(srv.reload_plugins().await.is_empty());

@@ -410,7 +410,10 @@ async fn spontaneous_scopes_at_the_token_endpoint(db: Db) {
     let discovery = srv.get_json("/.well-known/openid-configuration").await;
     let supported = discovery["scopes_supported"].as_array().unwrap();
     assert!(supported.contains(&json!("openid")));
-    assert!(!supported.contains(&json!("transaction:245")), "{supported:?}");
+    assert!(
+        !supported.contains(&json!("transaction:245")),
+        "{supported:?}"
+    );
 
     for (who, scope) in [
         (&allowed, "transaction:"),
@@ -487,9 +490,11 @@ async fn directory() -> String {
     let app = axum::Router::new()
         .route(
             "/groups/{key}",
-            get(|axum::extract::Path(key): axum::extract::Path<String>| async move {
-                axum::Json(json!({"groups": ["red", "blue"], "for": key}))
-            }),
+            get(
+                |axum::extract::Path(key): axum::extract::Path<String>| async move {
+                    axum::Json(json!({"groups": ["red", "blue"], "for": key}))
+                },
+            ),
         )
         .route(
             "/slow/{key}",
@@ -528,7 +533,13 @@ async fn remote_data_through_allow_listed_http_only(db: Db) {
     let at = tokens["access_token"].as_str().unwrap().to_string();
 
     // Allow-listed: the claims come from the directory (keyed by the user's e-mail).
-    install_remote(&srv, &dir, &format!("http://{dir}/groups/{{key}}"), "fail-closed", 2000);
+    install_remote(
+        &srv,
+        &dir,
+        &format!("http://{dir}/groups/{{key}}"),
+        "fail-closed",
+        2000,
+    );
     assert!(srv.reload_plugins().await.is_empty());
     let u: Value = srv.userinfo(&at).await.json().await.unwrap();
     assert_eq!(u["teams"], json!(["red", "blue"]), "{u}");
@@ -566,14 +577,23 @@ async fn remote_data_through_allow_listed_http_only(db: Db) {
 
     // A slow directory runs into the call's deadline (300 ms), not the directory's 3 s.
     for (policy, status) in [("fail-closed", 500), ("fail-open", 200)] {
-        install_remote(&srv, &dir, &format!("http://{dir}/slow/{{key}}"), policy, 300);
+        install_remote(
+            &srv,
+            &dir,
+            &format!("http://{dir}/slow/{{key}}"),
+            policy,
+            300,
+        );
         assert!(srv.reload_plugins().await.is_empty());
         let before = counted(&srv, "remote-groups");
         let started = std::time::Instant::now();
         let resp = srv.userinfo(&at).await;
         let took = started.elapsed();
         assert_eq!(resp.status(), status, "{policy}");
-        assert!(took < std::time::Duration::from_millis(1500), "{policy}: {took:?}");
+        assert!(
+            took < std::time::Duration::from_millis(1500),
+            "{policy}: {took:?}"
+        );
         assert_eq!(
             counted(&srv, "remote-groups"),
             (before.0 + 1, before.1 + 1),

@@ -881,3 +881,19 @@ mod log_tests {
         assert!(!escape_control("a\nb\tc\0").contains(char::is_control));
     }
 }
+
+#[cfg(test)]
+mod version_tests {
+    use super::{is_v0_1, supported_version};
+
+    #[test]
+    fn current_and_previous_minor_only() {
+        for v in ["0.2.0", "0.2.7", "0.1.0", "0.1.3"] {
+            assert!(supported_version(v), "{v}");
+        }
+        for v in ["0.3.0", "0.0.1", "1.2.0", "0.2", "0.2.0.1", ""] {
+            assert!(!supported_version(v), "{v}");
+        }
+        assert!(is_v0_1("0.1.2") && !is_v0_1("0.2.0"));
+    }
+}
