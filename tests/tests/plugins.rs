@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use tessera::model::{Grant, TokenKind, TokenRecord};
 use tessera::plugins::RevokeDecision;
 use tessera::plugins::bindings::{dynamic_scope, end_session};
+use tessera::plugins::hooks::ScopeClaims;
 use tessera_tests::plugins::install;
 use tessera_tests::{Db, TestServer, jwt_parts, on_both_backends};
 
@@ -166,12 +167,14 @@ async fn python_dynamic_scope_example_adds_claims() {
         .hooks()
         .dynamic_scope(
             "org",
-            "sub-1",
-            &user,
-            &web,
-            &granted,
-            dynamic_scope::Target::Userinfo,
-            None,
+            &ScopeClaims {
+                sub: "sub-1",
+                user: &user,
+                client: &web,
+                granted_scopes: &granted,
+                target: dynamic_scope::Target::Userinfo,
+                authentication: None,
+            },
         )
         .await
         .unwrap();
@@ -185,12 +188,14 @@ async fn python_dynamic_scope_example_adds_claims() {
         .hooks()
         .dynamic_scope(
             "profile",
-            "sub-1",
-            &user,
-            &web,
-            &granted,
-            dynamic_scope::Target::IdToken,
-            None,
+            &ScopeClaims {
+                sub: "sub-1",
+                user: &user,
+                client: &web,
+                granted_scopes: &granted,
+                target: dynamic_scope::Target::IdToken,
+                authentication: None,
+            },
         )
         .await
         .unwrap();
@@ -200,12 +205,14 @@ async fn python_dynamic_scope_example_adds_claims() {
         .hooks()
         .dynamic_scope(
             "org",
-            "sub-1",
-            &Map::new(),
-            &web,
-            &granted,
-            dynamic_scope::Target::IdToken,
-            None,
+            &ScopeClaims {
+                sub: "sub-1",
+                user: &Map::new(),
+                client: &web,
+                granted_scopes: &granted,
+                target: dynamic_scope::Target::IdToken,
+                authentication: None,
+            },
         )
         .await
         .unwrap();

@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn size_limited() {
-        assert!(compile(&"a{1000}".repeat(1)).is_ok());
+        assert!(compile("a{1000}").is_ok());
         assert!(compile("(?:a{1000}){1000}").is_err());
         assert!(compile(&"a".repeat(MAX_PATTERN_BYTES + 1)).is_err());
     }

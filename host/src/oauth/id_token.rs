@@ -9,6 +9,7 @@ use crate::oauth::OAuthError;
 use crate::plugins::TokenDraft;
 use crate::plugins::bindings::types::Authentication as PluginAuthentication;
 use crate::plugins::bindings::types::TokenKind as PluginTokenKind;
+use crate::plugins::hooks::ScopeClaims;
 use crate::server::AppState;
 use crate::store::ScopeRow;
 use serde_json::{Map, Value, json};
@@ -158,25 +159,21 @@ pub async fn released_claims(
             .iter()
             .any(|s| s.scope_id == **g && s.scope_type == crate::model::ScopeType::Dynamic.as_str())
     });
-    let authentication = r.auth.map(|a| PluginAuthentication {
-        auth_time: a.auth_time,
-        acr: a.acr.clone(),
-        amr: a.amr.clone(),
-        sid: r.sid.map(str::to_string),
-    });
+    let about = ScopeClaims {
+        sub: r.sub,
+        user: &r.user.claims,
+        client: r.client,
+        granted_scopes: &granted,
+        target: r.target,
+        authentication: r.auth.map(|a| PluginAuthentication {
+            auth_time: a.auth_time,
+            acr: a.acr.clone(),
+            amr: a.amr.clone(),
+            sid: r.sid.map(str::to_string),
+        }),
+    };
     for scope in dynamic {
-        let added = state
-            .hooks()
-            .dynamic_scope(
-                scope,
-                r.sub,
-                &r.user.claims,
-                r.client,
-                &granted,
-                r.target,
-                authentication.clone(),
-            )
-            .await?;
+        let added = state.hooks().dynamic_scope(scope, &about).await?;
         for (k, v) in added {
             out.entry(k).or_insert(v);
         }

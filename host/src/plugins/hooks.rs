@@ -29,6 +29,23 @@ pub struct HookError {
 
 pub use crate::model::user::PROTECTED_CLAIMS;
 
+/// Who and what a dynamic-scope call is about (the same for every dynamic scope of one
+/// response).
+pub struct ScopeClaims<'a> {
+    /// The `sub` as the client sees it.
+    pub sub: &'a str,
+    /// The user's attributes.
+    pub user: &'a Map<String, Value>,
+    /// The client receiving the claims.
+    pub client: &'a Client,
+    /// Every granted scope.
+    pub granted_scopes: &'a [String],
+    /// ID token or userinfo.
+    pub target: bindings::dynamic_scope::Target,
+    /// How the user authenticated, for grants from a sign-in.
+    pub authentication: Option<types::Authentication>,
+}
+
 /// The typed entry point to every hook.
 #[derive(Clone)]
 pub struct Hooks {
@@ -248,13 +265,16 @@ impl Hooks {
     pub async fn dynamic_scope(
         &self,
         scope: &str,
-        sub: &str,
-        user: &Map<String, Value>,
-        client: &Client,
-        granted_scopes: &[String],
-        target: bindings::dynamic_scope::Target,
-        authentication: Option<types::Authentication>,
+        about: &ScopeClaims<'_>,
     ) -> Result<Map<String, Value>, HookError> {
+        let ScopeClaims {
+            sub,
+            user,
+            client,
+            granted_scopes,
+            target,
+            authentication,
+        } = about;
         let plugins: Vec<_> = self
             .bound(HookKind::DynamicScope, client)
             .into_iter()
@@ -267,11 +287,11 @@ impl Hooks {
         let ctx = bindings::dynamic_scope::Context {
             scope: scope.to_string(),
             sub: sub.to_string(),
-            user: Value::Object(user.clone()).to_string(),
+            user: Value::Object((*user).clone()).to_string(),
             client: types::Client::from_model(client),
             granted_scopes: granted_scopes.to_vec(),
-            target,
-            authentication,
+            target: *target,
+            authentication: authentication.clone(),
         };
         for p in plugins {
             let Called { result, .. } = p

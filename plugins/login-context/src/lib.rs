@@ -75,8 +75,8 @@ mod tests {
             amr: vec!["pwd".into()],
             sid: None,
         };
-        let out: Value =
-            serde_json::from_str(&LoginContext::dynamic_scope(ctx(Some(auth))).unwrap()).unwrap();
+        let out = LoginContext::dynamic_scope(ctx(Some(auth))).expect("claims");
+        let out: Value = serde_json::from_str(&out).expect("JSON");
         assert_eq!(
             out,
             json!({"login_acr": "simple_password_auth", "login_methods": ["pwd"],

@@ -184,7 +184,17 @@ async fn main() {
     let py_calls = (calls / 4).max(50);
     let py = time(py_calls, || async {
         hooks
-            .dynamic_scope("org", "s", &user, &client, &granted, Target::IdToken, None)
+            .dynamic_scope(
+                "org",
+                &tessera::plugins::hooks::ScopeClaims {
+                    sub: "s",
+                    user: &user,
+                    client: &client,
+                    granted_scopes: &granted,
+                    target: Target::IdToken,
+                    authentication: None,
+                },
+            )
             .await
             .unwrap();
     })
