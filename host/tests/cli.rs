@@ -106,22 +106,13 @@ fn client_and_key_commands() {
     assert!(list.contains(created["client_id"].as_str().unwrap()));
     assert!(!list.contains(secret), "secrets are never listed");
 
-    let mut child = tessera(dir.path())
-        .args(["client", "create"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"token_endpoint_auth_method":"magic"}"#)
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_client_metadata"));
+    let (ok, _, err) = run_json(
+        dir.path(),
+        &["client", "create"],
+        r#"{"token_endpoint_auth_method":"magic"}"#,
+    );
+    assert!(!ok);
+    assert!(err.contains("invalid_client_metadata"), "{err}");
 
     for _ in 0..2 {
         let out = tessera(dir.path())

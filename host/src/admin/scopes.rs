@@ -54,6 +54,7 @@ pub async fn create(store: &Store, input: Value, now: UnixTime) -> Result<ScopeR
     let input = parse_input(input)?;
     let id = input
         .id
+        .clone()
         .ok_or_else(|| ScopeError::Invalid("id: required".into()))?;
     if id.len() > MAX_ID || !is_valid_scope_token(&id) {
         return Err(ScopeError::Invalid(format!(
@@ -74,13 +75,7 @@ pub async fn create(store: &Store, input: Value, now: UnixTime) -> Result<ScopeR
         ));
     }
     let mut row = ScopeRow::new(id, kind.as_str());
-    apply(
-        &mut row,
-        kind,
-        input.description,
-        input.claims,
-        input.default_scope,
-    )?;
+    apply(&mut row, kind, input)?;
     match store.insert_scope(&row, now).await {
         Ok(()) => Ok(row),
         Err(StoreError::Conflict) => Err(ScopeError::Exists(row.scope_id)),
@@ -111,13 +106,7 @@ pub async fn update(
         return Err(ScopeError::Invalid("scope_type: cannot be changed".into()));
     }
     let kind = scope_type(&row.scope_type)?;
-    apply(
-        &mut row,
-        kind,
-        input.description,
-        input.claims,
-        input.default_scope,
-    )?;
+    apply(&mut row, kind, input)?;
     if !store.update_scope(&row, now).await? {
         return Err(ScopeError::NotFound(scope_id.into()));
     }
@@ -148,14 +137,8 @@ fn scope_type(name: &str) -> Result<ScopeType, ScopeError> {
 }
 
 /// Applies the changeable fields to `row`, checking them against the scope's type.
-fn apply(
-    row: &mut ScopeRow,
-    kind: ScopeType,
-    description: Option<String>,
-    claims: Option<Vec<String>>,
-    default_scope: Option<bool>,
-) -> Result<(), ScopeError> {
-    if let Some(d) = description {
+fn apply(row: &mut ScopeRow, kind: ScopeType, input: ScopeInput) -> Result<(), ScopeError> {
+    if let Some(d) = input.description {
         if d.chars().count() > MAX_DESCRIPTION || d.chars().any(char::is_control) {
             return Err(ScopeError::Invalid(format!(
                 "description: at most {MAX_DESCRIPTION} characters, no control characters"
@@ -163,7 +146,7 @@ fn apply(
         }
         row.description = d;
     }
-    if let Some(claims) = claims {
+    if let Some(claims) = input.claims {
         if !claims.is_empty() && !kind.has_claims() {
             return Err(ScopeError::Invalid(format!(
                 "claims: a {} scope releases no claims (only openid and dynamic scopes do)",
@@ -187,7 +170,7 @@ fn apply(
         }
         row.claims = unique;
     }
-    if let Some(d) = default_scope {
+    if let Some(d) = input.default_scope {
         row.default_scope = d;
     }
     Ok(())

@@ -45,20 +45,14 @@ mod tests {
     use serde_json::Value;
     use tessera_plugin_sdk::dynamic_scope::Target;
     use tessera_plugin_sdk::testing;
-    use tessera_plugin_sdk::types::{Authentication, Client};
+    use tessera_plugin_sdk::types::Authentication;
 
     fn ctx(auth: Option<Authentication>) -> Context {
         Context {
             scope: "login".into(),
             sub: "s".into(),
             user: "{}".into(),
-            client: Client {
-                client_id: "web".into(),
-                client_name: None,
-                client_type: "confidential".into(),
-                grant_types: vec![],
-                scopes: vec![],
-            },
+            client: testing::client("web"),
             granted_scopes: vec!["openid".into(), "login".into()],
             target: Target::IdToken,
             authentication: auth,

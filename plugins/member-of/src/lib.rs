@@ -56,20 +56,13 @@ mod tests {
     use super::*;
     use tessera_plugin_sdk::dynamic_scope::Target;
     use tessera_plugin_sdk::testing;
-    use tessera_plugin_sdk::types::Client;
 
     fn ctx(user: Value) -> Context {
         Context {
             scope: "groups".into(),
             sub: "s".into(),
             user: user.to_string(),
-            client: Client {
-                client_id: "web".into(),
-                client_name: None,
-                client_type: "confidential".into(),
-                grant_types: vec![],
-                scopes: vec![],
-            },
+            client: testing::client("web"),
             granted_scopes: vec!["openid".into(), "groups".into()],
             target: Target::Userinfo,
             authentication: None,

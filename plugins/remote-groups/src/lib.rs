@@ -81,20 +81,13 @@ mod tests {
     use tessera_plugin_sdk::dynamic_scope::Target;
     use tessera_plugin_sdk::host::HttpResponse;
     use tessera_plugin_sdk::testing;
-    use tessera_plugin_sdk::types::Client;
 
     fn ctx() -> Context {
         Context {
             scope: "teams".into(),
             sub: "s".into(),
             user: r#"{"email":"a+b@example.com"}"#.into(),
-            client: Client {
-                client_id: "web".into(),
-                client_name: None,
-                client_type: "confidential".into(),
-                grant_types: vec![],
-                scopes: vec![],
-            },
+            client: testing::client("web"),
             granted_scopes: vec!["openid".into(), "teams".into()],
             target: Target::Userinfo,
             authentication: None,

@@ -308,6 +308,17 @@ pub mod testing {
         with(|f| f.now = now)
     }
 
+    /// A confidential client with no grant types or scopes, for the contexts of unit tests.
+    pub fn client(client_id: &str) -> crate::types::Client {
+        crate::types::Client {
+            client_id: client_id.into(),
+            client_name: None,
+            client_type: "confidential".into(),
+            grant_types: vec![],
+            scopes: vec![],
+        }
+    }
+
     /// Takes the lines logged so far on this thread.
     pub fn take_logs() -> Vec<(crate::host::Level, String)> {
         with(|f| std::mem::take(&mut f.logs))
