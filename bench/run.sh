@@ -130,24 +130,26 @@ REFRESH=$(run_script refresh_rotation /token refresh.lua)
 USERINFO=$(run_script userinfo /userinfo userinfo.lua)
 REVOKE=$(run_script revocation /revoke revoke.lua)
 
-# Introspection again with one Rust introspection plugin (blocked-subjects) bound to the
-# token's client, hot-loaded into the running server.
+# Plugin scenarios, hot-loaded into the running server: the Rust introspection plugin
+# blocked-subjects bound to the first client, and the Rust dynamic-scope plugin member-of serving
+# `groups`. Each is measured in alternation with its plugin-free twin (the same request for a
+# token the plugin does not apply to: a second client's token; a user token without `groups`),
+# ROUNDS pairs, and compared by medians, so that a machine whose speed drifts between runs does
+# not decide the ratio.
+ROUNDS=${ROUNDS:-3}
 bash "$REPO/plugins/build.sh" >/dev/null
 mkdir -p data/plugins
-cp "$REPO/target/plugins/out/blocked-subjects.wasm" data/plugins/
+cp "$REPO/target/plugins/out/blocked-subjects.wasm" "$REPO/target/plugins/out/member-of.wasm" data/plugins/
+cp "$REPO/target/plugins/out/member-of.toml" data/plugins/
 { cat "$REPO/target/plugins/out/blocked-subjects.toml"; printf '\n[bindings]\nclients = ["%s"]\n' "$ID"; } \
   > data/plugins/blocked-subjects.toml
 for _ in $(seq 1 100); do
-  grep -q '"state": *"loaded"' data/plugins-status.json 2>/dev/null && break; sleep 0.1
+  python3 -c 'import json,sys; s=json.load(open("data/plugins-status.json")); sys.exit(0 if sum(p["state"]=="loaded" for p in s["plugins"]) == 2 else 1)' 2>/dev/null && break; sleep 0.1
 done
-INTRO_PLUGIN=$(run introspection_rust_plugin /introspect "token=$TOKEN")
-
-# Userinfo again for a token with the dynamic scope `groups`, served by the Rust member-of plugin.
-cp "$REPO/target/plugins/out/member-of.wasm" data/plugins/
-cp "$REPO/target/plugins/out/member-of.toml" data/plugins/
-for _ in $(seq 1 100); do
-  python3 -c 'import json,sys; s=json.load(open("data/plugins-status.json")); sys.exit(0 if any(p["name"]=="member-of" and p["state"]=="loaded" for p in s["plugins"]) else 1)' 2>/dev/null && break; sleep 0.1
-done
+CLIENT2=$(echo '{"grant_types":["client_credentials"],"scope":"api","access_token_as_jwt":true}' | "$BIN" client create)
+BASIC2=$(echo "$CLIENT2" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])' | tr -d '\n' | base64 -w0)
+TOKEN2=$(curl -sf -H "Authorization: Basic $BASIC2" -d grant_type=client_credentials "http://127.0.0.1:$PORT/token" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 GROUPS_AT=$(python3 "$REPO/bench/user_tokens.py" "http://127.0.0.1:$PORT" "$WEB_ID" "$WEB_SECRET" bench bench-password 1 "openid profile email groups" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 curl -sf -H "Authorization: Bearer $GROUPS_AT" "http://127.0.0.1:$PORT/userinfo" | grep -q '"memberOf"' \
@@ -155,21 +157,37 @@ curl -sf -H "Authorization: Bearer $GROUPS_AT" "http://127.0.0.1:$PORT/userinfo"
 cat > userinfo_groups.lua <<LUA
 wrk.headers["Authorization"] = "Bearer $GROUPS_AT"
 LUA
-USERINFO_PLUGIN=$(run_script userinfo_dynamic_scope_rust /userinfo userinfo_groups.lua)
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+rps_of() { echo "$1" | awk '{print $2}'; }
+# One run's requests/s; non-2xx answers are reported, not hidden in a median.
+sample() {
+  local r; r=$("$@")
+  [ "$(echo "$r" | awk '{print $3}')" = 0 ] || echo "warning: non-2xx answers in: $*" >&2
+  rps_of "$r"
+}
+I0=(); I1=(); U0=(); U1=()
+for _ in $(seq 1 "$ROUNDS"); do
+  I0+=("$(sample run x /introspect "token=$TOKEN2")")
+  I1+=("$(sample run x /introspect "token=$TOKEN")")
+  U0+=("$(sample run_script x /userinfo userinfo.lua)")
+  U1+=("$(sample run_script x /userinfo userinfo_groups.lua)")
+done
+INTRO_TWIN="introspection_no_plugin_twin $(median "${I0[@]}") 0"
+INTRO_PLUGIN="introspection_rust_plugin $(median "${I1[@]}") 0"
+USERINFO_TWIN="userinfo_no_plugin_twin $(median "${U0[@]}") 0"
+USERINFO_PLUGIN="userinfo_dynamic_scope_rust $(median "${U1[@]}") 0"
 ROWS=$(sqlite3 data/tessera.db 'select count(*) from tokens' 2>/dev/null || echo "?")
 
 base_rps=$(echo "$BASE" | awk '{print $2}')
 printf '\n%-32s %12s %10s %8s\n' scenario "requests/s" "vs base" "non-2xx"
-for line in "$BASE" "$GRANTS" "$INTRO" "$REFRESH" "$USERINFO" "$REVOKE" "$INTRO_PLUGIN" "$USERINFO_PLUGIN"; do
+for line in "$BASE" "$GRANTS" "$INTRO" "$REFRESH" "$USERINFO" "$REVOKE" \
+  "$INTRO_TWIN" "$INTRO_PLUGIN" "$USERINFO_TWIN" "$USERINFO_PLUGIN"; do
   set -- $line
   printf '%-32s %12.0f %10.3f %8s\n' "$1" "$2" "$(echo "$2 / $base_rps" | bc -l)" "$3"
 done
-intro_rps=$(echo "$INTRO" | awk '{print $2}')
-plugin_rps=$(echo "$INTRO_PLUGIN" | awk '{print $2}')
+echo "(the last four: medians of $ROUNDS interleaved runs each, plugins loaded)"
 printf 'introspection with a Rust plugin: %.3f of the plugin-free figure (goal >= 0.70)\n' \
-  "$(echo "$plugin_rps / $intro_rps" | bc -l)"
-ui_rps=$(echo "$USERINFO" | awk '{print $2}')
-ui_plugin_rps=$(echo "$USERINFO_PLUGIN" | awk '{print $2}')
+  "$(echo "$(rps_of "$INTRO_PLUGIN") / $(rps_of "$INTRO_TWIN")" | bc -l)"
 printf 'userinfo with a dynamic scope (Rust plugin): %.3f of the figure without it\n' \
-  "$(echo "$ui_plugin_rps / $ui_rps" | bc -l)"
+  "$(echo "$(rps_of "$USERINFO_PLUGIN") / $(rps_of "$USERINFO_TWIN")" | bc -l)"
 echo "(server: 1 core, 1 worker thread, SQLite WAL; load: wrk -t1 -c$CONNS -d$DURATION on another core; tokens persisted: $ROWS)"

@@ -67,4 +67,4 @@ def code_flow():
 
 
 tokens = [code_flow() for _ in range(int(n) + 1)]
-print(json.dumps({"refresh_tokens": [t["refresh_token"] for t in tokens[1:]], "access_token": tokens[0]["access_token"]}))
+print(json.dumps({"refresh_tokens": [t["refresh_token"] for t in tokens[1:] if "refresh_token" in t], "access_token": tokens[0]["access_token"]}))
