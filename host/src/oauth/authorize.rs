@@ -251,7 +251,7 @@ async fn validate(
         ));
     }
     let code_challenge = pkce_challenge(state, client, form)?;
-    let scope = requested_scope(state, client, form.get("scope")).await?;
+    let scope = scope::requested(state.store(), client, form.get("scope"), state.now()).await?;
     let openid = scope.iter().any(|s| s == "openid");
     let prompt = parse_prompt(form.get("prompt"))?;
     let max_age = match form.get("max_age") {
@@ -399,23 +399,6 @@ fn pkce_challenge(
             }
         }
     }
-}
-
-/// The requested scopes (the client's scopes if none requested), each allowed to the client or
-/// one of its spontaneous scopes.
-async fn requested_scope(
-    state: &AppState,
-    client: &Client,
-    requested: Option<&str>,
-) -> Result<Vec<String>, Failure> {
-    let Some(requested) = requested else {
-        return Ok(client.scopes().map(str::to_string).collect());
-    };
-    let list = scope::parse(requested)?;
-    scope::resolve(state.store(), client, &list, state.now())
-        .await
-        .map_err(OAuthError::from)?;
-    Ok(list.into_iter().map(str::to_string).collect())
 }
 
 fn parse_prompt(p: Option<&str>) -> Result<Vec<String>, Failure> {

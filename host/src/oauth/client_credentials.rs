@@ -23,7 +23,9 @@ pub async fn grant(
             "client is not registered for client_credentials".into(),
         ));
     }
-    let granted = granted_scope(state, client, form.get("scope")).await?;
+    let granted = scope::requested(state.store(), client, form.get("scope"), state.now())
+        .await?
+        .join(" ");
     // RFC 8707: only resources registered for the client; none requested = default audience.
     let requested = form.all("resource");
     let resources = if requested.is_empty() {
@@ -46,19 +48,4 @@ pub async fn grant(
         .insert_grant_with_tokens(&grant, std::slice::from_ref(&minted.record))
         .await?;
     Ok(TokenResponse::new(minted, now, grant.scope))
-}
-
-/// The requested scopes if the client may have all of them (its own scopes and spontaneous
-/// scopes); the client's scopes if none requested.
-async fn granted_scope(
-    state: &AppState,
-    client: &Client,
-    requested: Option<&str>,
-) -> Result<String, OAuthError> {
-    let Some(req) = requested else {
-        return Ok(client.scopes().collect::<Vec<_>>().join(" "));
-    };
-    let req = scope::parse(req)?;
-    scope::resolve(state.store(), client, &req, state.now()).await?;
-    Ok(req.join(" "))
 }

@@ -40,12 +40,29 @@ impl From<Refused> for OAuthError {
     }
 }
 
+/// The scopes a request names (`scope` parameter), each one `client` may be granted (see
+/// [`resolve`]); the client's own scopes when the parameter is absent. The one rule for
+/// `/authorize` and the `client_credentials` grant.
+pub async fn requested(
+    store: &Store,
+    client: &Client,
+    scope: Option<&str>,
+    now: UnixTime,
+) -> Result<Vec<String>, OAuthError> {
+    let Some(scope) = scope else {
+        return Ok(client.scopes().map(str::to_string).collect());
+    };
+    let list = parse(scope)?;
+    resolve(store, client, &list, now).await?;
+    Ok(list.into_iter().map(str::to_string).collect())
+}
+
 /// Checks that `client` may be granted every scope in `requested`: each is one of the client's
 /// scopes, or a **spontaneous scope** (seed 001): the client allows spontaneous scopes, the value
 /// matches one of its `spontaneous_scopes` patterns as a whole, and it is not an existing scope of
 /// another type (a pattern never reaches a scope an administrator defined). A spontaneous scope
 /// seen for the first time is recorded (type `spontaneous`, creator `client`, the client's id).
-pub async fn resolve(
+async fn resolve(
     store: &Store,
     client: &Client,
     requested: &[&str],

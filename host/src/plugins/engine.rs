@@ -235,7 +235,8 @@ impl host::Host for CallState {
         &mut self,
         request: host::HttpRequest,
     ) -> Result<host::HttpResponse, host::HttpError> {
-        let Some(access) = self.identity.http.clone() else {
+        let identity = self.identity.clone();
+        let Some(access) = &identity.http else {
             return Err(host::HttpError::Denied(
                 "this plugin has no outbound HTTP (its manifest has no [http] section)".into(),
             ));
@@ -257,7 +258,7 @@ impl host::Host for CallState {
                 body: r.body,
             }),
             Err(e) => {
-                let (plugin, version) = (&self.identity.name, &self.identity.version);
+                let (plugin, version) = (&identity.name, &identity.version);
                 tracing::debug!(plugin, version, error = ?e, "plugin HTTP request failed");
                 Err(match e {
                     PluginHttpError::Denied(why) => host::HttpError::Denied(why),

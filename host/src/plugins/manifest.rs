@@ -219,9 +219,8 @@ impl HttpGrant {
     /// Whether `host` (lower case; IPv6 without brackets) on `port` is allow-listed.
     pub fn allows(&self, host: &str, port: u16) -> bool {
         self.allow.iter().any(|entry| {
-            let entry = entry.to_ascii_lowercase();
-            let (name, entry_port) = split_host_port(&entry);
-            name == host && entry_port.is_none_or(|p| p == port)
+            let (name, entry_port) = split_host_port(entry);
+            name.eq_ignore_ascii_case(host) && entry_port.is_none_or(|p| p == port)
         })
     }
 }
