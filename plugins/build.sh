@@ -44,7 +44,7 @@ built() { echo "plugins: built $1 ($(stat -c %s "$OUT/$1.wasm") bytes)" >&2; }
 # Rust: one cargo run for every Rust plugin (cargo does its own caching), own target dir so a
 # running `cargo test` (which holds the workspace's) is not blocked.
 RUST_PLUGINS=(add-tenant-claims blocked-subjects logout-page member-of login-context remote-groups)
-RUST_FIXTURES=(faulty faulty-revoke faulty-introspection faulty-dynamic legacy-dynamic)
+RUST_FIXTURES=(faulty faulty-revoke faulty-introspection faulty-dynamic faulty-end-session legacy-dynamic)
 CARGO_TARGET_DIR="$ROOT/target/plugins/cargo" cargo build --quiet --release \
   --target wasm32-wasip2 $(printf -- '-p %s ' "${RUST_PLUGINS[@]}" "${RUST_FIXTURES[@]}") >&2
 for name in "${RUST_PLUGINS[@]}" "${RUST_FIXTURES[@]}"; do
@@ -71,7 +71,7 @@ install_manifest revoke-guard "$ROOT/plugins/revoke-guard/revoke-guard.toml"
 
 # Python: NAME:WORLD for each plugin folder holding app.py.
 for entry in org-claims:dynamic-scope-plugin revoke-protect:revoke-token-plugin \
-             introspection-user:introspection-plugin; do
+             introspection-user:introspection-plugin logout-notice:end-session-plugin; do
   name=${entry%%:*} world=${entry#*:}
   h=$(echo "$COMMON $(hash_of "$ROOT/plugins/$name" "$ROOT/sdk/python" "$ROOT/sdk/requirements.txt")" | sha256sum | cut -c1-64)
   if ! fresh "$name" "$h"; then

@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, `keys rotate|list`, `client create|list`,
-//! `user create|update|list`, `scope create|update|delete|list`, `plugin check|test|list`. Enough to
-//! run the server without an admin API. Results go to stdout as JSON; logs go to stderr.
+//! `user create|update|list`, `scope create|update|delete|list`, `session list|revoke`,
+//! `plugin check|test|list`. Enough to run the server without an admin API. Results go to
+//! stdout as JSON; logs go to stderr.
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Loaded, Settings};
@@ -48,6 +49,30 @@ pub enum Command {
     /// WebAssembly plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Browser sessions (seed 001 "Sessions").
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+/// `tessera session ...`
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List active sessions: sid, user, auth time, ACR and the clients signed in through each.
+    List {
+        /// Only this user's (login name).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// End one session, or every session of a user: their tokens are revoked and the RPs
+    /// with a back-channel logout URI are told. Prints how many ended.
+    Revoke {
+        /// The session's `sid`.
+        #[arg(conflicts_with = "user", required_unless_present = "user")]
+        sid: Option<String>,
+        /// Every session of this user (login name).
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 /// `tessera plugin ...`
@@ -243,6 +268,21 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin(cmd) => plugin(cmd, &settings).await,
+        Command::Session(cmd) => {
+            let state = AppState::new(settings, clock).await?;
+            let out = match cmd {
+                SessionCommand::List { user } => {
+                    serde_json::json!(crate::admin::sessions::list(&state, user.as_deref()).await?)
+                }
+                SessionCommand::Revoke { sid, user } => {
+                    let ended = crate::admin::sessions::revoke(&state, sid.as_deref(), user.as_deref())
+                        .await?;
+                    serde_json::json!({ "ended": ended })
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
         Command::Client(ClientCommand::List) => {
             let store = Store::connect(&settings.database_url.0, 2).await?;
             let out: Vec<_> = store

@@ -96,6 +96,8 @@ pub struct Settings {
     pub introspection: IntrospectionSettings,
     /// Scopes and the claims they release.
     pub scopes: ScopeSettings,
+    /// Logout: the end-session endpoint and front- and back-channel logout (seed 003).
+    pub logout: LogoutSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
@@ -320,6 +322,59 @@ pub struct ScopeSettings {
     pub openid_scope_backward_compatibility: bool,
 }
 
+/// Logout (`[logout]`): the five end-session properties of seed 003 with their Janssen
+/// meaning, what logout does to tokens, and the back-channel deliveries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogoutSettings {
+    /// A request without `id_token_hint` is `invalid_request` (Janssen `forceIdTokenHintPrecense`).
+    pub force_id_token_hint_presence: bool,
+    /// An expired `id_token_hint` is refused (Janssen `rejectEndSessionIfIdTokenExpired`). Off:
+    /// an expired ID token we signed still identifies the RP and the session.
+    pub reject_if_id_token_expired: bool,
+    /// A hint whose `sid` is not the browser's session still ends the browser's session
+    /// (Janssen `allowEndSessionWithUnmatchedSid`). Off: such a request is refused.
+    pub allow_unmatched_sid: bool,
+    /// An access token may stand in for the ID token in `id_token_hint` (Janssen
+    /// `endSessionWithAccessToken`).
+    pub with_access_token: bool,
+    /// A `post_logout_redirect_uri` the client did not register is accepted when it matches
+    /// `post_logout_redirect_allow_list` (Janssen `allowPostLogoutRedirectWithoutValidation`,
+    /// checked against its `clientWhiteList`).
+    pub allow_post_logout_redirect_without_validation: bool,
+    /// Patterns (regular expressions matched against the whole URI) of post-logout redirects
+    /// allowed without registration when the property above is on.
+    pub post_logout_redirect_allow_list: Vec<String>,
+    /// Logout revokes the refresh tokens issued in the session too (Janssen
+    /// `removeRefreshTokensForClientOnLogout`). Off: only the session's access tokens end.
+    pub remove_refresh_tokens_for_client_on_logout: bool,
+    /// How long a logout waits for the back-channel deliveries, in milliseconds; deliveries still
+    /// running then finish in the background (bounded by `outbound.timeout_ms`).
+    pub backchannel_wait_ms: u64,
+    /// Lifetime of a back-channel logout token, in seconds.
+    pub logout_token_lifetime: i64,
+    /// The scope a bearer token needs to list its user's active sessions (Janssen
+    /// `activeSessionAuthorizationScope`).
+    pub active_session_authorization_scope: String,
+}
+
+impl Default for LogoutSettings {
+    fn default() -> Self {
+        Self {
+            force_id_token_hint_presence: false,
+            reject_if_id_token_expired: false,
+            allow_unmatched_sid: false,
+            with_access_token: false,
+            allow_post_logout_redirect_without_validation: false,
+            post_logout_redirect_allow_list: Vec::new(),
+            remove_refresh_tokens_for_client_on_logout: true,
+            backchannel_wait_ms: 2000,
+            logout_token_lifetime: 120,
+            active_session_authorization_scope: "active_session".into(),
+        }
+    }
+}
+
 /// Who may introspect, and the response's shape (Janssen's introspection properties).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -377,6 +432,7 @@ impl Default for Settings {
             revocation: RevocationSettings::default(),
             introspection: IntrospectionSettings::default(),
             scopes: ScopeSettings::default(),
+            logout: LogoutSettings::default(),
             plugins_dir: PathBuf::from("data/plugins"),
             plugins: PluginSettings::default(),
         }
@@ -655,6 +711,7 @@ impl Settings {
         }
         self.validate_browser_flows()?;
         self.validate_bounds()?;
+        self.validate_logout()?;
         self.validate_plugins()
     }
 
@@ -701,10 +758,33 @@ impl Settings {
                 self.outbound.connect_timeout_ms as i64,
             ),
             ("outbound.timeout_ms", self.outbound.timeout_ms as i64),
+            (
+                "logout.backchannel_wait_ms",
+                self.logout.backchannel_wait_ms as i64,
+            ),
+            (
+                "logout.logout_token_lifetime",
+                self.logout.logout_token_lifetime,
+            ),
         ] {
             if v <= 0 {
                 return Err(ConfigError::new(key, "must be positive"));
             }
+        }
+        Ok(())
+    }
+
+    fn validate_logout(&self) -> Result<(), ConfigError> {
+        for p in &self.logout.post_logout_redirect_allow_list {
+            crate::model::pattern::compile(p).map_err(|e| {
+                ConfigError::new("logout.post_logout_redirect_allow_list", format!("{p:?}: {e}"))
+            })?;
+        }
+        if !crate::model::scope::is_valid_scope_token(&self.logout.active_session_authorization_scope) {
+            return Err(ConfigError::new(
+                "logout.active_session_authorization_scope",
+                "must be one scope value",
+            ));
         }
         Ok(())
     }

@@ -5,6 +5,7 @@ pub mod health;
 pub mod jwks;
 pub mod pages;
 
+use crate::oauth::logout::{end_session, sessions};
 use crate::oauth::{
     authorize, discovery, global_revocation, interaction, introspect, revoke, token, userinfo,
 };
@@ -53,6 +54,13 @@ pub fn app(state: AppState) -> Router {
             "/global-token-revocation",
             post(global_revocation::global_token_revocation),
         )
+        .route(
+            "/end_session",
+            get(end_session::end_session).post(end_session::end_session),
+        )
+        .route("/session_status", get(sessions::session_status))
+        .route("/active_session", get(sessions::active_session))
+        .route("/revoke_session", post(sessions::revoke_session))
         .route("/health", get(health::health))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

@@ -14,6 +14,7 @@ pub mod global_revocation;
 pub mod id_token;
 pub mod interaction;
 pub mod introspect;
+pub mod logout;
 pub mod redirect;
 pub mod refresh;
 pub mod registration;

@@ -1,5 +1,5 @@
 //! Outbound HTTP: the one way the server fetches anything from another host (client `jwks_uri`
-//! documents today; sector identifiers, request URIs and logout deliveries later). Every request
+//! documents, back-channel logout deliveries; sector identifiers and request URIs later). Every request
 //! is bounded: a connect and a total timeout, no redirects, no proxy, a body read in chunks that
 //! stops at a byte cap, and a negative cache that backs off a failing URL. Loopback, private,
 //! link-local, metadata and other internal addresses are refused after DNS resolution (the
@@ -217,11 +217,39 @@ impl Outbound {
         result
     }
 
+    /// POSTs `form` to `url` (a back-channel logout delivery) under the same address checks,
+    /// timeouts and body cap as [`Outbound::get`], but with no negative cache: every delivery
+    /// is tried. Succeeds on a 2xx answer; the body is read (up to the cap) and dropped.
+    pub async fn post_form(
+        &self,
+        url: &url::Url,
+        form: &[(&str, &str)],
+    ) -> Result<(), OutboundError> {
+        self.check(url)?;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let req = self
+            .client
+            .post(url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body);
+        self.send(req).await.map(drop)
+    }
+
     async fn fetch(&self, url: &url::Url) -> Result<Vec<u8>, OutboundError> {
+        self.check(url)?;
+        self.send(self.client.get(url.clone())).await
+    }
+
+    /// The scheme and, for an IP literal, the address (the resolver sees only names).
+    fn check(&self, url: &url::Url) -> Result<(), OutboundError> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(OutboundError::Refused(format!("scheme {}", url.scheme())));
         }
-        // The resolver sees only names; an IP literal is checked here.
         let literal: Option<IpAddr> = match url.host() {
             None => return Err(OutboundError::Refused("no host".into())),
             Some(url::Host::Ipv4(ip)) => Some(ip.into()),
@@ -233,10 +261,13 @@ impl Outbound {
         {
             return Err(OutboundError::Refused(format!("internal address {ip}")));
         }
+        Ok(())
+    }
+
+    /// Sends a checked request; a 2xx answer's body, read in chunks up to the cap.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, OutboundError> {
         let max = self.max_body_bytes;
-        let mut resp = self
-            .client
-            .get(url.clone())
+        let mut resp = req
             .send()
             .await
             .map_err(|e| OutboundError::Failed(describe(&e)))?;

@@ -34,6 +34,14 @@ pub struct Urls {
     pub revocation: String,
     /// Global token revocation endpoint (Janssen's).
     pub global_token_revocation: String,
+    /// End-session endpoint (RP-Initiated Logout).
+    pub end_session: String,
+    /// Session status endpoint (Janssen's).
+    pub session_status: String,
+    /// Active-session endpoint (Janssen's).
+    pub active_session: String,
+    /// Session revocation endpoint (Janssen's).
+    pub revoke_session: String,
     /// JWKS.
     pub jwks: String,
     /// Health check.
@@ -49,6 +57,10 @@ impl Urls {
             introspection: format!("{issuer}/introspect"),
             revocation: format!("{issuer}/revoke"),
             global_token_revocation: format!("{issuer}/global-token-revocation"),
+            end_session: format!("{issuer}/end_session"),
+            session_status: format!("{issuer}/session_status"),
+            active_session: format!("{issuer}/active_session"),
+            revoke_session: format!("{issuer}/revoke_session"),
             jwks: format!("{issuer}/jwks"),
             health: format!("{issuer}/health"),
         }
@@ -68,6 +80,7 @@ struct Inner {
     login_guard: LoginGuard,
     urls: Urls,
     hooks: Hooks,
+    logout_stats: crate::oauth::logout::DeliveryStats,
 }
 
 /// Everything a request handler needs; cheap to clone.
@@ -132,6 +145,7 @@ impl AppState {
             clock,
             jwks_cache: JwksCache::default(),
             outbound,
+            logout_stats: Default::default(),
         })))
     }
 
@@ -204,6 +218,11 @@ impl AppState {
     /// Password login protection.
     pub fn login_guard(&self) -> &LoginGuard {
         &self.0.login_guard
+    }
+
+    /// Back-channel logout deliveries since start-up.
+    pub fn logout_stats(&self) -> &crate::oauth::logout::DeliveryStats {
+        &self.0.logout_stats
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `tessera` binary itself: configuration errors stop start-up with one line naming the
 //! key; `client create|list`, `keys rotate|list`, `scope create|update|delete|list`,
-//! `user create|update` and `migrate` work on a fresh SQLite database.
+//! `user create|update`, `session list|revoke` and `migrate` work on a fresh SQLite database.
 
 #![allow(clippy::unwrap_used)]
 
@@ -271,4 +271,72 @@ fn scope_and_user_commands() {
     }
     let (ok, _, err) = run_json(d, &["user", "update", "nobody"], "{}");
     assert!(!ok && err.contains("no user"), "{err}");
+}
+
+#[test]
+fn session_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ok, alice, err) = run_json(
+        d,
+        &["user", "create"],
+        r#"{"username":"alice","password":"password123"}"#,
+    );
+    assert!(ok, "{err}");
+    let user_id = alice["user_id"].as_str().unwrap().to_string();
+    // Two browser sessions of alice's, as two logins would leave them.
+    let url = format!("sqlite://{}/data/tessera.db", d.display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sids: Vec<String> = rt.block_on(async {
+        let store = tessera::store::Store::connect(&url, 1).await.unwrap();
+        let now = tessera::clock::Clock::now(&tessera::clock::SystemClock);
+        let mut sids = Vec::new();
+        for n in 0..2 {
+            let row = tessera::store::SessionRow {
+                session_id: format!("sid-{n}"),
+                user_id: user_id.clone(),
+                auth_time: now,
+                acr: "pwd".into(),
+                amr: vec!["pwd".into()],
+                created_at: now + n,
+                last_used_at: now,
+                expires_at: now + 3600,
+            };
+            store
+                .insert_session(&row, &format!("cookie-{n}"), None)
+                .await
+                .unwrap();
+            sids.push(row.session_id);
+        }
+        store.close().await;
+        sids
+    });
+    let (ok, list, err) = run_json(d, &["session", "list", "--user", "alice"], "");
+    assert!(ok, "{err}");
+    let listed: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["sid-1", "sid-0"], "newest first");
+    let (ok, out, err) = run_json(d, &["session", "revoke", &sids[0]], "");
+    assert!(ok, "{err}");
+    assert_eq!(out["ended"], 1);
+    let (ok, list, _) = run_json(d, &["session", "list"], "");
+    assert!(ok);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let (ok, out, err) = run_json(d, &["session", "revoke", "--user", "alice"], "");
+    assert!(ok, "{err}");
+    assert_eq!(out["ended"], 1);
+    let (ok, list, _) = run_json(d, &["session", "list", "--user", "alice"], "");
+    assert!(ok);
+    assert_eq!(list, serde_json::json!([]));
+    // Unknown names fail with a message, and naming both is refused by the parser.
+    let (ok, _, err) = run_json(d, &["session", "revoke", "sid-0"], "");
+    assert!(!ok && err.contains("no session sid-0"), "{err}");
+    let (ok, _, err) = run_json(d, &["session", "list", "--user", "bob"], "");
+    assert!(!ok && err.contains("no user bob"), "{err}");
+    let (ok, _, _) = run_json(d, &["session", "revoke", "sid-1", "--user", "alice"], "");
+    assert!(!ok);
 }

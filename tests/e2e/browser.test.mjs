@@ -1,11 +1,13 @@
 // The authorization code flow as a web app runs it: npm openid-client (strict, with
 // enableNonRepudiationChecks) as the relying party and headless Debian Chromium, driven by
 // playwright-core, signing a user in through Tessera's real login and consent pages.
+// The last test logs the session out (RP-initiated, front- and back-channel logout).
 // Started by tests/tests/e2e_browser.rs, which passes the server, client and user in TESSERA_E2E.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 const env = JSON.parse(process.env.TESSERA_E2E);
 const REDIRECT = env.redirect_uri; // a callback page the test serves on loopback
@@ -152,4 +154,71 @@ test('a custom scope and a dynamic scope (Rust plugin) release their claims in u
   assert.equal(info.badge_no, env.badge_no);
   assert.deepEqual(info.memberOf, env.member_of);
   assert.deepEqual(Object.keys(info).sort(), ['badge_no', 'memberOf', 'sub']);
+});
+
+/** An RP's configuration from discovery, as a new user writes it (defaults, Basic auth). */
+async function rp(c) {
+  return client.discovery(
+    new URL(env.issuer),
+    c.client_id,
+    c.client_secret,
+    client.ClientSecretBasic(c.client_secret),
+    { execute: [client.allowInsecureRequests] },
+  );
+}
+
+test('RP-initiated logout: front-channel iframe, back-channel logout token, post-logout redirect with state', async () => {
+  const front = await rp(env.logout.front);
+  const back = await rp(env.logout.back);
+  // Both RPs sign in through the browser's one session (each asks for consent once).
+  const signIn = async (cfg) => {
+    const { url, checks } = await startAuthorization(cfg);
+    return client.authorizationCodeGrant(cfg, await browse(url, { login: false }), checks);
+  };
+  const fromFront = await signIn(front);
+  const fromBack = await signIn(back);
+  const { sid } = fromFront.claims();
+  assert.ok(sid);
+  assert.equal(fromBack.claims().sid, sid);
+
+  const state = client.randomState();
+  const endUrl = client.buildEndSessionUrl(front, {
+    id_token_hint: fromFront.id_token,
+    post_logout_redirect_uri: env.logout.post_logout_redirect_uri,
+    state,
+  });
+  const page = await context.newPage();
+  await page.goto(endUrl.href);
+  // The logout page loads the front-channel iframe, then moves on to the redirect by itself.
+  await page.waitForURL((u) => u.href.startsWith(env.logout.post_logout_redirect_uri));
+  assert.equal(new URL(page.url()).searchParams.get('state'), state);
+  await page.close();
+
+  const seenFront = await (await fetch(env.logout.front_seen)).json();
+  assert.deepEqual(seenFront.frontchannel, [{ iss: env.issuer, sid }]);
+  const seenBack = await (await fetch(env.logout.back_seen)).json();
+  assert.equal(seenBack.backchannel.length, 1);
+  assert.deepEqual(seenBack.frontchannel, []);
+  // The logout token, verified as a back-channel RP must (Back-Channel Logout 1.0, 2.6).
+  const jwks = createRemoteJWKSet(new URL(back.serverMetadata().jwks_uri));
+  const { payload, protectedHeader } = await jwtVerify(seenBack.backchannel[0], jwks, {
+    issuer: env.issuer,
+    audience: env.logout.back.client_id,
+    typ: 'logout+jwt',
+    requiredClaims: ['iat', 'exp', 'jti', 'events', 'sid'],
+  });
+  assert.equal(protectedHeader.typ, 'logout+jwt');
+  assert.deepEqual(payload.events, { 'http://schemas.openid.net/event/backchannel-logout': {} });
+  assert.equal(payload.sid, sid);
+  assert.equal(payload.sub, env.sub);
+  assert.equal(payload.nonce, undefined);
+
+  // The session is gone: a silent sign-in gets login_required.
+  const { url } = await startAuthorization(front);
+  url.searchParams.set('prompt', 'none');
+  const silent = await context.newPage();
+  await silent.goto(url.href);
+  await silent.waitForURL((u) => u.href.startsWith(REDIRECT));
+  assert.equal(new URL(silent.url()).searchParams.get('error'), 'login_required');
+  await silent.close();
 });

@@ -115,3 +115,32 @@ pub async fn run_node(file: &str, env: &serde_json::Value, expected: usize) {
         "all {expected} node tests ran: {stdout}"
     );
 }
+
+/// Debian's Apache with `libapache2-mod-auth-openidc`, installed when missing (needs root and
+/// the Debian mirror, as on CI). Returns the `apache2` binary, or why it cannot be had (the
+/// test then skips with that message).
+pub fn ensure_apache() -> Result<PathBuf, String> {
+    let binary = PathBuf::from("/usr/sbin/apache2");
+    let module = std::path::Path::new(APACHE_MODULES).join("mod_auth_openidc.so");
+    if !(binary.exists() && module.exists()) {
+        let out = Command::new("flock")
+            .args([
+                "/tmp/tessera-apt.lock",
+                "sh",
+                "-c",
+                "test -f /usr/lib/apache2/modules/mod_auth_openidc.so || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends apache2 libapache2-mod-auth-openidc; }",
+            ])
+            .output()
+            .map_err(|e| format!("cannot run apt-get: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "installing Debian's apache2 and libapache2-mod-auth-openidc failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    Ok(binary)
+}
+
+/// Where Debian keeps Apache's modules.
+pub const APACHE_MODULES: &str = "/usr/lib/apache2/modules";

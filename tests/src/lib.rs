@@ -7,6 +7,7 @@ pub mod browser;
 pub mod e2e;
 pub mod fuzz;
 pub mod plugins;
+pub mod rp;
 
 use std::sync::Arc;
 use tessera::clock::{ManualClock, SharedClock};

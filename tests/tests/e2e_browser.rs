@@ -1,12 +1,16 @@
 //! Browser sign-in end to end: npm `openid-client` as the RP and headless Debian Chromium driven
 //! by npm `playwright-core` through the real login and consent pages
 //! (`tests/e2e/browser.test.mjs`), including a custom and a dynamic scope (Rust plugin) whose
-//! claims the RP reads from userinfo and the validated ID token. Installs what it needs: the pinned npm packages (`npm ci`)
-//! and Debian's `chromium` when `/usr/bin/chromium` is missing.
+//! claims the RP reads from userinfo and the validated ID token, and RP-initiated logout (URL
+//! from openid-client's `buildEndSessionUrl`) that loads a front-channel RP's iframe, delivers a
+//! logout token to a back-channel RP (verified with `jose`), and ends at the post-logout
+//! redirect with `state`. Installs what it needs: the pinned npm packages (`npm ci`) and
+//! Debian's `chromium` when `/usr/bin/chromium` is missing.
 
 #![allow(clippy::unwrap_used)]
 
 use serde_json::json;
+use tessera_tests::rp::RecordingRp;
 use tessera_tests::{Db, TestServer, e2e};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,8 +21,15 @@ async fn openid_client_and_chromium_sign_a_user_in() {
     })
     .await
     .unwrap();
-    let srv = TestServer::start(Db::Sqlite).await;
-    let redirect_uri = callback_page().await;
+    let srv = TestServer::start_with(Db::Sqlite, |s| {
+        s.outbound.allow_internal_hosts = vec!["127.0.0.1".into()];
+    })
+    .await;
+    // Two RPs on loopback (two origins): one logs out through the front channel, one through
+    // the back channel; the first also serves the callback and post-logout pages.
+    let front = RecordingRp::start().await;
+    let back = RecordingRp::start().await;
+    let redirect_uri = front.url("/cb");
     let user = srv
         .user(
             "alice",
@@ -49,6 +60,22 @@ async fn openid_client_and_chromium_sign_a_user_in() {
             "include_claims_in_id_token": true,
         }))
         .await;
+    let bye = front.url("/bye");
+    let front_rp = srv
+        .web_client(json!({
+            "redirect_uris": [redirect_uri],
+            "post_logout_redirect_uris": [bye],
+            "frontchannel_logout_uri": front.url("/frontchannel"),
+            "frontchannel_logout_session_required": true,
+        }))
+        .await;
+    let back_rp = srv
+        .web_client(json!({
+            "redirect_uris": [redirect_uri],
+            "backchannel_logout_uri": back.url("/backchannel"),
+            "backchannel_logout_session_required": true,
+        }))
+        .await;
     let env = json!({
         "issuer": srv.base,
         "redirect_uri": redirect_uri,
@@ -62,17 +89,14 @@ async fn openid_client_and_chromium_sign_a_user_in() {
         "claims_client": {"client_id": claims_client.client.client_id, "client_secret": claims_client.secret},
         "badge_no": "B-7",
         "member_of": ["admins", "staff"],
+        "logout": {
+            "front": {"client_id": front_rp.client.client_id, "client_secret": front_rp.secret},
+            "back": {"client_id": back_rp.client.client_id, "client_secret": back_rp.secret},
+            "post_logout_redirect_uri": bye,
+            "front_seen": front.url("/seen"),
+            "back_seen": back.url("/seen"),
+        },
     });
-    e2e::run_node("browser.test.mjs", &env, 3).await;
+    e2e::run_node("browser.test.mjs", &env, 4).await;
     srv.stop().await;
-}
-
-/// The RP's callback page: a loopback server answering 200 on `/cb`, so the browser's
-/// navigation to the redirect URI completes. Returns its URL.
-async fn callback_page() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/cb", listener.local_addr().unwrap());
-    let app = axum::Router::new().route("/cb", axum::routing::get(|| async { "signed in" }));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
 }

@@ -26,8 +26,8 @@ fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
-    // (flag, discovery keys it owns, how to call its endpoint)
-    let cases: &[(FeatureFlag, &[&str], &str, &str)] = &[
+    // (flag, discovery keys it owns, how to call its endpoint, its status when on)
+    let cases: &[(FeatureFlag, &[&str], &str, &str, u16)] = &[
         (
             FeatureFlag::Introspection,
             &[
@@ -36,6 +36,7 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
             ],
             "POST",
             "/introspect",
+            200,
         ),
         (
             FeatureFlag::RevokeToken,
@@ -45,15 +46,49 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
             ],
             "POST",
             "/revoke",
+            200,
         ),
         (
             FeatureFlag::HealthCheck,
             &["health_endpoint"],
             "GET",
             "/health",
+            200,
+        ),
+        (
+            FeatureFlag::EndSession,
+            &[
+                "end_session_endpoint",
+                "frontchannel_logout_supported",
+                "backchannel_logout_supported",
+            ],
+            "GET",
+            "/end_session",
+            200,
+        ),
+        (
+            FeatureFlag::StatusSession,
+            &["session_status_endpoint"],
+            "GET",
+            "/session_status",
+            200,
+        ),
+        (
+            FeatureFlag::ActiveSession,
+            &["active_session_endpoint"],
+            "GET",
+            "/active_session",
+            401,
+        ),
+        (
+            FeatureFlag::RevokeSession,
+            &["session_revocation_endpoint"],
+            "POST",
+            "/revoke_session",
+            400,
         ),
     ];
-    for &(flag, keys, method, path) in cases {
+    for &(flag, keys, method, path, on_status) in cases {
         // Configured off at start-up (the way an operator does it).
         let srv = TestServer::start_with(Db::Sqlite, |s| s.features.set(flag, false)).await;
         let c = srv.cc_client("client_secret_basic", false).await;
@@ -90,7 +125,7 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
         let req = call(&srv, &c, method, path);
         assert_eq!(
             req.send().await.unwrap().status(),
-            200,
+            on_status,
             "{} on",
             flag.name()
         );
@@ -136,7 +171,6 @@ async fn discovery_flag_and_document_contents() {
         assert_eq!(doc["authorization_endpoint"], srv.url("/authorize"));
         assert_eq!(doc["userinfo_endpoint"], srv.url("/userinfo"));
         for absent in [
-            "end_session_endpoint",
             "registration_endpoint",
             "device_authorization_endpoint",
             "pushed_authorization_request_endpoint",

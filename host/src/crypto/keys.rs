@@ -173,10 +173,33 @@ impl SigningKey {
     }
 }
 
-/// One consistent view of the keys: the signing key per algorithm and the JWKS document.
+/// A published public key, parsed once, for checking what this server signed.
+struct Verifier {
+    alg: jsonwebtoken::Algorithm,
+    key: jsonwebtoken::DecodingKey,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("alg", &self.alg).finish()
+    }
+}
+
+/// A JWS this server signed, checked: its header `typ` and its claims.
+#[derive(Debug, Clone)]
+pub struct OwnJwt {
+    /// The header's `typ`.
+    pub typ: Option<String>,
+    /// The claims (a JSON object).
+    pub claims: serde_json::Map<String, Value>,
+}
+
+/// One consistent view of the keys: the signing key per algorithm, the JWKS document, and the
+/// published keys parsed for verification.
 #[derive(Debug)]
 pub struct KeySet {
     signing: HashMap<SigningAlg, Arc<SigningKey>>,
+    verifiers: HashMap<String, Verifier>,
     /// The serialized JWKS (active and retiring public keys).
     pub jwks: Arc<str>,
     /// The database's key generation this set was loaded at.
@@ -187,6 +210,28 @@ impl KeySet {
     /// The current signing key for `alg`.
     pub fn signer(&self, alg: SigningAlg) -> Option<&Arc<SigningKey>> {
         self.signing.get(&alg)
+    }
+
+    /// Checks the signature of a compact JWS against the published key its `kid` names (active
+    /// or retiring) with that key's algorithm. Expiry, audience and issuer are the caller's
+    /// to check; `None` when the token is malformed or the signature does not verify.
+    pub fn verify_own(&self, jwt: &str) -> Option<OwnJwt> {
+        let header = jsonwebtoken::decode_header(jwt).ok()?;
+        let v = self.verifiers.get(header.kid.as_deref()?)?;
+        if header.alg != v.alg {
+            return None;
+        }
+        let mut validation = jsonwebtoken::Validation::new(v.alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let data =
+            jsonwebtoken::decode::<serde_json::Map<String, Value>>(jwt, &v.key, &validation).ok()?;
+        Some(OwnJwt {
+            typ: data.header.typ,
+            claims: data.claims,
+        })
     }
 
     /// Algorithms with a signing key.
@@ -308,6 +353,7 @@ async fn load_set(store: &Store, master: &MasterKey, now: UnixTime) -> anyhow::R
     let rows = store.list_signing_keys().await?;
     let mut signing: HashMap<SigningAlg, Arc<SigningKey>> = HashMap::new();
     let mut published = Vec::new();
+    let mut verifiers = HashMap::new();
     let mut newest: HashMap<SigningAlg, i64> = HashMap::new();
     for row in rows {
         let Some(alg) = SigningAlg::parse(&row.alg) else {
@@ -318,6 +364,12 @@ async fn load_set(store: &Store, master: &MasterKey, now: UnixTime) -> anyhow::R
             continue;
         }
         if let Ok(jwk) = serde_json::from_str::<Value>(&row.public_jwk) {
+            let parsed = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(jwk.clone())
+                .ok()
+                .and_then(|j| jsonwebtoken::DecodingKey::from_jwk(&j).ok());
+            if let (Some(key), Ok(alg)) = (parsed, alg.name().parse()) {
+                verifiers.insert(row.kid.clone(), Verifier { alg, key });
+            }
             published.push(jwk);
         }
         if row.status == "active" && newest.get(&alg).is_none_or(|&t| row.created_at >= t) {
@@ -334,6 +386,7 @@ async fn load_set(store: &Store, master: &MasterKey, now: UnixTime) -> anyhow::R
     let jwks: Arc<str> = json!({ "keys": published }).to_string().into();
     Ok(KeySet {
         signing,
+        verifiers,
         jwks,
         generation,
     })

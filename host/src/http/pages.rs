@@ -1,4 +1,4 @@
-//! Server-rendered HTML pages (login, consent, errors, form_post): tiny templates whose
+//! Server-rendered HTML pages (login, consent, errors, form_post, logout): tiny templates whose
 //! `{{name}}` values are always HTML-escaped (only `{{{name}}}` inserts markup we built and
 //! escaped ourselves), served with no-store and clickjacking protection.
 
@@ -14,6 +14,10 @@ pub const CONSENT: &str = include_str!("../../templates/consent.html");
 pub const ERROR: &str = include_str!("../../templates/error.html");
 /// OAuth 2.0 Form Post Response Mode.
 pub const FORM_POST: &str = include_str!("../../templates/form_post.html");
+/// The default logout page (front-channel iframes, then the post-logout redirect).
+pub const LOGOUT: &str = include_str!("../../templates/logout.html");
+/// "Sign out?": asked when an end-session request does not identify the RP.
+pub const LOGOUT_CONFIRM: &str = include_str!("../../templates/logout_confirm.html");
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -64,27 +68,73 @@ pub fn render(template: &str, vars: &[(&str, Val<'_>)]) -> String {
     out
 }
 
+/// What a page's Content-Security-Policy allows beyond `default-src 'none'` and inline styles.
+#[derive(Debug, Default)]
+pub struct Csp<'a> {
+    /// One inline script carrying this nonce (form_post, the logout page).
+    pub script_nonce: Option<&'a str>,
+    /// Inline scripts allowed by their hash (`sha256-...`, standard base64).
+    pub script_hashes: Vec<String>,
+    /// Origins the page may load in frames (front-channel logout).
+    pub frame_src: Vec<String>,
+}
+
+impl Csp<'_> {
+    fn header(&self) -> String {
+        let mut scripts: Vec<String> = self
+            .script_nonce
+            .map(|n| format!("'nonce-{n}'"))
+            .into_iter()
+            .collect();
+        scripts.extend(self.script_hashes.iter().map(|h| format!("'{h}'")));
+        let script = if scripts.is_empty() {
+            String::new()
+        } else {
+            format!("script-src {}; ", scripts.join(" "))
+        };
+        let frame = if self.frame_src.is_empty() {
+            String::new()
+        } else {
+            format!("frame-src {}; ", self.frame_src.join(" "))
+        };
+        format!(
+            "default-src 'none'; {script}{frame}style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+    }
+}
+
 /// A full HTML response: `body` inside the layout, with the page security headers.
 /// `script_nonce` allows one inline script (form_post).
 pub fn page(status: StatusCode, title: &str, body: String, script_nonce: Option<&str>) -> Response {
+    page_with(
+        status,
+        title,
+        body,
+        &Csp {
+            script_nonce,
+            ..Csp::default()
+        },
+    )
+}
+
+/// [`page`] with a policy of the caller's.
+pub fn page_with(status: StatusCode, title: &str, body: String, csp: &Csp<'_>) -> Response {
     let html = render(
         LAYOUT,
         &[("title", Val::Text(title)), ("body", Val::Html(body))],
     );
+    document(status, html, csp)
+}
+
+/// A whole HTML document (not in the layout) with the page security headers and `csp`.
+pub fn document(status: StatusCode, html: String, csp: &Csp<'_>) -> Response {
     let mut resp = (status, html).into_response();
-    let script = match script_nonce {
-        Some(n) => format!("script-src 'nonce-{n}'; "),
-        None => String::new(),
-    };
-    let csp = format!(
-        "default-src 'none'; {script}style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-    );
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    if let Ok(v) = HeaderValue::from_str(&csp) {
+    if let Ok(v) = HeaderValue::from_str(&csp.header()) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     security_headers(h);
@@ -109,10 +159,17 @@ pub fn security_headers(h: &mut axum::http::HeaderMap) {
 
 /// The error page: shown instead of redirecting when the client or redirect URI is not trusted.
 pub fn error_page(status: StatusCode, heading: &str, message: &str) -> Response {
+    coded_error_page(status, heading, "", message)
+}
+
+/// The error page with an OAuth error code in its `data-error` attribute, for pages that
+/// answer a protocol request (end_session).
+pub fn coded_error_page(status: StatusCode, heading: &str, code: &str, message: &str) -> Response {
     let body = render(
         ERROR,
         &[
             ("heading", Val::Text(heading)),
+            ("code", Val::Text(code)),
             ("message", Val::Text(message)),
         ],
     );

@@ -384,6 +384,7 @@ impl ClientMetadata {
             }
         }
         self.validate_browser_flows()?;
+        self.validate_logout()?;
         for (name, v) in [
             ("access_token_lifetime", self.access_token_lifetime),
             ("refresh_token_lifetime", self.refresh_token_lifetime),
@@ -418,6 +419,38 @@ impl ClientMetadata {
         }
         for p in &self.spontaneous_scopes {
             super::pattern::compile(p).map_err(|e| format!("spontaneous_scopes: {p:?}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Logout URIs (RP-Initiated, Front-Channel and Back-Channel Logout 1.0): absolute URLs
+    /// without a fragment; the server's own requests (back channel) and iframes (front channel)
+    /// need http(s), a native app's post-logout redirect may use its own scheme.
+    fn validate_logout(&self) -> Result<(), String> {
+        let uris = self
+            .post_logout_redirect_uris
+            .iter()
+            .map(|u| ("post_logout_redirect_uris", u))
+            .chain(
+                self.frontchannel_logout_uri
+                    .iter()
+                    .map(|u| ("frontchannel_logout_uri", u)),
+            )
+            .chain(
+                self.backchannel_logout_uri
+                    .iter()
+                    .map(|u| ("backchannel_logout_uri", u)),
+            );
+        for (name, uri) in uris {
+            let u = url::Url::parse(uri).map_err(|e| format!("{name}: {uri:?}: {e}"))?;
+            if name != "post_logout_redirect_uris"
+                && (!matches!(u.scheme(), "http" | "https") || u.host().is_none())
+            {
+                return Err(format!("{name}: {uri:?} must be an http(s) URL"));
+            }
+            if u.fragment().is_some() {
+                return Err(format!("{name}: {uri:?} must not have a fragment"));
+            }
         }
         Ok(())
     }

@@ -139,3 +139,27 @@ pub fn validate_username(u: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The attribute a request names a user by, with Janssen's names (`uid`, `mail`, `inum`) and
+/// ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserKey {
+    /// The login name (`uid`, `username`).
+    Username,
+    /// The `email` claim (`mail`, `email`).
+    Email,
+    /// The user id, which is also the public `sub` (`inum`, `user_id`, `sub`).
+    UserId,
+}
+
+impl UserKey {
+    /// Parses a criterion name; `None` for one we do not search by.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "uid" | "username" => Some(UserKey::Username),
+            "mail" | "email" => Some(UserKey::Email),
+            "inum" | "user_id" | "sub" => Some(UserKey::UserId),
+            _ => None,
+        }
+    }
+}

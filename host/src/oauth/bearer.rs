@@ -21,7 +21,7 @@ pub enum BearerError {
     /// Unknown, expired, revoked or unusable token.
     InvalidToken(&'static str),
     /// The token lacks this scope.
-    InsufficientScope(&'static str),
+    InsufficientScope(std::borrow::Cow<'static, str>),
     /// Anything else (feature off, storage down, a failed client authentication).
     OAuth(OAuthError),
 }

@@ -111,6 +111,23 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
         doc["revocation_endpoint_auth_signing_alg_values_supported"] = json!(auth_signing);
         doc["global_token_revocation_endpoint"] = json!(urls.global_token_revocation);
     }
+    if features.is_enabled(FeatureFlag::EndSession) {
+        doc["end_session_endpoint"] = json!(urls.end_session);
+        doc["frontchannel_logout_supported"] = json!(true);
+        doc["frontchannel_logout_session_supported"] = json!(true);
+        doc["backchannel_logout_supported"] = json!(true);
+        doc["backchannel_logout_session_supported"] = json!(true);
+    }
+    // Janssen's session endpoints (not registered metadata names).
+    if features.is_enabled(FeatureFlag::StatusSession) {
+        doc["session_status_endpoint"] = json!(urls.session_status);
+    }
+    if features.is_enabled(FeatureFlag::ActiveSession) {
+        doc["active_session_endpoint"] = json!(urls.active_session);
+    }
+    if features.is_enabled(FeatureFlag::RevokeSession) {
+        doc["session_revocation_endpoint"] = json!(urls.revoke_session);
+    }
     if features.is_enabled(FeatureFlag::HealthCheck) {
         // Not a registered metadata name; Janssen publishes its health endpoint too.
         doc["health_endpoint"] = json!(urls.health);

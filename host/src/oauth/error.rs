@@ -88,7 +88,7 @@ impl OAuthError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             OAuthError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
             OAuthError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -99,7 +99,7 @@ impl OAuthError {
         }
     }
 
-    fn description(&self) -> Cow<'static, str> {
+    pub(crate) fn description(&self) -> Cow<'static, str> {
         match self {
             OAuthError::InvalidRequest(d)
             | OAuthError::InvalidGrant(d)

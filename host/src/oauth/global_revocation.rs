@@ -58,6 +58,9 @@ pub async fn global_token_revocation(
         OAuthError::invalid_request("the body must be {\"sub_id\": {\"format\": ...}}")
     })?;
     if let Some(user) = find_user(&state, &request.sub_id).await? {
+        // Sessions end as in a logout (their RPs are told through the back channel); then every
+        // remaining grant of the user, and any session started meanwhile, goes too.
+        let ended = crate::oauth::logout::end_user_sessions(&state, &user.user_id).await?;
         let (grants, sessions) = state
             .store()
             .revoke_user(&user.user_id, state.now())
@@ -66,7 +69,7 @@ pub async fn global_token_revocation(
             client_id = %client.client_id,
             user_id = %user.user_id,
             grants,
-            sessions,
+            sessions = ended + sessions as usize,
             "global token revocation"
         );
     }
@@ -80,7 +83,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Client, BearerE
     if let Some(token) = bearer::from_header(headers)? {
         let record = bearer::active_access_token(state, &token).await?;
         if !crate::model::scope::contains(&record.scope, GLOBAL_TOKEN_REVOCATION) {
-            return Err(BearerError::InsufficientScope(GLOBAL_TOKEN_REVOCATION));
+            return Err(BearerError::InsufficientScope(GLOBAL_TOKEN_REVOCATION.into()));
         }
         return bearer::client_of(state, &record).await;
     }
@@ -95,7 +98,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Client, BearerE
         return Err(OAuthError::invalid_client("client authentication required", false).into());
     }
     if !client.allows_scope(GLOBAL_TOKEN_REVOCATION) {
-        return Err(BearerError::InsufficientScope(GLOBAL_TOKEN_REVOCATION));
+        return Err(BearerError::InsufficientScope(GLOBAL_TOKEN_REVOCATION.into()));
     }
     Ok(client)
 }
@@ -111,17 +114,20 @@ fn value(v: &Option<String>) -> Result<&str, BearerError> {
 /// The user a subject identifier names, if any.
 async fn find_user(state: &AppState, id: &SubjectId) -> Result<Option<User>, BearerError> {
     let store = state.store();
+    use crate::model::user::UserKey;
     let user = match id.format.as_str() {
         "email" => store.find_user_by_email(value(&id.email)?).await?,
-        "mail" => store.find_user_by_email(value(&id.id)?).await?,
-        "opaque" | "inum" => store.find_user(value(&id.id)?).await?,
-        "uid" => store.find_user_by_username(value(&id.id)?).await?,
+        "opaque" => store.find_user(value(&id.id)?).await?,
         "iss_sub" => {
             if value(&id.iss)? != state.settings().issuer() {
                 return Ok(None);
             }
             store.find_user(value(&id.sub)?).await?
         }
+        format @ ("uid" | "mail" | "inum") => match UserKey::parse(format) {
+            Some(key) => store.find_user_by(key, value(&id.id)?).await?,
+            None => None,
+        },
         _ => {
             return Err(OAuthError::invalid_request(
                 "unsupported subject identifier format (email, opaque, iss_sub, uid, mail, inum)",

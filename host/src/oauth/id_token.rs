@@ -35,7 +35,7 @@ pub struct IdTokenInput<'a> {
 }
 
 /// The JWS algorithm of this client's ID tokens.
-fn alg_for(state: &AppState, client: &Client) -> Result<SigningAlg, OAuthError> {
+pub fn alg_for(state: &AppState, client: &Client) -> Result<SigningAlg, OAuthError> {
     let name = client
         .metadata
         .id_token_signed_response_alg

@@ -95,7 +95,7 @@ async fn caller(
                 ),
             ] {
                 if required && !crate::model::scope::contains(&record.scope, scope) {
-                    return Err(BearerError::InsufficientScope(scope));
+                    return Err(BearerError::InsufficientScope(scope.into()));
                 }
             }
         }

@@ -24,7 +24,7 @@ pub async fn userinfo(
     let record = bearer::active_access_token(&state, &token).await?;
     // Janssen openidScopeBackwardCompatibility: off, userinfo is for OpenID tokens only.
     if !has_openid(&record.scope) && !state.settings().scopes.openid_scope_backward_compatibility {
-        return Err(BearerError::InsufficientScope("openid"));
+        return Err(BearerError::InsufficientScope("openid".into()));
     }
     let (grant, _) = state
         .store()

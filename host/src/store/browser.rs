@@ -147,6 +147,20 @@ impl Store {
         row.map(|r| user_from_row(&r)).transpose()
     }
 
+    /// Finds a user by the attribute `key` names.
+    pub async fn find_user_by(
+        &self,
+        key: crate::model::user::UserKey,
+        value: &str,
+    ) -> StoreResult<Option<User>> {
+        use crate::model::user::UserKey;
+        match key {
+            UserKey::Username => self.find_user_by_username(value).await,
+            UserKey::Email => self.find_user_by_email(value).await,
+            UserKey::UserId => self.find_user(value).await,
+        }
+    }
+
     /// Every user, oldest first.
     pub async fn list_users(&self) -> StoreResult<Vec<User>> {
         let rows = sqlx::query("SELECT user_id, username, password_hash, claims, created_at FROM users ORDER BY created_at, username")
@@ -234,6 +248,76 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Ends a session in one transaction: deletes it and its list of clients, and revokes what
+    /// was issued in it: every grant of the session when `refresh_tokens` is true, otherwise
+    /// only the grants' access tokens (refresh tokens live on). Returns the clients that
+    /// received tokens in the session, or `None` when it no longer exists (ended already).
+    pub async fn end_session(
+        &self,
+        session_id: &str,
+        refresh_tokens: bool,
+        now: UnixTime,
+    ) -> StoreResult<Option<Vec<String>>> {
+        let _write = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(None);
+        }
+        let clients: Vec<String> = sqlx::query_scalar(
+            "SELECT client_id FROM session_clients WHERE session_id = $1 ORDER BY client_id",
+        )
+        .bind(session_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM session_clients WHERE session_id = $1")
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        if refresh_tokens {
+            sqlx::query(
+                "UPDATE grants SET revoked_at = $1 WHERE session_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE kind = 'access_token' AND revoked_at IS NULL AND grant_id IN (SELECT grant_id FROM grants WHERE session_id = $2)")
+                .bind(now)
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(clients))
+    }
+
+    /// The sessions of `user_id` (of every user with `None`) that have not reached their
+    /// absolute expiry at `now`, newest first.
+    pub async fn list_sessions(
+        &self,
+        user_id: Option<&str>,
+        now: UnixTime,
+    ) -> StoreResult<Vec<SessionRow>> {
+        let rows = match user_id {
+            Some(u) => sqlx::query("SELECT session_id, user_id, auth_time, acr, amr, created_at, last_used_at, expires_at FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, session_id")
+                .bind(u)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?,
+            None => sqlx::query("SELECT session_id, user_id, auth_time, acr, amr, created_at, last_used_at, expires_at FROM sessions WHERE expires_at > $1 ORDER BY created_at DESC, session_id")
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?,
+        };
+        rows.iter().map(session_from_row).collect()
     }
 
     /// The clients that received tokens in a session.

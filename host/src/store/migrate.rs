@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/0004_hardening.sql")),
     (5, include_str!("../../migrations/0005_revocation.sql")),
     (6, include_str!("../../migrations/0006_scopes.sql")),
+    (7, include_str!("../../migrations/0007_logout.sql")),
 ];
 
 /// Applies every migration not yet applied.
