@@ -32,6 +32,9 @@ fn apache_config(dir: &Path, port: u16, issuer: &str, client_id: &str, secret: &
     format!(
         r#"ServerName 127.0.0.1
 Listen 127.0.0.1:{port}
+# One process (-X) serves one connection at a time: no idle keep-alive connection may hold it
+# while Tessera delivers the logout token.
+KeepAlive Off
 PidFile {d}/httpd.pid
 DefaultRuntimeDir {d}
 Mutex file:{d} default
@@ -161,6 +164,7 @@ async fn mod_auth_openidc_signs_in_and_honours_back_channel_logout() {
     let confirm = ask.field("confirm").expect("confirmation form");
     let done = b.post("/end_session", &[("confirm", &confirm)]).await;
     assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("id=\"signed-out\""), "{}", done.body);
     assert_eq!(
         (srv.state.logout_stats().delivered(), srv.state.logout_stats().failed()),
         (1, 0),
