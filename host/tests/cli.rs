@@ -283,7 +283,7 @@ fn session_commands() {
         r#"{"username":"alice","password":"password123"}"#,
     );
     assert!(ok, "{err}");
-    let user_id = alice["user_id"].as_str().unwrap().to_string();
+    let user_id = alice["sub"].as_str().unwrap().to_string();
     // Two browser sessions of alice's, as two logins would leave them.
     let url = format!("sqlite://{}/data/tessera.db", d.display());
     let rt = tokio::runtime::Runtime::new().unwrap();
