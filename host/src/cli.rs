@@ -275,8 +275,9 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
                     serde_json::json!(crate::admin::sessions::list(&state, user.as_deref()).await?)
                 }
                 SessionCommand::Revoke { sid, user } => {
-                    let ended = crate::admin::sessions::revoke(&state, sid.as_deref(), user.as_deref())
-                        .await?;
+                    let ended =
+                        crate::admin::sessions::revoke(&state, sid.as_deref(), user.as_deref())
+                            .await?;
                     serde_json::json!({ "ended": ended })
                 }
             };

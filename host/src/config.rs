@@ -777,10 +777,15 @@ impl Settings {
     fn validate_logout(&self) -> Result<(), ConfigError> {
         for p in &self.logout.post_logout_redirect_allow_list {
             crate::model::pattern::compile(p).map_err(|e| {
-                ConfigError::new("logout.post_logout_redirect_allow_list", format!("{p:?}: {e}"))
+                ConfigError::new(
+                    "logout.post_logout_redirect_allow_list",
+                    format!("{p:?}: {e}"),
+                )
             })?;
         }
-        if !crate::model::scope::is_valid_scope_token(&self.logout.active_session_authorization_scope) {
+        if !crate::model::scope::is_valid_scope_token(
+            &self.logout.active_session_authorization_scope,
+        ) {
             return Err(ConfigError::new(
                 "logout.active_session_authorization_scope",
                 "must be one scope value",

@@ -118,22 +118,17 @@ async fn seen(State(s): State<Shared>) -> axum::Json<Value> {
 pub async fn verify_logout_token(srv: &crate::TestServer, token: &str, client_id: &str) -> Value {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
-    let jwks: jsonwebtoken::jwk::JwkSet = srv
-        .http
-        .get(srv.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(srv.get_json("/jwks").await).unwrap();
     let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
     let mut v = jsonwebtoken::Validation::new(header.alg);
     v.set_audience(&[client_id]);
     v.set_issuer(&[srv.base.as_str()]);
     v.set_required_spec_claims(&["exp", "iat", "iss", "aud"]);
-    let claims = jsonwebtoken::decode::<Value>(token, &key, &v).unwrap().claims;
+    let claims = jsonwebtoken::decode::<Value>(token, &key, &v)
+        .unwrap()
+        .claims;
     assert!(
         claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object(),
         "{claims}"

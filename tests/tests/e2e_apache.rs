@@ -70,7 +70,10 @@ OIDCCacheType shm
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mod_auth_openidc_signs_in_and_honours_back_channel_logout() {
-    let apache = match tokio::task::spawn_blocking(e2e::ensure_apache).await.unwrap() {
+    let apache = match tokio::task::spawn_blocking(e2e::ensure_apache)
+        .await
+        .unwrap()
+    {
         Ok(a) => a,
         Err(why) => {
             eprintln!("SKIPPED: mod_auth_openidc is not available here: {why}");
@@ -108,7 +111,11 @@ async fn mod_auth_openidc_signs_in_and_honours_back_channel_logout() {
     )
     .unwrap();
     // Apache's children run as www-data when started by root.
-    for p in [dir.path().to_path_buf(), dir.path().join("htdocs"), dir.path().join("htdocs/protected")] {
+    for p in [
+        dir.path().to_path_buf(),
+        dir.path().join("htdocs"),
+        dir.path().join("htdocs/protected"),
+    ] {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
@@ -133,14 +140,20 @@ async fn mod_auth_openidc_signs_in_and_honours_back_channel_logout() {
         .unwrap();
     // Apache is another process: wait until it accepts connections (bounded).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
         if let Ok(Some(status)) = child.try_wait() {
             panic!(
                 "apache2 exited ({status}): {}",
                 std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
             );
         }
-        assert!(std::time::Instant::now() < deadline, "apache2 did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "apache2 did not start"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let log = || std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
@@ -149,7 +162,12 @@ async fn mod_auth_openidc_signs_in_and_honours_back_channel_logout() {
     let protected = format!("{site}/protected/index.html");
     let mut b = Browser::new(&srv.base);
     let (login, _) = walk(&mut b, &protected).await;
-    assert!(login.body.contains("name=\"password\""), "{}\n{}", login.body, log());
+    assert!(
+        login.body.contains("name=\"password\""),
+        "{}\n{}",
+        login.body,
+        log()
+    );
     let consent = b.login(&login, "alice", "password123").await;
     let back = b.consent(&consent, "allow").await;
     let (page, at) = walk(&mut b, back.location.as_deref().unwrap()).await;
@@ -166,7 +184,10 @@ async fn mod_auth_openidc_signs_in_and_honours_back_channel_logout() {
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("id=\"signed-out\""), "{}", done.body);
     assert_eq!(
-        (srv.state.logout_stats().delivered(), srv.state.logout_stats().failed()),
+        (
+            srv.state.logout_stats().delivered(),
+            srv.state.logout_stats().failed()
+        ),
         (1, 0),
         "{}",
         log()

@@ -39,6 +39,16 @@ fn end_session(params: &[(&str, &str)]) -> String {
     format!("/end_session?{}", q.finish())
 }
 
+/// `GET /end_session` with `hint` as `id_token_hint`, `BYE` as the redirect and `state`.
+async fn end_with(b: &mut Browser, hint: &str, state: &str) -> Page {
+    b.get(&end_session(&[
+        ("id_token_hint", hint),
+        ("post_logout_redirect_uri", BYE),
+        ("state", state),
+    ]))
+    .await
+}
+
 /// Whether the browser's session is active, as the session status endpoint says.
 async fn signed_in(b: &mut Browser) -> bool {
     let p = b.get("/session_status").await;
@@ -59,13 +69,19 @@ async fn assert_refused(b: &mut Browser, p: &Page) {
     assert_eq!(p.status, 400, "{}", p.body);
     assert!(p.location.is_none());
     assert_eq!(error_code(p).as_deref(), Some("invalid_request"));
-    assert!(signed_in(b).await, "a refused logout must not end the session");
+    assert!(
+        signed_in(b).await,
+        "a refused logout must not end the session"
+    );
 }
 
 /// A completed logout that redirected to `BYE` with `state`.
 async fn assert_logged_out_to_bye(b: &mut Browser, p: &Page, state: &str) {
     assert_eq!(p.status, 302, "{}", p.body);
-    assert_eq!(p.location.as_deref(), Some(format!("{BYE}?state={state}").as_str()));
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("{BYE}?state={state}").as_str())
+    );
     assert_eq!(p.headers["cache-control"], "no-store");
     assert!(!b.cookies.contains_key("tessera_session"), "cookie cleared");
     assert!(!signed_in(b).await);
@@ -90,13 +106,7 @@ async fn rp_initiated_logout_ends_the_session_and_its_tokens(db: Db) {
     let mut b = Browser::new(&srv.base);
     let t = tokens_for(&srv, &reg, &mut b, &[]).await;
     assert!(signed_in(&mut b).await);
-    let p = b
-        .get(&end_session(&[
-            ("id_token_hint", str_of(&t, "id_token")),
-            ("post_logout_redirect_uri", BYE),
-            ("state", "s-1"),
-        ]))
-        .await;
+    let p = end_with(&mut b, str_of(&t, "id_token"), "s-1").await;
     assert_logged_out_to_bye(&mut b, &p, "s-1").await;
     // The session's tokens ended with it (refresh tokens too, Janssen's default).
     assert_eq!(srv.userinfo(str_of(&t, "access_token")).await.status(), 401);
@@ -105,20 +115,19 @@ async fn rp_initiated_logout_ends_the_session_and_its_tokens(db: Db) {
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
     // The browser must log in again.
     let (_, ch) = pkce();
-    let p = b.get(&authorize_url(&reg, &ch, &[("prompt", "none")])).await;
+    let p = b
+        .get(&authorize_url(&reg, &ch, &[("prompt", "none")]))
+        .await;
     assert_eq!(
         response_params(&p.location.unwrap())["error"],
         "login_required"
     );
     // A repeated request (nothing left to end) still goes back to the RP.
-    let p = b
-        .get(&end_session(&[
-            ("id_token_hint", str_of(&t, "id_token")),
-            ("post_logout_redirect_uri", BYE),
-            ("state", "s-2"),
-        ]))
-        .await;
-    assert_eq!(p.location.as_deref(), Some(format!("{BYE}?state=s-2").as_str()));
+    let p = end_with(&mut b, str_of(&t, "id_token"), "s-2").await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("{BYE}?state=s-2").as_str())
+    );
     // POST works the same way.
     let t = tokens_for(&srv, &reg, &mut b, &[]).await;
     let p = b
@@ -149,7 +158,10 @@ async fn discovery_and_confirmation_without_a_hint(db: Db) {
     }
     assert_eq!(doc["session_status_endpoint"], srv.url("/session_status"));
     assert_eq!(doc["active_session_endpoint"], srv.url("/active_session"));
-    assert_eq!(doc["session_revocation_endpoint"], srv.url("/revoke_session"));
+    assert_eq!(
+        doc["session_revocation_endpoint"],
+        srv.url("/revoke_session")
+    );
 
     let reg = rp(&srv, json!({})).await;
     let mut b = Browser::new(&srv.base);
@@ -169,17 +181,15 @@ async fn discovery_and_confirmation_without_a_hint(db: Db) {
     let again = b
         .post(
             "/end_session",
-            &[
-                ("client_id", &reg.client.client_id),
-                ("confirm", "forged"),
-            ],
+            &[("client_id", &reg.client.client_id), ("confirm", "forged")],
         )
         .await;
     assert_eq!(again.status, 200);
     assert!(again.field("confirm").is_some());
     assert!(signed_in(&mut b).await);
     // The user confirms: the form carries the request back.
-    let fields = ["client_id", "post_logout_redirect_uri", "state"].map(|k| (k, ask.field(k).unwrap()));
+    let fields =
+        ["client_id", "post_logout_redirect_uri", "state"].map(|k| (k, ask.field(k).unwrap()));
     let mut form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     form.push(("confirm", &confirm));
     let done = b.post("/end_session", &form).await;
@@ -206,13 +216,7 @@ async fn force_id_token_hint_presence_on_and_off(db: Db) {
             assert!(p.field("confirm").is_some());
         }
         // With the hint it goes through either way.
-        let p = b
-            .get(&end_session(&[
-                ("id_token_hint", str_of(&t, "id_token")),
-                ("post_logout_redirect_uri", BYE),
-                ("state", "x"),
-            ]))
-            .await;
+        let p = end_with(&mut b, str_of(&t, "id_token"), "x").await;
         assert_logged_out_to_bye(&mut b, &p, "x").await;
         srv.stop().await;
     }
@@ -229,12 +233,7 @@ async fn expired_hint_on_and_off(db: Db) {
         let mut b = Browser::new(&srv.base);
         let t = tokens_for(&srv, &reg, &mut b, &[]).await;
         srv.clock.advance(120);
-        let url = end_session(&[
-            ("id_token_hint", str_of(&t, "id_token")),
-            ("post_logout_redirect_uri", BYE),
-            ("state", "e"),
-        ]);
-        let p = b.get(&url).await;
+        let p = end_with(&mut b, str_of(&t, "id_token"), "e").await;
         if reject {
             assert_refused(&mut b, &p).await;
         } else {
@@ -255,13 +254,7 @@ async fn unmatched_sid_on_and_off(db: Db) {
         let (_, c1) = tessera_tests::jwt_parts(str_of(&first, "id_token"));
         let (_, c2) = tessera_tests::jwt_parts(str_of(&second, "id_token"));
         assert_ne!(c1["sid"], c2["sid"]);
-        let p = b
-            .get(&end_session(&[
-                ("id_token_hint", str_of(&first, "id_token")),
-                ("post_logout_redirect_uri", BYE),
-                ("state", "u"),
-            ]))
-            .await;
+        let p = end_with(&mut b, str_of(&first, "id_token"), "u").await;
         if allow {
             assert_logged_out_to_bye(&mut b, &p, "u").await;
         } else {
@@ -277,13 +270,7 @@ async fn access_token_hint_on_and_off(db: Db) {
         let reg = rp(&srv, json!({})).await;
         let mut b = Browser::new(&srv.base);
         let t = tokens_for(&srv, &reg, &mut b, &[]).await;
-        let p = b
-            .get(&end_session(&[
-                ("id_token_hint", str_of(&t, "access_token")),
-                ("post_logout_redirect_uri", BYE),
-                ("state", "a"),
-            ]))
-            .await;
+        let p = end_with(&mut b, str_of(&t, "access_token"), "a").await;
         if on {
             assert_logged_out_to_bye(&mut b, &p, "a").await;
         } else {
@@ -298,7 +285,8 @@ async fn post_logout_redirect_validation_on_and_off(db: Db) {
     for on in [false, true] {
         let srv = server(db, |s| {
             s.logout.allow_post_logout_redirect_without_validation = on;
-            s.logout.post_logout_redirect_allow_list = vec![r"https://elsewhere\.example/.*".into()];
+            s.logout.post_logout_redirect_allow_list =
+                vec![r"https://elsewhere\.example/.*".into()];
         })
         .await;
         let reg = rp(&srv, json!({})).await;
@@ -328,7 +316,10 @@ async fn post_logout_redirect_validation_on_and_off(db: Db) {
             .await;
         if on {
             assert_eq!(p.status, 302);
-            assert_eq!(p.location.as_deref(), Some(format!("{ELSEWHERE}?state=w").as_str()));
+            assert_eq!(
+                p.location.as_deref(),
+                Some(format!("{ELSEWHERE}?state=w").as_str())
+            );
             assert!(!signed_in(&mut b).await);
         } else {
             assert_refused(&mut b, &p).await;
@@ -366,7 +357,10 @@ async fn foreign_and_mismatched_hints_are_refused(db: Db) {
     let logout_token = tessera::crypto::jwt::sign(signer, "logout+jwt", &lt).unwrap();
     for hint in [foreign.as_str(), &other_iss, &logout_token, "not-a-jwt"] {
         let p = b
-            .get(&end_session(&[("id_token_hint", hint), ("post_logout_redirect_uri", BYE)]))
+            .get(&end_session(&[
+                ("id_token_hint", hint),
+                ("post_logout_redirect_uri", BYE),
+            ]))
             .await;
         assert_refused(&mut b, &p).await;
     }
@@ -406,7 +400,11 @@ async fn front_and_back_channel_logout(db: Db) {
         }),
     )
     .await;
-    let c_down = rp(&srv, json!({"backchannel_logout_uri": back.url("/backchannel-fail")})).await;
+    let c_down = rp(
+        &srv,
+        json!({"backchannel_logout_uri": back.url("/backchannel-fail")}),
+    )
+    .await;
     let mut b = Browser::new(&srv.base);
     let t_front = tokens_for(&srv, &c_front, &mut b, &[]).await;
     let t_back = tokens_for(&srv, &c_back, &mut b, &[]).await;
@@ -415,20 +413,17 @@ async fn front_and_back_channel_logout(db: Db) {
     let sid = claims["sid"].as_str().unwrap().to_string();
     let user_id = claims["sub"].as_str().unwrap().to_string();
 
-    let p = b
-        .get(&end_session(&[
-            ("id_token_hint", str_of(&t_front, "id_token")),
-            ("post_logout_redirect_uri", BYE),
-            ("state", "fb"),
-        ]))
-        .await;
+    let p = end_with(&mut b, str_of(&t_front, "id_token"), "fb").await;
     assert_eq!(p.status, 200, "iframes to load: a page, not a redirect");
     let mut expected = url::Url::parse(&front.url("/frontchannel")).unwrap();
     expected
         .query_pairs_mut()
         .append_pair("iss", &srv.base)
         .append_pair("sid", &sid);
-    let iframe = format!("<iframe hidden src=\"{}\"", expected.as_str().replace('&', "&amp;"));
+    let iframe = format!(
+        "<iframe hidden src=\"{}\"",
+        expected.as_str().replace('&', "&amp;")
+    );
     assert!(p.body.contains(&iframe), "{}", p.body);
     assert_eq!(p.body.matches("<iframe").count(), 1, "{}", p.body);
     assert!(p.body.contains(&format!("href=\"{BYE}?state=fb\"")));
@@ -447,9 +442,14 @@ async fn front_and_back_channel_logout(db: Db) {
     assert_eq!(srv.state.logout_stats().delivered(), 1);
     assert_eq!(srv.state.logout_stats().failed(), 1);
     // Every RP's tokens of the session ended.
-    assert_eq!(srv.userinfo(str_of(&t_back, "access_token")).await.status(), 401);
     assert_eq!(
-        refresh(&srv, &c_back, str_of(&t_back, "refresh_token")).await.status(),
+        srv.userinfo(str_of(&t_back, "access_token")).await.status(),
+        401
+    );
+    assert_eq!(
+        refresh(&srv, &c_back, str_of(&t_back, "refresh_token"))
+            .await
+            .status(),
         400
     );
     srv.stop().await;
@@ -463,17 +463,15 @@ async fn refresh_tokens_survive_logout_when_configured(db: Db) {
     let reg = rp(&srv, json!({})).await;
     let mut b = Browser::new(&srv.base);
     let t = tokens_for(&srv, &reg, &mut b, &[]).await;
-    let p = b
-        .get(&end_session(&[
-            ("id_token_hint", str_of(&t, "id_token")),
-            ("post_logout_redirect_uri", BYE),
-            ("state", "r"),
-        ]))
-        .await;
+    let p = end_with(&mut b, str_of(&t, "id_token"), "r").await;
     assert_logged_out_to_bye(&mut b, &p, "r").await;
     assert_eq!(srv.userinfo(str_of(&t, "access_token")).await.status(), 401);
     let r = refresh(&srv, &reg, str_of(&t, "refresh_token")).await;
-    assert_eq!(r.status(), 200, "offline access outlives the browser session");
+    assert_eq!(
+        r.status(),
+        200,
+        "offline access outlives the browser session"
+    );
     srv.stop().await;
 }
 
@@ -486,7 +484,11 @@ async fn session_endpoints(db: Db) {
     )
     .await
     .unwrap();
-    let reg = rp(&srv, json!({"scope": "openid profile email offline_access active_session"})).await;
+    let reg = rp(
+        &srv,
+        json!({"scope": "openid profile email offline_access active_session"}),
+    )
+    .await;
     let mut b = Browser::new(&srv.base);
     assert!(!signed_in(&mut b).await);
     let t = tokens_for(&srv, &reg, &mut b, &[]).await;
@@ -496,13 +498,7 @@ async fn session_endpoints(db: Db) {
     assert!(status["auth_time"].is_i64());
     // A second browser of the same user.
     let mut b2 = Browser::new(&srv.base);
-    let t2 = tokens_for(
-        &srv,
-        &reg,
-        &mut b2,
-        &[("scope", "openid active_session")],
-    )
-    .await;
+    let t2 = tokens_for(&srv, &reg, &mut b2, &[("scope", "openid active_session")]).await;
 
     // Active sessions, for the browser's own session ...
     let p = b.get("/active_session").await;
@@ -523,7 +519,13 @@ async fn session_endpoints(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let r = srv
         .http
         .get(srv.url("/active_session"))
@@ -533,7 +535,12 @@ async fn session_endpoints(db: Db) {
         .unwrap();
     assert_eq!(r.status(), 403, "no active_session scope");
     assert!(tessera_tests::challenge(&r).contains("insufficient_scope"));
-    let r = srv.http.get(srv.url("/active_session")).send().await.unwrap();
+    let r = srv
+        .http
+        .get(srv.url("/active_session"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 
     // Revoking a user's sessions needs the revoke_session scope.
@@ -547,28 +554,48 @@ async fn session_endpoints(db: Db) {
         .await;
     let basic = |r: &Registered| (r.client.client_id.clone(), r.secret.clone().unwrap());
     let (id, secret) = basic(&plain);
-    let form = [("user_criterion_key", "uid"), ("user_criterion_value", "alice")];
-    let r = srv.post_form("/revoke_session", Some((&id, &secret)), &form).await;
+    let form = [
+        ("user_criterion_key", "uid"),
+        ("user_criterion_value", "alice"),
+    ];
+    let r = srv
+        .post_form("/revoke_session", Some((&id, &secret)), &form)
+        .await;
     assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unauthorized_client");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
     assert!(signed_in(&mut b).await);
     let (id, secret) = basic(&admin);
     for bad in [
         vec![("user_criterion_key", "uid")],
-        vec![("user_criterion_key", "shoe_size"), ("user_criterion_value", "9")],
+        vec![
+            ("user_criterion_key", "shoe_size"),
+            ("user_criterion_value", "9"),
+        ],
     ] {
-        let r = srv.post_form("/revoke_session", Some((&id, &secret)), &bad).await;
+        let r = srv
+            .post_form("/revoke_session", Some((&id, &secret)), &bad)
+            .await;
         assert_eq!(r.status(), 400);
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
     }
-    let r = srv.post_form("/revoke_session", Some((&id, "wrong")), &form).await;
+    let r = srv
+        .post_form("/revoke_session", Some((&id, "wrong")), &form)
+        .await;
     assert_eq!(r.status(), 401);
-    let r = srv.post_form("/revoke_session", Some((&id, &secret)), &form).await;
+    let r = srv
+        .post_form("/revoke_session", Some((&id, &secret)), &form)
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert!(!signed_in(&mut b).await);
     assert!(!signed_in(&mut b2).await);
-    assert_eq!(srv.userinfo(str_of(&t2, "access_token")).await.status(), 401);
+    assert_eq!(
+        srv.userinfo(str_of(&t2, "access_token")).await.status(),
+        401
+    );
     srv.stop().await;
 }
 

@@ -70,12 +70,22 @@ async fn end_session_plugins_shape_the_logout_page() {
     assert!(srv.reload_plugins().await.is_empty());
     let p = logout(&srv, &reg).await;
     assert_eq!(p.status, 200);
-    assert!(p.body.contains("<h1>You are signed out of Acme</h1>"), "{}", p.body);
-    assert!(p.body.contains(&format!("<iframe hidden src=\"{}", front.url("/frontchannel?iss="))));
+    assert!(
+        p.body.contains("<h1>You are signed out of Acme</h1>"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains(&format!(
+        "<iframe hidden src=\"{}",
+        front.url("/frontchannel?iss=")
+    )));
     assert!(p.body.contains(&format!("href=\"{BYE}?state=pl\"")));
     let policy = csp(&p);
     assert!(policy.contains(&frame_src), "{policy}");
-    assert!(!policy.contains("script-src"), "the page has no script: {policy}");
+    assert!(
+        !policy.contains("script-src"),
+        "the page has no script: {policy}"
+    );
     assert!(policy.contains("default-src 'none'"));
     uninstall(&srv, "logout-page");
 
@@ -85,9 +95,8 @@ async fn end_session_plugins_shape_the_logout_page() {
     let p = logout(&srv, &reg).await;
     assert_eq!(p.status, 200);
     assert!(
-        p.body.contains(
-            "<h1 id=\"notice\">You have been signed out of every Acme application.</h1>"
-        ),
+        p.body
+            .contains("<h1 id=\"notice\">You have been signed out of every Acme application.</h1>"),
         "{}",
         p.body
     );

@@ -226,8 +226,8 @@ impl KeySet {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
-        let data =
-            jsonwebtoken::decode::<serde_json::Map<String, Value>>(jwt, &v.key, &validation).ok()?;
+        let data = jsonwebtoken::decode::<serde_json::Map<String, Value>>(jwt, &v.key, &validation)
+            .ok()?;
         Some(OwnJwt {
             typ: data.header.typ,
             claims: data.claims,

@@ -83,7 +83,9 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Client, BearerE
     if let Some(token) = bearer::from_header(headers)? {
         let record = bearer::active_access_token(state, &token).await?;
         if !crate::model::scope::contains(&record.scope, GLOBAL_TOKEN_REVOCATION) {
-            return Err(BearerError::InsufficientScope(GLOBAL_TOKEN_REVOCATION.into()));
+            return Err(BearerError::InsufficientScope(
+                GLOBAL_TOKEN_REVOCATION.into(),
+            ));
         }
         return bearer::client_of(state, &record).await;
     }
@@ -98,7 +100,9 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Client, BearerE
         return Err(OAuthError::invalid_client("client authentication required", false).into());
     }
     if !client.allows_scope(GLOBAL_TOKEN_REVOCATION) {
-        return Err(BearerError::InsufficientScope(GLOBAL_TOKEN_REVOCATION.into()));
+        return Err(BearerError::InsufficientScope(
+            GLOBAL_TOKEN_REVOCATION.into(),
+        ));
     }
     Ok(client)
 }

@@ -255,7 +255,10 @@ pub async fn sessions_json(
 /// Ends every session of `user_id` as [`end`] does (tokens revoked, RPs told through the back
 /// channel). Returns how many ended.
 pub async fn end_user_sessions(state: &AppState, user_id: &str) -> Result<usize, OAuthError> {
-    let sessions = state.store().list_sessions(Some(user_id), state.now()).await?;
+    let sessions = state
+        .store()
+        .list_sessions(Some(user_id), state.now())
+        .await?;
     let mut ended = 0;
     for s in &sessions {
         if end(state, s, None).await?.is_some() {

@@ -222,9 +222,11 @@ async fn read_hint(state: &AppState, raw: &str) -> Result<Hint, OAuthError> {
     let settings = &state.settings().logout;
     let now = state.now();
     let verified = state.keys().load().verify_own(raw);
-    let is_id_token = verified
-        .as_ref()
-        .is_some_and(|j| j.typ.as_deref().is_none_or(|t| t.eq_ignore_ascii_case("JWT")));
+    let is_id_token = verified.as_ref().is_some_and(|j| {
+        j.typ
+            .as_deref()
+            .is_none_or(|t| t.eq_ignore_ascii_case("JWT"))
+    });
     if let (Some(jwt), true) = (&verified, is_id_token) {
         let c = &jwt.claims;
         if c.get("iss").and_then(|v| v.as_str()) != Some(state.settings().issuer()) {
@@ -237,7 +239,10 @@ async fn read_hint(state: &AppState, raw: &str) -> Result<Hint, OAuthError> {
                 "the ID token hint is not an ID token",
             ));
         }
-        let expired = c.get("exp").and_then(|v| v.as_i64()).is_none_or(|e| e <= now);
+        let expired = c
+            .get("exp")
+            .and_then(|v| v.as_i64())
+            .is_none_or(|e| e <= now);
         if expired && settings.reject_if_id_token_expired {
             return Err(OAuthError::invalid_request("the ID token hint has expired"));
         }
@@ -303,8 +308,7 @@ fn check_redirect(
         .any(|u| u == uri);
     let allowed = s.allow_post_logout_redirect_without_validation
         && url::Url::parse(uri).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-        && s
-            .post_logout_redirect_allow_list
+        && s.post_logout_redirect_allow_list
             .iter()
             .any(|p| crate::model::pattern::full_match(p, uri));
     if registered || allowed {
@@ -363,7 +367,10 @@ async fn confirm_page(
         .await?
         .map(|u| u.username)
         .unwrap_or_default();
-    let mut who = format!("You are signed in as <strong>{}</strong>.", pages::escape(&user));
+    let mut who = format!(
+        "You are signed in as <strong>{}</strong>.",
+        pages::escape(&user)
+    );
     if let Some(c) = client {
         let name = c.metadata.client_name.as_deref().unwrap_or(&c.client_id);
         who.push_str(&format!(

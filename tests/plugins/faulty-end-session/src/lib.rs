@@ -18,7 +18,10 @@ impl Guest for FaultyEndSession {
                 }
             }
             "trap" => panic!("fault fixture: trap"),
-            _ => Ok(Some(format!("<p id=\"faulty\">{} RPs</p>", ctx.frontchannel.len()))),
+            _ => Ok(Some(format!(
+                "<p id=\"faulty\">{} RPs</p>",
+                ctx.frontchannel.len()
+            ))),
         }
     }
 }
