@@ -104,7 +104,7 @@ async fn end_session_plugins_shape_the_logout_page() {
     let end = p.body[start..].find("</script>").unwrap();
     let digest = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
-        p.body[start..start + end].as_bytes(),
+        &p.body.as_bytes()[start..start + end],
     );
     let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
     let policy = csp(&p);

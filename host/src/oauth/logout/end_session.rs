@@ -169,8 +169,9 @@ async fn run(
             Some(lh) => names_user(state, s, client.as_ref(), lh).await?,
             None => true,
         };
-        if !confirmed && !(hint.is_some() && hint_is_user) {
-            return Ok(confirm_page(state, &p, &token, s, client.as_ref()).await?);
+        let hinted = hint.is_some() && hint_is_user;
+        if !(confirmed || hinted) {
+            return confirm_page(state, &p, &token, s, client.as_ref()).await;
         }
     }
 
@@ -503,7 +504,7 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
         if !has_src {
             let digest = aws_lc_rs::digest::digest(
                 &aws_lc_rs::digest::SHA256,
-                html[body..body + end].as_bytes(),
+                &html.as_bytes()[body..body + end],
             );
             out.push(format!(
                 "sha256-{}",
