@@ -112,6 +112,9 @@ async fn each_bad_input_gets_its_error() {
         ("introspect unauthenticated", "/introspect", FORM, None, b"token=a".to_vec(), 401, "invalid_client"),
         ("revoke wrong content type", "/revoke", Some("text/plain"), Some(&basic), b"token=a".to_vec(), 400, "invalid_request"),
         ("revoke invalid UTF-8", "/revoke", FORM, Some(&basic), b"token=%FF".to_vec(), 400, "invalid_request"),
+        ("revoke_session wrong content type", "/revoke_session", Some("text/plain"), Some(&basic), b"user_criterion_key=uid".to_vec(), 400, "invalid_request"),
+        ("revoke_session unauthenticated", "/revoke_session", FORM, None, b"user_criterion_key=uid&user_criterion_value=a".to_vec(), 401, "invalid_client"),
+        ("revoke_session repeated key", "/revoke_session", FORM, Some(&basic), b"user_criterion_key=uid&user_criterion_key=mail".to_vec(), 400, "invalid_request"),
     ];
     for (what, path, ct, auth, body, status, error) in cases {
         let (st, h, b) = raw(&srv, path, ct, auth, body).await;

@@ -599,6 +599,67 @@ async fn session_endpoints(db: Db) {
     srv.stop().await;
 }
 
+async fn malformed_requests_get_an_error_page_never_a_500(db: Db) {
+    let srv = server(db, |_| {}).await;
+    let reg = rp(&srv, json!({})).await;
+    let mut b = Browser::new(&srv.base);
+    let t = tokens_for(&srv, &reg, &mut b, &[]).await;
+    let hint = str_of(&t, "id_token").to_string();
+    let long = "x".repeat(3000);
+    let garbage_hint = "A".repeat(60_000);
+    for (what, query) in [
+        ("repeated state", "state=a&state=b".to_string()),
+        ("invalid UTF-8", "state=%FF".to_string()),
+        ("oversized state", format!("state={long}")),
+        ("hint of three dots", "id_token_hint=a.b.c".to_string()),
+        (
+            "unsigned hint",
+            "id_token_hint=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".to_string(),
+        ),
+        ("huge garbage hint", format!("id_token_hint={garbage_hint}")),
+    ] {
+        let p = b.get(&format!("/end_session?{query}")).await;
+        assert_eq!(p.status, 400, "{what}: {}", p.body);
+        assert_eq!(error_code(&p).as_deref(), Some("invalid_request"), "{what}");
+        assert!(p.location.is_none(), "{what}");
+    }
+    let r = srv
+        .http
+        .post(srv.url("/end_session"))
+        .header("content-type", "text/plain")
+        .body("id_token_hint=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(signed_in(&mut b).await);
+
+    // Mutations of a valid request, from a browser with no session: a page, a redirect or a
+    // refusal, never a server error.
+    let seed = format!(
+        "id_token_hint={hint}&client_id={}&post_logout_redirect_uri={}&state=st&logout_hint=alice&ui_locales=en",
+        reg.client.client_id,
+        url::form_urlencoded::byte_serialize(BYE.as_bytes()).collect::<String>()
+    );
+    let mut rng = tessera_tests::fuzz::Rng::new(12);
+    let mut stranger = Browser::new(&srv.base);
+    for _ in 0..300 {
+        let q = tessera_tests::fuzz::mutate(&mut rng, seed.as_bytes());
+        let q: String = url::form_urlencoded::byte_serialize(&q)
+            .collect::<String>()
+            .replace("%26", "&")
+            .replace("%3D", "=");
+        let p = stranger.get(&format!("/end_session?{q}")).await;
+        assert!(
+            matches!(p.status, 200 | 302 | 400),
+            "{q}: {} {}",
+            p.status,
+            p.body
+        );
+    }
+    srv.stop().await;
+}
+
 on_both_backends!(
     rp_initiated_logout_ends_the_session_and_its_tokens,
     discovery_and_confirmation_without_a_hint,
@@ -611,4 +672,5 @@ on_both_backends!(
     front_and_back_channel_logout,
     refresh_tokens_survive_logout_when_configured,
     session_endpoints,
+    malformed_requests_get_an_error_page_never_a_500,
 );
