@@ -61,13 +61,18 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> StoreResult<Optio
     else {
         return Ok(None);
     };
-    let now = state.now();
-    let unused = state.settings().session.unused_lifetime;
-    if now >= s.expires_at || now - s.last_used_at >= unused {
+    if !is_live(state, &s) {
         state.store().delete_session(&s.session_id).await?;
         return Ok(None);
     }
     Ok(Some(s))
+}
+
+/// Whether a session is still valid now: before its absolute expiry, and used within the
+/// unused lifetime.
+pub fn is_live(state: &AppState, s: &SessionRow) -> bool {
+    let now = state.now();
+    now < s.expires_at && now - s.last_used_at < state.settings().session.unused_lifetime
 }
 
 /// Starts a new session for `user` after a login, replacing the browser's previous session

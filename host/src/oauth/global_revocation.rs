@@ -118,20 +118,17 @@ fn value(v: &Option<String>) -> Result<&str, BearerError> {
 /// The user a subject identifier names, if any.
 async fn find_user(state: &AppState, id: &SubjectId) -> Result<Option<User>, BearerError> {
     let store = state.store();
-    use crate::model::user::UserKey;
     let user = match id.format.as_str() {
         "email" => store.find_user_by_email(value(&id.email)?).await?,
-        "opaque" => store.find_user(value(&id.id)?).await?,
+        "mail" => store.find_user_by_email(value(&id.id)?).await?,
+        "opaque" | "inum" => store.find_user(value(&id.id)?).await?,
+        "uid" => store.find_user_by_username(value(&id.id)?).await?,
         "iss_sub" => {
             if value(&id.iss)? != state.settings().issuer() {
                 return Ok(None);
             }
             store.find_user(value(&id.sub)?).await?
         }
-        format @ ("uid" | "mail" | "inum") => match UserKey::parse(format) {
-            Some(key) => store.find_user_by(key, value(&id.id)?).await?,
-            None => None,
-        },
         _ => {
             return Err(OAuthError::invalid_request(
                 "unsupported subject identifier format (email, opaque, iss_sub, uid, mail, inum)",

@@ -47,14 +47,10 @@ impl DeliveryStats {
     }
 }
 
-/// A relying party the logout page loads in an iframe.
-#[derive(Debug, Clone)]
-pub struct FrontchannelRp {
-    /// Its client id.
-    pub client_id: String,
-    /// Its `frontchannel_logout_uri`, with `iss` and `sid` when the client requires them.
-    pub uri: String,
-}
+/// A relying party the logout page loads in an iframe: its client id and its
+/// `frontchannel_logout_uri` with `iss` and `sid` when the client requires them (the record the
+/// end-session hook receives).
+pub use crate::plugins::bindings::end_session::FrontchannelRp;
 
 /// What ending a session left to do in the browser.
 #[derive(Debug)]
@@ -228,11 +224,9 @@ pub async fn sessions_json(
     user_id: Option<&str>,
     current: Option<&str>,
 ) -> Result<Vec<serde_json::Value>, OAuthError> {
-    let now = state.now();
-    let unused = state.settings().session.unused_lifetime;
     let mut out = Vec::new();
-    for s in state.store().list_sessions(user_id, now).await? {
-        if now - s.last_used_at >= unused {
+    for s in state.store().list_sessions(user_id, state.now()).await? {
+        if !crate::session::is_live(state, &s) {
             continue;
         }
         let clients = state.store().session_clients(&s.session_id).await?;

@@ -23,6 +23,7 @@ use crate::http::pages::{self, Csp, Val};
 use crate::model::Client;
 use crate::oauth::OAuthError;
 use crate::oauth::authorize::subject_for;
+use crate::oauth::bearer::{self, BearerError};
 use crate::oauth::form::OAuthForm;
 use crate::plugins::bindings::end_session as hook;
 use crate::server::AppState;
@@ -184,22 +185,15 @@ async fn run(
     let mut resp = match ended {
         Some(e) if !(e.frontchannel.is_empty() && next.is_some()) => {
             let ctx = hook::Context {
-                sid: e.session.session_id.clone(),
-                user_id: Some(e.session.user_id.clone()),
-                frontchannel: e
-                    .frontchannel
-                    .iter()
-                    .map(|f| hook::FrontchannelRp {
-                        client_id: f.client_id.clone(),
-                        uri: f.uri.clone(),
-                    })
-                    .collect(),
-                post_logout_redirect_uri: redirect.clone(),
+                sid: e.session.session_id,
+                user_id: Some(e.session.user_id),
+                frontchannel: e.frontchannel,
+                post_logout_redirect_uri: redirect,
                 state: p.state.map(str::to_string),
             };
             match state.hooks().end_session(&ctx, &e.clients).await? {
-                Some(html) => plugin_page(html, &e.frontchannel),
-                None => default_page(&e.frontchannel, next.as_deref()),
+                Some(html) => plugin_page(html, &ctx.frontchannel),
+                None => default_page(&ctx.frontchannel, next.as_deref()),
             }
         }
         _ => match &next {
@@ -265,17 +259,9 @@ async fn read_hint(state: &AppState, raw: &str) -> Result<Hint, OAuthError> {
         });
     }
     if settings.with_access_token
-        && let Some(t) = state
-            .store()
-            .find_token(&sha256_b64(raw.as_bytes()))
-            .await?
-            .filter(|t| t.kind == crate::model::TokenKind::AccessToken && t.is_active(now))
+        && let Some(t) = found(bearer::active_access_token(state, raw).await)?
         && let Some((grant, _)) = state.store().find_grant(&t.grant_id).await?
-        && let Some(client) = state
-            .store()
-            .find_client(&t.client_id)
-            .await?
-            .filter(|cl| cl.is_usable(now))
+        && let Some(client) = found(bearer::client_of(state, &t).await)?
     {
         return Ok(Hint {
             client,
@@ -287,6 +273,16 @@ async fn read_hint(state: &AppState, raw: &str) -> Result<Hint, OAuthError> {
     } else {
         "the ID token hint is invalid: it was not signed by this server"
     }))
+}
+
+/// What a bearer-token lookup found: `None` for an unusable token or client, storage failures
+/// passed on.
+fn found<T>(r: Result<T, BearerError>) -> Result<Option<T>, OAuthError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(BearerError::OAuth(e)) => Err(e),
+        Err(_) => Ok(None),
+    }
 }
 
 /// `post_logout_redirect_uri` must be registered for the RP (exact match), or, with
@@ -323,13 +319,11 @@ fn check_redirect(
 
 /// The session `sid` names, if it is still valid.
 async fn live_session(state: &AppState, sid: &str) -> Result<Option<SessionRow>, OAuthError> {
-    let now = state.now();
-    let unused = state.settings().session.unused_lifetime;
     Ok(state
         .store()
         .find_session(sid)
         .await?
-        .filter(|s| now < s.expires_at && now - s.last_used_at < unused))
+        .filter(|s| session::is_live(state, s)))
 }
 
 /// Whether `logout_hint` names the session's user: their username, `email`, user id or the
