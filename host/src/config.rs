@@ -261,6 +261,12 @@ pub struct AuthorizeSettings {
     pub max_resources: usize,
     /// Most unfinished sign-ins (waiting for login or consent) per client IP address.
     pub max_pending_per_ip: i64,
+    /// Every authorization request must be pushed first (RFC 9126 §5; Janssen `requirePar`).
+    /// A client can also require it for itself (`require_pushed_authorization_requests`).
+    pub require_pushed_authorization_requests: bool,
+    /// How long a pushed request's `request_uri` may be used, in seconds, unless the client sets
+    /// its own `par_lifetime` (Janssen `requestUriParLifetime`).
+    pub par_lifetime: i64,
 }
 
 /// Password login protection (`[login]`).
@@ -524,6 +530,8 @@ impl Default for AuthorizeSettings {
             max_json_depth: 8,
             max_resources: 10,
             max_pending_per_ip: 100,
+            require_pushed_authorization_requests: false,
+            par_lifetime: 60,
         }
     }
 }
@@ -743,6 +751,7 @@ impl Settings {
         let l = &self.login;
         for (key, v) in [
             ("authorize.max_pending_per_ip", a.max_pending_per_ip),
+            ("authorize.par_lifetime", a.par_lifetime),
             ("login.lockout_seconds", l.lockout_seconds),
             ("login.max_lockout_seconds", l.max_lockout_seconds),
             ("login.failure_window_seconds", l.failure_window_seconds),

@@ -7,7 +7,7 @@ pub mod pages;
 
 use crate::oauth::logout::{end_session, sessions};
 use crate::oauth::{
-    authorize, discovery, global_revocation, interaction, introspect, revoke, token, userinfo,
+    authorize, discovery, global_revocation, interaction, introspect, par, revoke, token, userinfo,
 };
 use crate::server::AppState;
 use axum::Router;
@@ -48,6 +48,7 @@ pub fn app(state: AppState) -> Router {
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .route("/token", post(token::token))
+        .route("/par", post(par::par))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))
         .route(

@@ -15,6 +15,7 @@ pub mod id_token;
 pub mod interaction;
 pub mod introspect;
 pub mod logout;
+pub mod par;
 pub mod redirect;
 pub mod refresh;
 pub mod registration;

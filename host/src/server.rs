@@ -26,6 +26,8 @@ pub struct Urls {
     pub authorization: String,
     /// Token endpoint.
     pub token: String,
+    /// Pushed authorization request endpoint (RFC 9126).
+    pub par: String,
     /// UserInfo endpoint.
     pub userinfo: String,
     /// Introspection endpoint.
@@ -53,6 +55,7 @@ impl Urls {
         Self {
             authorization: format!("{issuer}/authorize"),
             token: format!("{issuer}/token"),
+            par: format!("{issuer}/par"),
             userinfo: format!("{issuer}/userinfo"),
             introspection: format!("{issuer}/introspect"),
             revocation: format!("{issuer}/revoke"),

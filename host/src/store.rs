@@ -409,7 +409,7 @@ impl Store {
     /// Deletes tokens that expired before `tokens_before` (kept a while so introspection of a
     /// just-expired token still finds it), grants left with no tokens that were revoked or
     /// created before then, and, as soon as they expire (`now`), pending sign-ins, codes, seen
-    /// assertion ids and sessions. Returns the number of tokens removed.
+    /// assertion ids, pushed requests and sessions. Returns the number of tokens removed.
     pub async fn purge_expired(&self, tokens_before: UnixTime, now: UnixTime) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM tokens WHERE expires_at < $1")
             .bind(tokens_before)
@@ -423,6 +423,7 @@ impl Store {
             "DELETE FROM used_assertions WHERE expires_at < $1",
             "DELETE FROM authorization_codes WHERE expires_at < $1",
             "DELETE FROM pending_authorizations WHERE expires_at < $1",
+            "DELETE FROM pushed_requests WHERE expires_at < $1",
             "DELETE FROM session_clients WHERE session_id IN (SELECT session_id FROM sessions WHERE expires_at < $1)",
             "DELETE FROM sessions WHERE expires_at < $1",
         ] {

@@ -1,7 +1,8 @@
 // The authorization code flow as a web app runs it: npm openid-client (strict, with
 // enableNonRepudiationChecks) as the relying party and headless Debian Chromium, driven by
 // playwright-core, signing a user in through Tessera's real login and consent pages.
-// The last test logs the session out (RP-initiated, front- and back-channel logout).
+// A pushed authorization request (RFC 9126) signs in again. The last test logs the session
+// out (RP-initiated, front- and back-channel logout).
 // Started by tests/tests/e2e_browser.rs, which passes the server, client and user in TESSERA_E2E.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,6 +129,34 @@ test('second sign-in reuses the session and consent; reusing a rotated refresh t
   await assertInvalidGrant(client.refreshTokenGrant(config, tokens.refresh_token));
   await assertInactive(rotated.refresh_token);
   await assertInactive(rotated.access_token);
+});
+
+test('pushed authorization request (RFC 9126): buildAuthorizationUrlWithPAR, the request_uri used once', async () => {
+  const pkceCodeVerifier = client.randomPKCECodeVerifier();
+  const expectedState = client.randomState();
+  const expectedNonce = client.randomNonce();
+  const url = await client.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: REDIRECT,
+    scope: SCOPE,
+    code_challenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
+    code_challenge_method: 'S256',
+    state: expectedState,
+    nonce: expectedNonce,
+  });
+  // Only client_id and the request_uri travel through the browser.
+  assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
+  assert.match(url.searchParams.get('request_uri'), /^urn:ietf:params:oauth:request_uri:/);
+  const callback = await browse(url, { login: false, consent: false });
+  const tokens = await client.authorizationCodeGrant(config, callback,
+    { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true });
+  assert.equal(tokens.claims().sub, env.sub);
+  assert.equal(tokens.claims().nonce, expectedNonce);
+  // The same request_uri a second time: an error page, no redirect to the RP.
+  const page = await context.newPage();
+  const again = await page.goto(url.href);
+  assert.equal(again.status(), 400);
+  assert.equal(await page.locator('[data-error]').getAttribute('data-error'), 'invalid_request_uri');
+  await page.close();
 });
 
 test('a custom scope and a dynamic scope (Rust plugin) release their claims in userinfo and the ID token', async () => {

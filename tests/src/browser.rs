@@ -21,6 +21,14 @@ pub struct Page {
 }
 
 impl Page {
+    /// The OAuth error code an error page carries in its `data-error` attribute.
+    pub fn error_code(&self) -> Option<String> {
+        let marker = "data-error=\"";
+        let start = self.body.find(marker)? + marker.len();
+        let end = self.body[start..].find('"')?;
+        Some(self.body[start..start + end].to_string())
+    }
+
     /// The value of the hidden input `name` on this page.
     pub fn field(&self, name: &str) -> Option<String> {
         let marker = format!("name=\"{name}\" value=\"");

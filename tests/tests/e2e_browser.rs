@@ -1,7 +1,8 @@
 //! Browser sign-in end to end: npm `openid-client` as the RP and headless Debian Chromium driven
 //! by npm `playwright-core` through the real login and consent pages
 //! (`tests/e2e/browser.test.mjs`), including a custom and a dynamic scope (Rust plugin) whose
-//! claims the RP reads from userinfo and the validated ID token, and RP-initiated logout (URL
+//! claims the RP reads from userinfo and the validated ID token, a pushed authorization request
+//! (`buildAuthorizationUrlWithPAR`), and RP-initiated logout (URL
 //! from openid-client's `buildEndSessionUrl`) that loads a front-channel RP's iframe, delivers a
 //! logout token to a back-channel RP (verified with `jose`), and ends at the post-logout
 //! redirect with `state`. Installs what it needs: the pinned npm packages (`npm ci`) and
@@ -97,6 +98,6 @@ async fn openid_client_and_chromium_sign_a_user_in() {
             "back_seen": back.url("/seen"),
         },
     });
-    e2e::run_node("browser.test.mjs", &env, 4).await;
+    e2e::run_node("browser.test.mjs", &env, 5).await;
     srv.stop().await;
 }

@@ -67,6 +67,16 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
             200,
         ),
         (
+            FeatureFlag::Par,
+            &[
+                "pushed_authorization_request_endpoint",
+                "require_pushed_authorization_requests",
+            ],
+            "POST",
+            "/par",
+            400,
+        ),
+        (
             FeatureFlag::StatusSession,
             &["session_status_endpoint"],
             "GET",
@@ -170,11 +180,11 @@ async fn discovery_flag_and_document_contents() {
         // Nothing that is not implemented yet is advertised.
         assert_eq!(doc["authorization_endpoint"], srv.url("/authorize"));
         assert_eq!(doc["userinfo_endpoint"], srv.url("/userinfo"));
-        for absent in [
-            "registration_endpoint",
-            "device_authorization_endpoint",
-            "pushed_authorization_request_endpoint",
-        ] {
+        assert_eq!(
+            doc["pushed_authorization_request_endpoint"],
+            srv.url("/par")
+        );
+        for absent in ["registration_endpoint", "device_authorization_endpoint"] {
             assert!(doc.get(absent).is_none(), "{absent}");
         }
     }

@@ -56,19 +56,11 @@ async fn signed_in(b: &mut Browser) -> bool {
     serde_json::from_str::<Value>(&p.body).unwrap()["state"] == "authenticated"
 }
 
-/// The OAuth error code an error page carries in its `data-error` attribute.
-fn error_code(p: &Page) -> Option<String> {
-    let marker = "data-error=\"";
-    let start = p.body.find(marker)? + marker.len();
-    let end = p.body[start..].find('"')?;
-    Some(p.body[start..start + end].to_string())
-}
-
 /// A refusal: the error page (400, the code), never a redirect, the session left alone.
 async fn assert_refused(b: &mut Browser, p: &Page) {
     assert_eq!(p.status, 400, "{}", p.body);
     assert!(p.location.is_none());
-    assert_eq!(error_code(p).as_deref(), Some("invalid_request"));
+    assert_eq!(p.error_code().as_deref(), Some("invalid_request"));
     assert!(
         signed_in(b).await,
         "a refused logout must not end the session"
@@ -620,7 +612,7 @@ async fn malformed_requests_get_an_error_page_never_a_500(db: Db) {
     ] {
         let p = b.get(&format!("/end_session?{query}")).await;
         assert_eq!(p.status, 400, "{what}: {}", p.body);
-        assert_eq!(error_code(&p).as_deref(), Some("invalid_request"), "{what}");
+        assert_eq!(p.error_code().as_deref(), Some("invalid_request"), "{what}");
         assert!(p.location.is_none(), "{what}");
     }
     let r = srv

@@ -13,7 +13,7 @@ use crate::http::{PeerIp, pages};
 use crate::model::{AuthContext, Client};
 use crate::oauth::form::OAuthForm;
 use crate::oauth::redirect::{self, ResponseMode, Target};
-use crate::oauth::{OAuthError, resource, scope};
+use crate::oauth::{OAuthError, par, resource, scope};
 use crate::server::AppState;
 use crate::session;
 use crate::store::{CodeRow, PendingRow, SessionRow};
@@ -133,6 +133,10 @@ pub async fn authorize(
         Ok(f) => f,
         Err(_) => return bad_request_page("The authorization request is malformed."),
     };
+    let (form, pushed) = match par::resolve(&state, form).await {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
     let (client, target) = match trusted_target(&state, &form).await {
         Ok(t) => t,
         Err(msg) => return bad_request_page(msg),
@@ -143,6 +147,15 @@ pub async fn authorize(
         .get("state")
         .filter(|s| s.len() <= max)
         .map(str::to_string);
+    if !pushed && par::required(&state, &client) {
+        return error_response(
+            &state,
+            &target,
+            st.as_deref(),
+            "invalid_request",
+            "this client must push its authorization requests first (RFC 9126)",
+        );
+    }
     let validated = match validate(&state, &client, target.clone(), &form).await {
         Ok(r) => restrict_claims(&state, &client, r).await,
         Err(e) => Err(e),
@@ -168,7 +181,7 @@ pub fn bad_request_page(msg: &str) -> Response {
 }
 
 /// Steps 1–2: a known, usable client and a redirect URI it registered. Failing either is a page.
-async fn trusted_target(
+pub(crate) async fn trusted_target(
     state: &AppState,
     form: &OAuthForm,
 ) -> Result<(Client, Target), &'static str> {
@@ -206,7 +219,7 @@ async fn trusted_target(
 }
 
 /// Step 3: every other parameter, each failure answered to the client.
-async fn validate(
+pub(crate) async fn validate(
     state: &AppState,
     client: &Client,
     target: Target,

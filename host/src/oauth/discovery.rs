@@ -87,6 +87,11 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
     if features.is_enabled(FeatureFlag::Userinfo) {
         doc["userinfo_endpoint"] = json!(urls.userinfo);
     }
+    if features.is_enabled(FeatureFlag::Par) {
+        doc["pushed_authorization_request_endpoint"] = json!(urls.par);
+        doc["require_pushed_authorization_requests"] =
+            json!(s.authorize.require_pushed_authorization_requests);
+    }
     if features.is_enabled(FeatureFlag::Introspection) {
         doc["introspection_endpoint"] = json!(urls.introspection);
         // Public clients may not introspect (RFC 7662 §4) unless the server says otherwise.

@@ -78,6 +78,28 @@ impl OAuthForm {
     }
 }
 
+impl OAuthForm {
+    /// Rebuilds a form from pairs [`OAuthForm::iter`] gave (a stored pushed request). The
+    /// pairs were checked when they were first parsed; a repeated single parameter keeps the
+    /// first value.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut form = OAuthForm::default();
+        for (k, v) in pairs {
+            if REPEATABLE.contains(&k.as_str()) {
+                form.multi.entry(k).or_default().push(v);
+            } else {
+                form.single.entry(k).or_insert(v);
+            }
+        }
+        form
+    }
+
+    /// Sets a single-valued parameter.
+    pub fn set(&mut self, k: &str, v: &str) {
+        self.single.insert(k.to_string(), v.to_string());
+    }
+}
+
 /// The nesting depth of a JSON value: 0 for a scalar, 1 for a flat object or array. Input is
 /// bounded with it where it is accepted, so that whatever we store reads back (serde_json
 /// refuses documents nested deeper than 128 levels, and stored values add levels of their own).

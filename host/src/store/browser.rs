@@ -398,6 +398,50 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    // ---- pushed authorization requests (RFC 9126) ----
+
+    /// Stores a pushed request's parameters (JSON) under the hash of its `request_uri`.
+    pub async fn insert_pushed(
+        &self,
+        request_uri_hash: &str,
+        client_id: &str,
+        params: &str,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        let _write = self.write_guard().await;
+        sqlx::query("INSERT INTO pushed_requests (request_uri_hash, client_id, params, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(request_uri_hash)
+            .bind(client_id)
+            .bind(params)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_write)?;
+        Ok(())
+    }
+
+    /// Takes a pushed request: it is deleted in the same statement, so a `request_uri` is used
+    /// once even when two requests present it at the same time. Returns the client and the
+    /// parameters, or `None` if it is unknown, already used or expired at `now`.
+    pub async fn take_pushed(
+        &self,
+        request_uri_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<(String, String)>> {
+        let _write = self.write_guard().await;
+        let row = sqlx::query("DELETE FROM pushed_requests WHERE request_uri_hash = $1 RETURNING client_id, params, expires_at")
+            .bind(request_uri_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from_write)?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at: UnixTime = row.try_get("expires_at")?;
+        if expires_at <= now {
+            return Ok(None);
+        }
+        Ok(Some((row.try_get("client_id")?, row.try_get("params")?)))
+    }
+
     // ---- consent ----
 
     /// What a user has consented to for a client.

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/0005_revocation.sql")),
     (6, include_str!("../../migrations/0006_scopes.sql")),
     (7, include_str!("../../migrations/0007_logout.sql")),
+    (8, include_str!("../../migrations/0008_par.sql")),
 ];
 
 /// Applies every migration not yet applied.
