@@ -5,7 +5,7 @@ mod batch;
 mod browser;
 mod migrate;
 
-pub use browser::{CodeRow, ConsentRow, PendingRow, SessionRow};
+pub use browser::{CodeRow, ConsentRow, PendingRow, PushedRow, SessionRow};
 
 use crate::clock::UnixTime;
 use crate::model::{Client, ClientMetadata, Grant, TokenKind, TokenRecord};

@@ -1,6 +1,7 @@
 //! Pushed authorization requests (RFC 9126) on SQLite and PostgreSQL: push, then sign in with
 //! `client_id` + `request_uri` only; one-time and expiring request URIs; clients and servers
-//! that require PAR; the endpoint's errors; the PAR flag.
+//! that require PAR; the endpoint's errors; the PAR flag; public clients' live requests bounded
+//! per address.
 
 #![allow(clippy::unwrap_used)]
 
@@ -305,9 +306,32 @@ async fn par_endpoint_errors(db: Db) {
     srv.stop().await;
 }
 
+async fn public_clients_are_bounded_per_address(db: Db) {
+    let srv = TestServer::start_with(db, |s| s.authorize.max_pending_per_ip = 3).await;
+    let public = srv
+        .web_client(json!({"token_endpoint_auth_method": "none"}))
+        .await;
+    let confidential = srv.web_client(json!({})).await;
+    let (_, challenge) = pkce();
+    for _ in 0..3 {
+        pushed_uri(&srv, &public, &request(&challenge)).await;
+    }
+    let resp = push(&srv, &public, &request(&challenge)).await;
+    assert_eq!(oauth_error(resp, 429).await, "invalid_request");
+    // A confidential client pushes for all its users from its own servers: no such bound.
+    for _ in 0..5 {
+        pushed_uri(&srv, &confidential, &request(&challenge)).await;
+    }
+    // Expired requests no longer count.
+    srv.clock.advance(61);
+    pushed_uri(&srv, &public, &request(&challenge)).await;
+    srv.stop().await;
+}
+
 on_both_backends!(
     pushed_request_signs_in_once,
     request_uri_expires,
     clients_and_servers_that_require_par,
     par_endpoint_errors,
+    public_clients_are_bounded_per_address,
 );

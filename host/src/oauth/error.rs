@@ -46,6 +46,9 @@ pub enum OAuthError {
     /// The request body is larger than allowed.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// Too many requests from one client address (RFC 9126 §2.3: 429).
+    #[error("too many requests: {0}")]
+    TooManyRequests(Cow<'static, str>),
     /// The feature behind this endpoint is switched off.
     #[error("feature {0} is disabled")]
     FeatureDisabled(&'static str),
@@ -75,7 +78,9 @@ impl OAuthError {
     pub fn code(&self) -> &str {
         match self {
             OAuthError::Refused { code, .. } => code,
-            OAuthError::InvalidRequest(_) | OAuthError::PayloadTooLarge => "invalid_request",
+            OAuthError::InvalidRequest(_)
+            | OAuthError::PayloadTooLarge
+            | OAuthError::TooManyRequests(_) => "invalid_request",
             OAuthError::InvalidClient { .. } => "invalid_client",
             OAuthError::InvalidGrant(_) => "invalid_grant",
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
@@ -92,6 +97,7 @@ impl OAuthError {
         match self {
             OAuthError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
             OAuthError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            OAuthError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::FeatureDisabled(_) => StatusCode::FORBIDDEN,
             OAuthError::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
             OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -107,6 +113,7 @@ impl OAuthError {
             | OAuthError::UnsupportedGrantType(d)
             | OAuthError::InvalidScope(d)
             | OAuthError::InvalidTarget(d)
+            | OAuthError::TooManyRequests(d)
             | OAuthError::InvalidClient { description: d, .. } => d.clone(),
             OAuthError::Refused { description, .. } => description.clone().into(),
             OAuthError::PayloadTooLarge => "request body too large".into(),

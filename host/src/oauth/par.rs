@@ -8,7 +8,7 @@
 
 use crate::config::FeatureFlag;
 use crate::crypto::secrets::{random_token, sha256_b64};
-use crate::http::pages;
+use crate::http::{PeerIp, pages};
 use crate::model::Client;
 use crate::oauth::OAuthError;
 use crate::oauth::authorize::{self, Failure};
@@ -16,6 +16,7 @@ use crate::oauth::client_auth;
 use crate::oauth::form::OAuthForm;
 use crate::oauth::token::no_store;
 use crate::server::AppState;
+use crate::store::PushedRow;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -28,6 +29,7 @@ pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// `POST /par`.
 pub async fn par(
     State(state): State<AppState>,
+    PeerIp(peer): PeerIp,
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Result<Response, OAuthError> {
@@ -64,15 +66,31 @@ pub async fn par(
         .collect();
     let params = serde_json::to_string(&params)
         .map_err(|e| OAuthError::Server(anyhow::anyhow!("pushed request: {e}")))?;
-    state
+    // A public client's id is no secret: whoever knows it may push. Live requests are bounded
+    // per client address for those, as unfinished sign-ins are; a confidential client pushes
+    // from its own servers, for all of its users.
+    let ip = peer.map(|ip| ip.to_string());
+    let per_ip = match &ip {
+        Some(ip) if client.is_public() => {
+            Some((ip.as_str(), state.settings().authorize.max_pending_per_ip))
+        }
+        _ => None,
+    };
+    let row = PushedRow {
+        request_uri_hash: sha256_b64(request_uri.as_bytes()),
+        client_id: client.client_id.clone(),
+        params,
+        expires_at: state.now() + lifetime,
+    };
+    if !state
         .store()
-        .insert_pushed(
-            &sha256_b64(request_uri.as_bytes()),
-            &client.client_id,
-            &params,
-            state.now() + lifetime,
-        )
-        .await?;
+        .insert_pushed(&row, state.now(), per_ip)
+        .await?
+    {
+        return Err(OAuthError::TooManyRequests(
+            "too many unused pushed requests from this address".into(),
+        ));
+    }
     let body = Json(json!({ "request_uri": request_uri, "expires_in": lifetime }));
     Ok(no_store((StatusCode::CREATED, body)).into_response())
 }

@@ -30,6 +30,19 @@ pub struct SessionRow {
     pub expires_at: UnixTime,
 }
 
+/// A pushed authorization request (RFC 9126).
+#[derive(Debug, Clone)]
+pub struct PushedRow {
+    /// SHA-256 of the `request_uri`.
+    pub request_uri_hash: String,
+    /// The client that pushed it.
+    pub client_id: String,
+    /// The request's parameters, a JSON array of `[name, value]` pairs.
+    pub params: String,
+    /// When the `request_uri` stops working.
+    pub expires_at: UnixTime,
+}
+
 /// An authorization request waiting for login or consent.
 #[derive(Debug, Clone)]
 pub struct PendingRow {
@@ -400,24 +413,33 @@ impl Store {
 
     // ---- pushed authorization requests (RFC 9126) ----
 
-    /// Stores a pushed request's parameters (JSON) under the hash of its `request_uri`.
+    /// Stores a pushed request's parameters (JSON) under the hash of its `request_uri`. With
+    /// `per_ip` = (address, limit), nothing is stored (`false`) when that address already has
+    /// `limit` live pushed requests; count and insert are one statement.
     pub async fn insert_pushed(
         &self,
-        request_uri_hash: &str,
-        client_id: &str,
-        params: &str,
-        expires_at: UnixTime,
-    ) -> StoreResult<()> {
+        p: &PushedRow,
+        now: UnixTime,
+        per_ip: Option<(&str, i64)>,
+    ) -> StoreResult<bool> {
         let _write = self.write_guard().await;
-        sqlx::query("INSERT INTO pushed_requests (request_uri_hash, client_id, params, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(request_uri_hash)
-            .bind(client_id)
-            .bind(params)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from_write)?;
-        Ok(())
+        let (ip, limit) = per_ip.map_or((None, i64::MAX), |(ip, n)| (Some(ip), n));
+        let r = sqlx::query(
+            "INSERT INTO pushed_requests (request_uri_hash, client_id, params, expires_at, client_ip) \
+             SELECT $1, $2, $3, $4, $5 WHERE $5 IS NULL OR (SELECT COUNT(*) FROM pushed_requests \
+             WHERE client_ip = $5 AND expires_at > $6) < $7",
+        )
+        .bind(&p.request_uri_hash)
+        .bind(&p.client_id)
+        .bind(&p.params)
+        .bind(p.expires_at)
+        .bind(ip)
+        .bind(now)
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from_write)?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Takes a pushed request: it is deleted in the same statement, so a `request_uri` is used
