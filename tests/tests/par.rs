@@ -328,10 +328,53 @@ async fn public_clients_are_bounded_per_address(db: Db) {
     srv.stop().await;
 }
 
+async fn private_key_jwt_client_pushes(db: Db) {
+    // The client assertion authenticates the push; it is not an authorization request
+    // parameter, so the per-parameter bound does not apply to it (an ES256 assertion is about
+    // 400 bytes) and it is not stored with the request.
+    let srv = TestServer::start_with(db, |s| s.authorize.max_param_bytes = 300).await;
+    srv.user("alice", json!({})).await;
+    let key = tessera_tests::EcKey::generate();
+    let reg = srv
+        .web_client(json!({
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": {"keys": [key.jwk.clone()]},
+        }))
+        .await;
+    let id = reg.client.client_id.clone();
+    let assertion = key.assertion(&id, &srv.url("/par"), srv.state.now());
+    assert!(assertion.len() > 300);
+    let (_, challenge) = pkce();
+    let mut params = request(&challenge);
+    params.extend([
+        ("client_id", id.clone()),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+        ),
+        ("client_assertion", assertion),
+    ]);
+    let resp = post_par(&srv, &params, None).await;
+    assert_eq!(resp.status(), 201);
+    let uri = resp.json::<Value>().await.unwrap()["request_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let params = sign_in(
+        &mut Browser::new(&srv.base),
+        &authorize_by_reference(&id, &uri),
+        "alice",
+    )
+    .await;
+    assert!(params.contains_key("code"), "{params:?}");
+    srv.stop().await;
+}
+
 on_both_backends!(
     pushed_request_signs_in_once,
     request_uri_expires,
     clients_and_servers_that_require_par,
     par_endpoint_errors,
     public_clients_are_bounded_per_address,
+    private_key_jwt_client_pushes,
 );

@@ -93,11 +93,6 @@ impl OAuthForm {
         }
         form
     }
-
-    /// Sets a single-valued parameter.
-    pub fn set(&mut self, k: &str, v: &str) {
-        self.single.insert(k.to_string(), v.to_string());
-    }
 }
 
 /// The nesting depth of a JSON value: 0 for a scalar, 1 for a flat object or array. Input is

@@ -41,21 +41,10 @@ pub async fn par(
             "request_uri may not be sent to the pushed authorization request endpoint",
         ));
     }
-    // §2.1: the request's client_id, when sent, is the authenticated client (client
-    // authentication refuses a different one); a client using HTTP Basic may leave it out.
-    let mut form = form;
-    if form.get("client_id").is_none() {
-        form.set("client_id", &client.client_id);
-    }
-    check(&state, &client, &form).await?;
-    let lifetime = client
-        .metadata
-        .par_lifetime
-        .filter(|l| *l > 0)
-        .unwrap_or(state.settings().authorize.par_lifetime);
-    let request_uri = format!("{REQUEST_URI_PREFIX}{}", random_token(32));
-    // Client authentication parameters are not part of the authorization request.
-    let params: Vec<(&str, &str)> = form
+    // The authorization request: the form without the client authentication parameters. Its
+    // client_id, when sent, is the authenticated client (client authentication refuses a
+    // different one); a client using HTTP Basic may leave it out (§2.1).
+    let mut pairs: Vec<(String, String)> = form
         .iter()
         .filter(|(k, _)| {
             !matches!(
@@ -63,8 +52,19 @@ pub async fn par(
                 "client_secret" | "client_assertion" | "client_assertion_type"
             )
         })
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let params = serde_json::to_string(&params)
+    if form.get("client_id").is_none() {
+        pairs.push(("client_id".into(), client.client_id.clone()));
+    }
+    check(&state, &client, &OAuthForm::from_pairs(pairs.clone())).await?;
+    let lifetime = client
+        .metadata
+        .par_lifetime
+        .filter(|l| *l > 0)
+        .unwrap_or(state.settings().authorize.par_lifetime);
+    let request_uri = format!("{REQUEST_URI_PREFIX}{}", random_token(32));
+    let params = serde_json::to_string(&pairs)
         .map_err(|e| OAuthError::Server(anyhow::anyhow!("pushed request: {e}")))?;
     // A public client's id is no secret: whoever knows it may push. Live requests are bounded
     // per client address for those, as unfinished sign-ins are; a confidential client pushes
