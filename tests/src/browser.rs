@@ -23,18 +23,20 @@ pub struct Page {
 impl Page {
     /// The OAuth error code an error page carries in its `data-error` attribute.
     pub fn error_code(&self) -> Option<String> {
-        let marker = "data-error=\"";
-        let start = self.body.find(marker)? + marker.len();
-        let end = self.body[start..].find('"')?;
-        Some(self.body[start..start + end].to_string())
+        self.quoted_after("data-error=\"").map(str::to_string)
     }
 
     /// The value of the hidden input `name` on this page.
     pub fn field(&self, name: &str) -> Option<String> {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = self.body.find(&marker)? + marker.len();
+        self.quoted_after(&format!("name=\"{name}\" value=\""))
+            .map(|v| v.replace("&amp;", "&"))
+    }
+
+    /// The text between `marker` and the next `"` in the body.
+    fn quoted_after(&self, marker: &str) -> Option<&str> {
+        let start = self.body.find(marker)? + marker.len();
         let end = self.body[start..].find('"')?;
-        Some(self.body[start..start + end].replace("&amp;", "&"))
+        Some(&self.body[start..start + end])
     }
 }
 

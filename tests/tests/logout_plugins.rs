@@ -139,7 +139,12 @@ async fn end_session_plugins_shape_the_logout_page() {
     assert!(srv.reload_plugins().await.is_empty());
     let p = logout(&srv, &reg).await;
     assert_eq!(p.status, 500);
-    assert!(p.body.contains("data-error=\"server_error\""), "{}", p.body);
+    assert_eq!(
+        p.error_code().as_deref(),
+        Some("server_error"),
+        "{}",
+        p.body
+    );
     assert!(p.location.is_none());
     // The same plugin answering normally.
     install_as(

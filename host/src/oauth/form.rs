@@ -76,12 +76,10 @@ impl OAuthForm {
                     .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v.as_str()))),
             )
     }
-}
 
-impl OAuthForm {
-    /// Rebuilds a form from pairs [`OAuthForm::iter`] gave (a stored pushed request). The
-    /// pairs were checked when they were first parsed; a repeated single parameter keeps the
-    /// first value.
+    /// A form from pairs taken from a parsed form ([`OAuthForm::iter`]): a pushed request, when
+    /// it is checked and when it is read back. The pairs were checked when they were first
+    /// parsed; a repeated single parameter keeps the first value.
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         let mut form = OAuthForm::default();
         for (k, v) in pairs {

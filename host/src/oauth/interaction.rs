@@ -126,7 +126,8 @@ fn busy() -> Response {
     )
 }
 
-fn unavailable() -> Response {
+/// The page for a storage failure during a browser step (503).
+pub(crate) fn unavailable() -> Response {
     pages::error_page(
         StatusCode::SERVICE_UNAVAILABLE,
         "Temporarily unavailable",

@@ -14,6 +14,7 @@ use crate::oauth::OAuthError;
 use crate::oauth::authorize::{self, Failure};
 use crate::oauth::client_auth;
 use crate::oauth::form::OAuthForm;
+use crate::oauth::interaction;
 use crate::oauth::token::no_store;
 use crate::server::AppState;
 use crate::store::PushedRow;
@@ -57,36 +58,31 @@ pub async fn par(
     if form.get("client_id").is_none() {
         pairs.push(("client_id".into(), client.client_id.clone()));
     }
-    check(&state, &client, &OAuthForm::from_pairs(pairs.clone())).await?;
+    let request = OAuthForm::from_pairs(pairs);
+    check(&state, &client, &request).await?;
+    let params = serde_json::to_string(&request.iter().collect::<Vec<_>>())
+        .map_err(|e| OAuthError::Server(anyhow::anyhow!("pushed request: {e}")))?;
     let lifetime = client
         .metadata
         .par_lifetime
         .filter(|l| *l > 0)
         .unwrap_or(state.settings().authorize.par_lifetime);
     let request_uri = format!("{REQUEST_URI_PREFIX}{}", random_token(32));
-    let params = serde_json::to_string(&pairs)
-        .map_err(|e| OAuthError::Server(anyhow::anyhow!("pushed request: {e}")))?;
     // A public client's id is no secret: whoever knows it may push. Live requests are bounded
     // per client address for those, as unfinished sign-ins are; a confidential client pushes
     // from its own servers, for all of its users.
-    let ip = peer.map(|ip| ip.to_string());
-    let per_ip = match &ip {
-        Some(ip) if client.is_public() => {
-            Some((ip.as_str(), state.settings().authorize.max_pending_per_ip))
-        }
-        _ => None,
-    };
+    let ip = peer.filter(|_| client.is_public()).map(|ip| ip.to_string());
+    let per_ip = ip
+        .as_deref()
+        .map(|ip| (ip, state.settings().authorize.max_pending_per_ip));
+    let now = state.now();
     let row = PushedRow {
         request_uri_hash: sha256_b64(request_uri.as_bytes()),
         client_id: client.client_id.clone(),
         params,
-        expires_at: state.now() + lifetime,
+        expires_at: now + lifetime,
     };
-    if !state
-        .store()
-        .insert_pushed(&row, state.now(), per_ip)
-        .await?
-    {
+    if !state.store().insert_pushed(&row, now, per_ip).await? {
         return Err(OAuthError::TooManyRequests(
             "too many unused pushed requests from this address".into(),
         ));
@@ -143,12 +139,7 @@ pub async fn resolve(state: &AppState, form: OAuthForm) -> Result<(OAuthForm, bo
         }
         Err(e) => {
             tracing::error!(error = %e, "pushed request lookup failed");
-            return Err(pages::coded_error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again later",
-                "temporarily_unavailable",
-                "The service is temporarily unavailable.",
-            ));
+            return Err(interaction::unavailable());
         }
     };
     match serde_json::from_str::<Vec<(String, String)>>(&params) {
