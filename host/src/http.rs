@@ -7,7 +7,8 @@ pub mod pages;
 
 use crate::oauth::logout::{end_session, sessions};
 use crate::oauth::{
-    authorize, discovery, global_revocation, interaction, introspect, par, revoke, token, userinfo,
+    authorize, clientinfo, discovery, global_revocation, id_generation, interaction, introspect,
+    par, revoke, token, userinfo,
 };
 use crate::server::AppState;
 use axum::Router;
@@ -47,6 +48,10 @@ pub fn app(state: AppState) -> Router {
             "/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
+        .route(
+            "/clientinfo",
+            get(clientinfo::clientinfo).post(clientinfo::clientinfo),
+        )
         .route("/token", post(token::token))
         .route("/par", post(par::par))
         .route("/introspect", post(introspect::introspect))
@@ -62,6 +67,8 @@ pub fn app(state: AppState) -> Router {
         .route("/session_status", get(sessions::session_status))
         .route("/active_session", get(sessions::active_session))
         .route("/revoke_session", post(sessions::revoke_session))
+        .route("/id/{prefix}/{id_type}", get(id_generation::generate))
+        .route("/id/{prefix}/{id_type}/", get(id_generation::generate))
         .route("/health", get(health::health))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

@@ -30,6 +30,10 @@ pub struct Urls {
     pub par: String,
     /// UserInfo endpoint.
     pub userinfo: String,
+    /// Client info endpoint (Janssen's).
+    pub clientinfo: String,
+    /// ID generation endpoint (Janssen's), without its `{prefix}/{type}` path.
+    pub id_generation: String,
     /// Introspection endpoint.
     pub introspection: String,
     /// Revocation endpoint.
@@ -57,6 +61,8 @@ impl Urls {
             token: format!("{issuer}/token"),
             par: format!("{issuer}/par"),
             userinfo: format!("{issuer}/userinfo"),
+            clientinfo: format!("{issuer}/clientinfo"),
+            id_generation: format!("{issuer}/id"),
             introspection: format!("{issuer}/introspect"),
             revocation: format!("{issuer}/revoke"),
             global_token_revocation: format!("{issuer}/global-token-revocation"),

@@ -77,6 +77,20 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
             400,
         ),
         (
+            FeatureFlag::ClientInfo,
+            &["clientinfo_endpoint"],
+            "GET",
+            "/clientinfo",
+            401,
+        ),
+        (
+            FeatureFlag::IdGeneration,
+            &["id_generation_endpoint"],
+            "GET",
+            "/id/@!1111/people",
+            401,
+        ),
+        (
             FeatureFlag::StatusSession,
             &["session_status_endpoint"],
             "GET",

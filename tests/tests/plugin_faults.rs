@@ -252,6 +252,49 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
     Arc::try_unwrap(srv).ok().unwrap().stop().await;
 }
 
+/// Instances are made a few at a time for small plugins (see `engine::batch_for`), but each
+/// serves exactly one call: a plugin counting its calls in a static always counts 1, in a row,
+/// concurrently, and after calls of the same plugin that trapped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_gets_an_instance_no_call_used() {
+    let srv = TestServer::start(Db::Sqlite).await;
+    let counted = srv.cc_client("client_secret_basic", true).await.client;
+    let trapping = srv.cc_client("client_secret_basic", true).await.client;
+    install_fault(srv.plugins_dir(), "count", "count", &counted.client_id, "");
+    assert!(srv.reload_plugins().await.is_empty());
+    let g = grant(&counted.client_id);
+    for _ in 0..40 {
+        let (claims, _) = call(srv.state.hooks(), &counted, &g).await.unwrap();
+        assert_eq!(claims["calls"], 1);
+    }
+    let calls: Vec<_> = (0..32)
+        .map(|_| {
+            let (hooks, client, g) = (srv.state.hooks().clone(), counted.clone(), g.clone());
+            tokio::spawn(async move { call(&hooks, &client, &g).await.unwrap().0 })
+        })
+        .collect();
+    for c in calls {
+        assert_eq!(c.await.unwrap()["calls"], 1);
+    }
+    // The same component under another name, trapping on every call: its failures leave the
+    // counting plugin's instances as they were.
+    install_fault(
+        srv.plugins_dir(),
+        "trapper",
+        "trap",
+        &trapping.client_id,
+        "",
+    );
+    assert!(srv.reload_plugins().await.is_empty());
+    let t = grant(&trapping.client_id);
+    for _ in 0..10 {
+        assert!(call(srv.state.hooks(), &trapping, &t).await.is_err());
+        let (claims, _) = call(srv.state.hooks(), &counted, &g).await.unwrap();
+        assert_eq!(claims["calls"], 1);
+    }
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn wasi_grants_nothing() {
     let srv = TestServer::start(Db::Sqlite).await;

@@ -87,6 +87,14 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
     if features.is_enabled(FeatureFlag::Userinfo) {
         doc["userinfo_endpoint"] = json!(urls.userinfo);
     }
+    if features.is_enabled(FeatureFlag::ClientInfo) {
+        // Janssen's name; not a registered metadata name.
+        doc["clientinfo_endpoint"] = json!(urls.clientinfo);
+    }
+    if features.is_enabled(FeatureFlag::IdGeneration) {
+        // Janssen's name; GET {id_generation_endpoint}/{prefix}/{type}.
+        doc["id_generation_endpoint"] = json!(urls.id_generation);
+    }
     if features.is_enabled(FeatureFlag::Par) {
         doc["pushed_authorization_request_endpoint"] = json!(urls.par);
         doc["require_pushed_authorization_requests"] =

@@ -2,7 +2,7 @@
 //! endpoint and the admin API): validate metadata, generate the id and secret, store.
 
 use crate::clock::UnixTime;
-use crate::crypto::secrets::{MasterKey, random_token, sha256_b64};
+use crate::crypto::secrets::{MasterKey, random_token, random_uuid, sha256_b64};
 use crate::model::{Client, ClientMetadata};
 use crate::store::{ScopeRow, Store, StoreError};
 use serde_json::{Value, json};
@@ -56,7 +56,7 @@ pub async fn register(
     // 256 bits from the CSPRNG; stored as SHA-256 (docs/adr/0003-credential-storage.md).
     let secret = metadata.uses_secret().then(|| random_token(32));
     let client = Client {
-        client_id: new_client_id(),
+        client_id: random_uuid(),
         secret_hash: secret.as_deref().map(|s| sha256_b64(s.as_bytes())),
         secret_sealed: secret
             .as_deref()
@@ -71,21 +71,4 @@ pub async fn register(
         .collect();
     store.insert_client(&client, &scopes, now).await?;
     Ok(Registered { client, secret })
-}
-
-/// A random UUID-shaped client id (version 4 layout).
-fn new_client_id() -> String {
-    let mut b = [0u8; 16];
-    crate::crypto::secrets::fill_random(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }

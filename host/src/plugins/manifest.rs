@@ -121,6 +121,12 @@ impl Limits {
     pub fn copy_budget(&self) -> usize {
         self.max_result_bytes + Self::COPY_OVERHEAD
     }
+
+    /// The timer behind the epoch deadline: it catches time spent outside the guest (twice the
+    /// deadline, plus 100 ms).
+    pub fn hard_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms * 2 + 100)
+    }
 }
 
 /// Hard ceilings for [`Limits`], whatever a manifest asks for.

@@ -442,6 +442,30 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Records a newly generated identifier; `false` when it was issued before (by this or any
+    /// other replica), so the caller draws another.
+    pub async fn insert_generated_id(
+        &self,
+        id: &str,
+        id_type: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let _write = self.write_guard().await;
+        let r = sqlx::query(
+            "INSERT INTO generated_ids (id, id_type, client_id, issued_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(id_type)
+        .bind(client_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from_write)?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Takes a pushed request: it is deleted in the same statement, so a `request_uri` is used
     /// once even when two requests present it at the same time. Returns the client and the
     /// parameters, or `None` if it is unknown, already used or expired at `now`.

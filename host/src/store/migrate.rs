@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/0006_scopes.sql")),
     (7, include_str!("../../migrations/0007_logout.sql")),
     (8, include_str!("../../migrations/0008_par.sql")),
+    (9, include_str!("../../migrations/0009_generated_ids.sql")),
 ];
 
 /// Applies every migration not yet applied.

@@ -3,6 +3,7 @@
 //! versions apart by it).
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU32, Ordering};
 use tessera_plugin_sdk::host;
 use tessera_plugin_sdk::update_token::{Context, Guest, Update};
 
@@ -74,6 +75,16 @@ impl Guest for Faulty {
                     set_claims: Some(format!(
                         "{{\"env\":{env},\"args\":{args},\"root\":\"{root}\",\"passwd\":\"{passwd}\",\"net\":\"{net}\"}}"
                     )),
+                    remove_claims: vec![],
+                    lifetime: None,
+                })
+            }
+            // Counts the calls this instance has served: a fresh instance per call says 1.
+            "count" => {
+                static CALLS: AtomicU32 = AtomicU32::new(0);
+                let n = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+                Ok(Update {
+                    set_claims: Some(format!("{{\"calls\":{n}}}")),
                     remove_claims: vec![],
                     lifetime: None,
                 })
