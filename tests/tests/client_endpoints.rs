@@ -26,19 +26,23 @@ async fn described_client(srv: &TestServer) -> tessera::oauth::registration::Reg
     .await
 }
 
+/// GET /clientinfo with `token` as a bearer token.
+async fn clientinfo(srv: &TestServer, token: &str) -> reqwest::Response {
+    srv.http
+        .get(srv.url("/clientinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn clientinfo_returns_the_tokens_client_public_attributes(db: Db) {
     let srv = TestServer::start(db).await;
     let reg = described_client(&srv).await;
     let at = srv.access_token(&reg).await;
 
     // Header (GET and POST) and form body (RFC 6750 §2.1, §2.2) give the same answer.
-    let by_get = srv
-        .http
-        .get(srv.url("/clientinfo"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let by_get = clientinfo(&srv, &at).await;
     assert_eq!(by_get.status(), 200);
     assert_eq!(by_get.headers()["cache-control"], "no-store");
     let info: Value = by_get.json().await.unwrap();
@@ -86,13 +90,8 @@ async fn clientinfo_returns_the_tokens_client_public_attributes(db: Db) {
 
     // A client without the optional attributes gets them left out, not nulls.
     let bare = srv.cc_client("client_secret_basic", false).await;
-    let info: Value = srv
-        .http
-        .get(srv.url("/clientinfo"))
-        .bearer_auth(srv.access_token(&bare).await)
-        .send()
+    let info: Value = clientinfo(&srv, &srv.access_token(&bare).await)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -111,13 +110,7 @@ async fn clientinfo_refuses_bad_tokens_as_rfc6750_says(db: Db) {
     assert_eq!(r.status(), 401);
     assert_eq!(challenge(&r), "Bearer realm=\"tessera\"");
     // Unknown token.
-    let r = srv
-        .http
-        .get(srv.url("/clientinfo"))
-        .bearer_auth("not-a-token")
-        .send()
-        .await
-        .unwrap();
+    let r = clientinfo(&srv, "not-a-token").await;
     assert_eq!(r.status(), 401);
     assert!(challenge(&r).contains("error=\"invalid_token\""));
     // The token twice (header and body).
@@ -159,25 +152,13 @@ async fn clientinfo_refuses_bad_tokens_as_rfc6750_says(db: Db) {
         )
         .await;
     assert_eq!(r.status(), 200);
-    let r = srv
-        .http
-        .get(srv.url("/clientinfo"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = clientinfo(&srv, &at).await;
     assert_eq!(r.status(), 401);
     assert!(challenge(&r).contains("error=\"invalid_token\""));
     // An expired one.
     let at = srv.access_token(&reg).await;
     srv.clock.advance(24 * 3600);
-    let r = srv
-        .http
-        .get(srv.url("/clientinfo"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
+    let r = clientinfo(&srv, &at).await;
     assert_eq!(r.status(), 401);
     srv.stop().await;
 }
