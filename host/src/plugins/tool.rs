@@ -26,7 +26,13 @@ pub async fn check(wasm: &Path, cache: Option<&CompiledCache>) -> Result<Inspect
         &sha,
         None,
         identity,
-        Limits::default(),
+        // Without a manifest there is no deadline to hold it to: the check is that it
+        // instantiates at all (a CPython component on a busy machine took over the 50 ms
+        // default, which its manifest raises). `plugin test --manifest` applies real limits.
+        Limits {
+            timeout_ms: super::manifest::MAX_TIMEOUT_MS,
+            ..Limits::default()
+        },
         cache,
     )
     .await
