@@ -623,11 +623,11 @@ pub struct Called<R> {
 }
 
 impl Prepared {
+    /// A store to instantiate in; the call's clock is set by [`Prepared::fresh`].
     fn store(
         &self,
         identity: Arc<PluginIdentity>,
         limits: Limits,
-        now: i64,
         deadline: Instant,
     ) -> Store<CallState> {
         let engine = self.pre.engine();
@@ -635,7 +635,7 @@ impl Prepared {
             engine,
             CallState {
                 identity,
-                now,
+                now: 0,
                 deadline,
                 limiter: Limiter {
                     memory_cap: (limits.memory_mib as usize) << 20,
@@ -726,7 +726,7 @@ impl Prepared {
         deadline: Instant,
         slot: Option<tokio::sync::SemaphorePermit<'static>>,
     ) -> Result<Fresh, String> {
-        let mut store = self.store(identity, limits, 0, deadline);
+        let mut store = self.store(identity, limits, deadline);
         let instance = match tokio::time::timeout(
             limits.hard_timeout(),
             self.pre.instantiate_async(&mut store),
