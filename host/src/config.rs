@@ -98,6 +98,8 @@ pub struct Settings {
     pub scopes: ScopeSettings,
     /// Logout: the end-session endpoint and front- and back-channel logout (seed 003).
     pub logout: LogoutSettings,
+    /// Dynamic client registration (RFC 7591, RFC 7592).
+    pub registration: RegistrationSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
@@ -381,6 +383,44 @@ impl Default for LogoutSettings {
     }
 }
 
+/// Dynamic client registration (`[registration]`, flag REGISTRATION): who may register, and
+/// what a client registering itself may ask for. What only an administrator may set (trusted,
+/// plugins, token lifetimes, ...) is refused by name; see `oauth::registration::policy`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistrationSettings {
+    /// Anyone may register (RFC 7591 §3 open registration). Off: a registration request needs an
+    /// initial access token, an access token of this server carrying
+    /// `initial_access_token_scope` (Janssen `dcrAuthorizationWithClientCredentials`).
+    pub open: bool,
+    /// The scope an initial access token must carry.
+    pub initial_access_token_scope: String,
+    /// Grant types a dynamically registered client may declare (Janssen
+    /// `dynamicGrantTypeDefault`); a subset of the implemented ones.
+    pub allowed_grant_types: Vec<String>,
+    /// Seconds a dynamically registered client lives before it stops working; 0 = no end
+    /// (Janssen `dynamicRegistrationExpirationTime`).
+    pub client_lifetime: i64,
+    /// Accept `http://` `sector_identifier_uri` values (development only; https otherwise).
+    pub allow_http_sector_identifier_uri: bool,
+}
+
+impl Default for RegistrationSettings {
+    fn default() -> Self {
+        Self {
+            open: false,
+            initial_access_token_scope: "dynamic_registration".into(),
+            allowed_grant_types: vec![
+                "authorization_code".into(),
+                "refresh_token".into(),
+                "client_credentials".into(),
+            ],
+            client_lifetime: 0,
+            allow_http_sector_identifier_uri: false,
+        }
+    }
+}
+
 /// Who may introspect, and the response's shape (Janssen's introspection properties).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -439,6 +479,7 @@ impl Default for Settings {
             introspection: IntrospectionSettings::default(),
             scopes: ScopeSettings::default(),
             logout: LogoutSettings::default(),
+            registration: RegistrationSettings::default(),
             plugins_dir: PathBuf::from("data/plugins"),
             plugins: PluginSettings::default(),
         }
@@ -720,7 +761,33 @@ impl Settings {
         self.validate_browser_flows()?;
         self.validate_bounds()?;
         self.validate_logout()?;
+        self.validate_registration()?;
         self.validate_plugins()
+    }
+
+    fn validate_registration(&self) -> Result<(), ConfigError> {
+        let r = &self.registration;
+        if !crate::model::scope::is_valid_scope_token(&r.initial_access_token_scope) {
+            return Err(ConfigError::new(
+                "registration.initial_access_token_scope",
+                "must be one scope value",
+            ));
+        }
+        for g in &r.allowed_grant_types {
+            if !crate::model::client::IMPLEMENTED_GRANT_TYPES.contains(&g.as_str()) {
+                return Err(ConfigError::new(
+                    "registration.allowed_grant_types",
+                    format!("{g:?} is not a grant type this server implements"),
+                ));
+            }
+        }
+        if r.client_lifetime < 0 {
+            return Err(ConfigError::new(
+                "registration.client_lifetime",
+                "must not be negative",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_bounds(&self) -> Result<(), ConfigError> {

@@ -8,7 +8,7 @@ pub mod pages;
 use crate::oauth::logout::{end_session, sessions};
 use crate::oauth::{
     authorize, clientinfo, discovery, global_revocation, id_generation, interaction, introspect,
-    par, revoke, token, userinfo,
+    par, registration, revoke, token, userinfo,
 };
 use crate::server::AppState;
 use axum::Router;
@@ -54,6 +54,13 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/token", post(token::token))
         .route("/par", post(par::par))
+        .route("/register", post(registration::endpoint::register))
+        .route(
+            "/register/{client_id}",
+            get(registration::endpoint::read)
+                .put(registration::endpoint::replace)
+                .delete(registration::endpoint::delete),
+        )
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))
         .route(

@@ -28,6 +28,9 @@ pub struct Urls {
     pub token: String,
     /// Pushed authorization request endpoint (RFC 9126).
     pub par: String,
+    /// Client registration endpoint (RFC 7591); `{registration}/{client_id}` is a client's
+    /// configuration endpoint (RFC 7592).
+    pub registration: String,
     /// UserInfo endpoint.
     pub userinfo: String,
     /// Client info endpoint (Janssen's).
@@ -60,6 +63,7 @@ impl Urls {
             authorization: format!("{issuer}/authorize"),
             token: format!("{issuer}/token"),
             par: format!("{issuer}/par"),
+            registration: format!("{issuer}/register"),
             userinfo: format!("{issuer}/userinfo"),
             clientinfo: format!("{issuer}/clientinfo"),
             id_generation: format!("{issuer}/id"),

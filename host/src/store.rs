@@ -4,6 +4,7 @@
 mod batch;
 mod browser;
 mod migrate;
+mod registration;
 
 pub use browser::{CodeRow, ConsentRow, PendingRow, PushedRow, SessionRow};
 
@@ -194,6 +195,18 @@ impl Store {
         new_scopes: &[ScopeRow],
         now: UnixTime,
     ) -> StoreResult<()> {
+        self.insert_client_row(c, new_scopes, None, now).await
+    }
+
+    /// [`insert_client`](Self::insert_client), with the hash of the registration access token of
+    /// a dynamically registered client (RFC 7592).
+    async fn insert_client_row(
+        &self,
+        c: &Client,
+        new_scopes: &[ScopeRow],
+        registration_token_hash: Option<&str>,
+        now: UnixTime,
+    ) -> StoreResult<()> {
         let metadata =
             serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let _write = self.write_guard().await;
@@ -202,13 +215,14 @@ impl Store {
             insert_scope_if_absent(&mut tx, s, now).await?;
         }
         sqlx::query(
-            "INSERT INTO clients (client_id, secret_hash, secret_sealed, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+            "INSERT INTO clients (client_id, secret_hash, secret_sealed, metadata, created_at, updated_at, registration_token_hash) VALUES ($1, $2, $3, $4, $5, $5, $6)",
         )
         .bind(&c.client_id)
         .bind(c.secret_hash.as_deref())
         .bind(c.secret_sealed.as_deref())
         .bind(metadata)
         .bind(c.created_at)
+        .bind(registration_token_hash)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;

@@ -1,7 +1,8 @@
 // The authorization code flow as a web app runs it: npm openid-client (strict, with
 // enableNonRepudiationChecks) as the relying party and headless Debian Chromium, driven by
 // playwright-core, signing a user in through Tessera's real login and consent pages.
-// A pushed authorization request (RFC 9126) signs in again. The last test logs the session
+// A pushed authorization request (RFC 9126) signs in again, and so does a client registered
+// with dynamicClientRegistration (RFC 7591). The last test logs the session
 // out (RP-initiated, front- and back-channel logout).
 // Started by tests/tests/e2e_browser.rs, which passes the server, client and user in TESSERA_E2E.
 import { test, before, after } from 'node:test';
@@ -183,6 +184,39 @@ test('a custom scope and a dynamic scope (Rust plugin) release their claims in u
   assert.equal(info.badge_no, env.badge_no);
   assert.deepEqual(info.memberOf, env.member_of);
   assert.deepEqual(Object.keys(info).sort(), ['badge_no', 'memberOf', 'sub']);
+});
+
+test('dynamic client registration (RFC 7591) with openid-client, the new client signs the user in; RFC 7592 read and delete', async () => {
+  const cfg = await client.dynamicClientRegistration(
+    new URL(env.issuer),
+    { redirect_uris: [REDIRECT], client_name: 'Registered by openid-client' },
+    undefined, // openid-client's default client authentication for the secret it receives
+    { initialAccessToken: env.initial_access_token, execute: [client.allowInsecureRequests] },
+  );
+  const meta = cfg.clientMetadata();
+  assert.equal(typeof meta.client_secret, 'string');
+  assert.equal(meta.client_secret_expires_at, 0);
+  assert.equal(meta.registration_client_uri, `${env.issuer}/register/${meta.client_id}`);
+  client.enableNonRepudiationChecks(cfg);
+  // The browser's session is reused; the new client needs the user's consent.
+  const { url, checks } = await startAuthorization(cfg);
+  const callback = await browse(url, { login: false });
+  const tokens = await client.authorizationCodeGrant(cfg, callback, checks);
+  assert.equal(tokens.claims().sub, env.sub);
+  assert.equal(tokens.claims().aud, meta.client_id);
+  const info = await client.fetchUserInfo(cfg, tokens.access_token, tokens.claims().sub);
+  assert.equal(info.email, env.email);
+
+  const auth = { authorization: `Bearer ${meta.registration_access_token}` };
+  const read = await fetch(meta.registration_client_uri, { headers: auth });
+  assert.equal(read.status, 200);
+  assert.equal((await read.json()).client_name, 'Registered by openid-client');
+  const gone = await fetch(meta.registration_client_uri, { method: 'DELETE', headers: auth });
+  assert.equal(gone.status, 204);
+  // Deleting the client revoked what it held.
+  await assertInactive(tokens.access_token);
+  await assertInactive(tokens.refresh_token);
+  assert.equal((await fetch(meta.registration_client_uri, { headers: auth })).status, 401);
 });
 
 /** An RP's configuration from discovery, as a new user writes it (defaults, Basic auth). */

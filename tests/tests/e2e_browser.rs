@@ -2,7 +2,8 @@
 //! by npm `playwright-core` through the real login and consent pages
 //! (`tests/e2e/browser.test.mjs`), including a custom and a dynamic scope (Rust plugin) whose
 //! claims the RP reads from userinfo and the validated ID token, a pushed authorization request
-//! (`buildAuthorizationUrlWithPAR`), and RP-initiated logout (URL
+//! (`buildAuthorizationUrlWithPAR`), a client registered with `dynamicClientRegistration` (RFC
+//! 7591) signing the user in, then read and deleted (RFC 7592), and RP-initiated logout (URL
 //! from openid-client's `buildEndSessionUrl`) that loads a front-channel RP's iframe, delivers a
 //! logout token to a back-channel RP (verified with `jose`), and ends at the post-logout
 //! redirect with `state`. Installs what it needs: the pinned npm packages (`npm ci`) and
@@ -77,8 +78,14 @@ async fn openid_client_and_chromium_sign_a_user_in() {
             "backchannel_logout_session_required": true,
         }))
         .await;
+    // An initial access token for openid-client's dynamicClientRegistration.
+    let registrar = srv
+        .client(json!({"grant_types": ["client_credentials"], "scope": "dynamic_registration"}))
+        .await;
+    let initial_access_token = srv.access_token(&registrar).await;
     let env = json!({
         "issuer": srv.base,
+        "initial_access_token": initial_access_token,
         "redirect_uri": redirect_uri,
         "client_id": reg.client.client_id,
         "client_secret": reg.secret,
@@ -98,6 +105,6 @@ async fn openid_client_and_chromium_sign_a_user_in() {
             "back_seen": back.url("/seen"),
         },
     });
-    e2e::run_node("browser.test.mjs", &env, 5).await;
+    e2e::run_node("browser.test.mjs", &env, 6).await;
     srv.stop().await;
 }

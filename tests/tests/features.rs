@@ -77,6 +77,13 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
             400,
         ),
         (
+            FeatureFlag::Registration,
+            &["registration_endpoint"],
+            "POST",
+            "/register",
+            401,
+        ),
+        (
             FeatureFlag::ClientInfo,
             &["clientinfo_endpoint"],
             "GET",
@@ -198,7 +205,11 @@ async fn discovery_flag_and_document_contents() {
             doc["pushed_authorization_request_endpoint"],
             srv.url("/par")
         );
-        for absent in ["registration_endpoint", "device_authorization_endpoint"] {
+        assert_eq!(doc["registration_endpoint"], srv.url("/register"));
+        for absent in [
+            "device_authorization_endpoint",
+            "dpop_signing_alg_values_supported",
+        ] {
             assert!(doc.get(absent).is_none(), "{absent}");
         }
     }

@@ -28,6 +28,10 @@ pub const GRANT_TYPES: &[&str] = &[
     "urn:ietf:params:oauth:grant-type:uma-ticket",
 ];
 
+/// Grant types the token endpoint implements (discovery's `grant_types_supported`).
+pub const IMPLEMENTED_GRANT_TYPES: &[&str] =
+    &["authorization_code", "refresh_token", "client_credentials"];
+
 /// A registered client.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -469,7 +473,8 @@ impl ClientMetadata {
         }
         if let Some(uri) = &self.sector_identifier_uri {
             let u = url::Url::parse(uri).map_err(|e| format!("sector_identifier_uri: {e}"))?;
-            if u.scheme() != "https" || u.host_str().is_none() {
+            // Dynamic registration fetches it and requires https (see `oauth::registration`).
+            if !matches!(u.scheme(), "https" | "http") || u.host_str().is_none() {
                 return Err("sector_identifier_uri: must be an https URL".into());
             }
         } else if self.subject_type == "pairwise" {

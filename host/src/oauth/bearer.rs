@@ -160,3 +160,18 @@ pub async fn client_of(
         .filter(|c| c.is_usable(state.now()))
         .ok_or(BearerError::InvalidToken("the access token is invalid"))
 }
+
+/// The record and client of an active access token that carries `scope`: the caller of an
+/// endpoint that needs that scope (`insufficient_scope` without it).
+pub async fn scoped_caller(
+    state: &AppState,
+    token: &str,
+    scope: &str,
+) -> Result<(TokenRecord, crate::model::Client), BearerError> {
+    let record = active_access_token(state, token).await?;
+    if !crate::model::scope::contains(&record.scope, scope) {
+        return Err(BearerError::InsufficientScope(scope.to_string().into()));
+    }
+    let client = client_of(state, &record).await?;
+    Ok((record, client))
+}

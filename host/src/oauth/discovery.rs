@@ -3,17 +3,13 @@
 
 use crate::config::FeatureFlag;
 use crate::crypto::jwt::{ASYMMETRIC_ALGS, HMAC_ALGS};
-use crate::model::client::AUTH_METHODS;
+use crate::model::client::{AUTH_METHODS, IMPLEMENTED_GRANT_TYPES};
 use crate::oauth::OAuthError;
 use crate::oauth::redirect::ResponseMode;
 use crate::server::AppState;
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
-
-/// Grant types the token endpoint implements.
-pub const GRANT_TYPES_SUPPORTED: &[&str] =
-    &["authorization_code", "refresh_token", "client_credentials"];
 
 /// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
 pub async fn metadata(State(state): State<AppState>) -> Result<Json<Value>, OAuthError> {
@@ -60,7 +56,7 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
         "authorization_endpoint": urls.authorization,
         "token_endpoint": urls.token,
         "jwks_uri": urls.jwks,
-        "grant_types_supported": GRANT_TYPES_SUPPORTED,
+        "grant_types_supported": IMPLEMENTED_GRANT_TYPES,
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": auth_signing,
         // Spontaneous scopes are one client's values (a transaction id, ...), not the server's.
@@ -94,6 +90,9 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
     if features.is_enabled(FeatureFlag::IdGeneration) {
         // Janssen's name; GET {id_generation_endpoint}/{prefix}/{type}.
         doc["id_generation_endpoint"] = json!(urls.id_generation);
+    }
+    if features.is_enabled(FeatureFlag::Registration) {
+        doc["registration_endpoint"] = json!(urls.registration);
     }
     if features.is_enabled(FeatureFlag::Par) {
         doc["pushed_authorization_request_endpoint"] = json!(urls.par);

@@ -132,21 +132,33 @@ impl FromRequest<AppState> for OAuthForm {
                 "content type must be application/x-www-form-urlencoded",
             ));
         }
-        let limit = state.settings().http.max_body_bytes;
-        let body = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|e| {
-                if std::error::Error::source(&e)
-                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                    || e.to_string().contains("length limit")
-                {
-                    OAuthError::PayloadTooLarge
-                } else {
-                    OAuthError::invalid_request("could not read the request body")
-                }
-            })?;
-        OAuthForm::parse(&body)
+        OAuthForm::parse(&read_body(req, state).await?)
     }
+}
+
+/// Whether the request says its body is JSON (`application/json`, any parameters).
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"))
+}
+
+/// The request body, at most `http.max_body_bytes` of it (`PayloadTooLarge` beyond).
+pub async fn read_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, OAuthError> {
+    let limit = state.settings().http.max_body_bytes;
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| {
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit")
+            {
+                OAuthError::PayloadTooLarge
+            } else {
+                OAuthError::invalid_request("could not read the request body")
+            }
+        })
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::oauth::{OAuthError, token::no_store};
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -47,11 +47,7 @@ pub async fn global_token_revocation(
 ) -> Result<Response, BearerError> {
     state.require(FeatureFlag::RevokeToken)?;
     let client = caller(&state, &headers).await?;
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"));
-    if !is_json {
+    if !crate::oauth::form::is_json(&headers) {
         return Err(OAuthError::invalid_request("the body must be application/json").into());
     }
     let request: RevocationRequest = serde_json::from_slice(&body).map_err(|_| {
@@ -81,13 +77,8 @@ pub async fn global_token_revocation(
 /// client allowed the scope.
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Client, BearerError> {
     if let Some(token) = bearer::from_header(headers)? {
-        let record = bearer::active_access_token(state, &token).await?;
-        if !crate::model::scope::contains(&record.scope, GLOBAL_TOKEN_REVOCATION) {
-            return Err(BearerError::InsufficientScope(
-                GLOBAL_TOKEN_REVOCATION.into(),
-            ));
-        }
-        return bearer::client_of(state, &record).await;
+        let (_, client) = bearer::scoped_caller(state, &token, GLOBAL_TOKEN_REVOCATION).await?;
+        return Ok(client);
     }
     let client = client_auth::authenticate(
         state,

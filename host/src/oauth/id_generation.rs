@@ -49,11 +49,7 @@ pub async fn generate(
 ) -> Result<Response, BearerError> {
     state.require(FeatureFlag::IdGeneration)?;
     let token = bearer::from_header(&headers)?.ok_or(BearerError::Missing)?;
-    let record = bearer::active_access_token(&state, &token).await?;
-    if !crate::model::scope::contains(&record.scope, ID_GENERATION_SCOPE) {
-        return Err(BearerError::InsufficientScope(ID_GENERATION_SCOPE.into()));
-    }
-    let client = bearer::client_of(&state, &record).await?;
+    let (_, client) = bearer::scoped_caller(&state, &token, ID_GENERATION_SCOPE).await?;
     let code = TYPES
         .iter()
         .find(|(name, _)| *name == id_type)

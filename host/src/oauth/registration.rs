@@ -1,5 +1,10 @@
-//! Client registration core shared by `tessera client create` (and later the RFC 7591
-//! endpoint and the admin API): validate metadata, generate the id and secret, store.
+//! Client registration: the core shared by `tessera client create` and the RFC 7591 endpoint
+//! (validate metadata, generate the id and secret, store), the registration and client
+//! configuration endpoints (`endpoint`, RFC 7591 and RFC 7592), and what a client registering
+//! itself may ask for (`policy`).
+
+pub mod endpoint;
+pub mod policy;
 
 use crate::clock::UnixTime;
 use crate::crypto::secrets::{MasterKey, random_token, random_uuid, sha256_b64};
@@ -13,9 +18,23 @@ pub enum RegistrationError {
     /// RFC 7591 `invalid_client_metadata`.
     #[error("invalid_client_metadata: {0}")]
     InvalidMetadata(String),
+    /// RFC 7591 `invalid_redirect_uri`.
+    #[error("invalid_redirect_uri: {0}")]
+    InvalidRedirectUri(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl RegistrationError {
+    /// A message of [`ClientMetadata::validate`]: about the redirect URIs or the rest.
+    pub fn from_validation(message: String) -> Self {
+        if message.starts_with("redirect_uris") {
+            RegistrationError::InvalidRedirectUri(message)
+        } else {
+            RegistrationError::InvalidMetadata(message)
+        }
+    }
 }
 
 /// A stored client and, once, its plain secret.
@@ -53,22 +72,38 @@ pub async fn register(
     metadata
         .validate()
         .map_err(RegistrationError::InvalidMetadata)?;
-    // 256 bits from the CSPRNG; stored as SHA-256 (docs/adr/0003-credential-storage.md).
-    let secret = metadata.uses_secret().then(|| random_token(32));
-    let client = Client {
-        client_id: random_uuid(),
-        secret_hash: secret.as_deref().map(|s| sha256_b64(s.as_bytes())),
-        secret_sealed: secret
-            .as_deref()
-            .filter(|_| metadata.token_endpoint_auth_method == "client_secret_jwt")
-            .map(|s| master.seal(s.as_bytes())),
-        metadata,
-        created_at: now,
-    };
-    let scopes: Vec<ScopeRow> = client
+    let reg = new_client(master, metadata, now);
+    let scopes: Vec<ScopeRow> = reg
+        .client
         .scopes()
         .map(|scope| ScopeRow::new(scope, "oauth"))
         .collect();
-    store.insert_client(&client, &scopes, now).await?;
-    Ok(Registered { client, secret })
+    store.insert_client(&reg.client, &scopes, now).await?;
+    Ok(reg)
+}
+
+/// A new client (not stored yet) with a fresh id and, when its auth method needs one, a secret.
+fn new_client(master: &MasterKey, metadata: ClientMetadata, now: UnixTime) -> Registered {
+    let mut client = Client {
+        client_id: random_uuid(),
+        secret_hash: None,
+        secret_sealed: None,
+        metadata,
+        created_at: now,
+    };
+    let secret = set_new_secret(&mut client, master);
+    Registered { client, secret }
+}
+
+/// Gives `client` a new secret if its auth method uses one (none otherwise) and returns it.
+/// 256 bits from the CSPRNG; stored as SHA-256 (docs/adr/0003-credential-storage.md), and sealed
+/// too for `client_secret_jwt`, whose HMAC needs the secret itself.
+fn set_new_secret(client: &mut Client, master: &MasterKey) -> Option<String> {
+    let secret = client.metadata.uses_secret().then(|| random_token(32));
+    client.secret_hash = secret.as_deref().map(|s| sha256_b64(s.as_bytes()));
+    client.secret_sealed = secret
+        .as_deref()
+        .filter(|_| client.metadata.token_endpoint_auth_method == "client_secret_jwt")
+        .map(|s| master.seal(s.as_bytes()));
+    secret
 }

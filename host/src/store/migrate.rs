@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/0007_logout.sql")),
     (8, include_str!("../../migrations/0008_par.sql")),
     (9, include_str!("../../migrations/0009_generated_ids.sql")),
+    (10, include_str!("../../migrations/0010_registration.sql")),
 ];
 
 /// Applies every migration not yet applied.
