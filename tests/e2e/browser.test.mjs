@@ -189,7 +189,11 @@ test('a custom scope and a dynamic scope (Rust plugin) release their claims in u
 test('dynamic client registration (RFC 7591) with openid-client, the new client signs the user in; RFC 7592 read and delete', async () => {
   const cfg = await client.dynamicClientRegistration(
     new URL(env.issuer),
-    { redirect_uris: [REDIRECT], client_name: 'Registered by openid-client' },
+    {
+      redirect_uris: [REDIRECT],
+      client_name: 'Registered by openid-client',
+      grant_types: ['authorization_code', 'refresh_token'],
+    },
     undefined, // openid-client's default client authentication for the secret it receives
     { initialAccessToken: env.initial_access_token, execute: [client.allowInsecureRequests] },
   );
