@@ -100,6 +100,8 @@ pub struct Settings {
     pub logout: LogoutSettings,
     /// Dynamic client registration (RFC 7591, RFC 7592).
     pub registration: RegistrationSettings,
+    /// DPoP proofs of possession (RFC 9449).
+    pub dpop: DpopSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
@@ -421,6 +423,35 @@ impl Default for RegistrationSettings {
     }
 }
 
+/// DPoP (`[dpop]`, RFC 9449; Janssen's `dpop*` properties): sender-constrained tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DpopSettings {
+    /// JWS algorithms accepted on proofs (Janssen `dpopSigningAlgValuesSupported`); empty: DPoP
+    /// is off (proofs are ignored, tokens are Bearer).
+    pub signing_alg_values_supported: Vec<String>,
+    /// How far a proof's `iat` may be from now, in seconds (Janssen `dpopTimeframe`).
+    pub timeframe: i64,
+    /// Proofs must carry a nonce this server issued (`use_dpop_nonce`, RFC 9449 §8; Janssen
+    /// `dpopUseNonce`).
+    pub use_nonce: bool,
+    /// How long an issued nonce is accepted, in seconds (Janssen `dpopNonceCacheTime`).
+    pub nonce_lifetime: i64,
+}
+
+impl Default for DpopSettings {
+    fn default() -> Self {
+        Self {
+            signing_alg_values_supported: ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
+                .map(String::from)
+                .to_vec(),
+            timeframe: 60,
+            use_nonce: false,
+            nonce_lifetime: 300,
+        }
+    }
+}
+
 /// Who may introspect, and the response's shape (Janssen's introspection properties).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -480,6 +511,7 @@ impl Default for Settings {
             scopes: ScopeSettings::default(),
             logout: LogoutSettings::default(),
             registration: RegistrationSettings::default(),
+            dpop: DpopSettings::default(),
             plugins_dir: PathBuf::from("data/plugins"),
             plugins: PluginSettings::default(),
         }
@@ -762,7 +794,29 @@ impl Settings {
         self.validate_bounds()?;
         self.validate_logout()?;
         self.validate_registration()?;
+        self.validate_dpop()?;
         self.validate_plugins()
+    }
+
+    fn validate_dpop(&self) -> Result<(), ConfigError> {
+        let d = &self.dpop;
+        for a in &d.signing_alg_values_supported {
+            if !crate::crypto::jwt::ASYMMETRIC_ALGS.contains(&a.as_str()) {
+                return Err(ConfigError::new(
+                    "dpop.signing_alg_values_supported",
+                    format!("{a:?} is not an asymmetric JWS algorithm this server verifies"),
+                ));
+            }
+        }
+        for (key, v) in [
+            ("dpop.timeframe", d.timeframe),
+            ("dpop.nonce_lifetime", d.nonce_lifetime),
+        ] {
+            if v <= 0 {
+                return Err(ConfigError::new(key, "must be positive"));
+            }
+        }
+        Ok(())
     }
 
     fn validate_registration(&self) -> Result<(), ConfigError> {

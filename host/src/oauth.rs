@@ -9,6 +9,7 @@ pub mod client_auth;
 pub mod client_credentials;
 pub mod clientinfo;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod form;
 pub mod global_revocation;

@@ -346,7 +346,7 @@ impl Store {
     pub async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
         let row = sqlx::query(
             "SELECT t.token_hash, t.grant_id, t.kind, t.format, t.jti, t.client_id, t.subject, t.scope, t.audience, \
-             t.issued_at, t.expires_at, t.consumed_at, t.claims, COALESCE(g.revoked_at, t.revoked_at) AS revoked_at FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = $1",
+             t.issued_at, t.expires_at, t.consumed_at, t.claims, t.jkt, COALESCE(g.revoked_at, t.revoked_at) AS revoked_at FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -613,6 +613,7 @@ fn token_from_row(r: &AnyRow) -> StoreResult<TokenRecord> {
         revoked_at: r.try_get("revoked_at")?,
         consumed_at: r.try_get("consumed_at")?,
         claims: r.try_get("claims")?,
+        jkt: r.try_get("jkt")?,
     })
 }
 

@@ -2,14 +2,14 @@
 // enableNonRepudiationChecks) as the relying party and headless Debian Chromium, driven by
 // playwright-core, signing a user in through Tessera's real login and consent pages.
 // A pushed authorization request (RFC 9126) signs in again, and so does a client registered
-// with dynamicClientRegistration (RFC 7591). The last test logs the session
+// with dynamicClientRegistration (RFC 7591), and one more binds its tokens to a DPoP key. The last test logs the session
 // out (RP-initiated, front- and back-channel logout).
 // Started by tests/tests/e2e_browser.rs, which passes the server, client and user in TESSERA_E2E.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { calculateJwkThumbprint, createRemoteJWKSet, exportJWK, jwtVerify } from 'jose';
 
 const env = JSON.parse(process.env.TESSERA_E2E);
 const REDIRECT = env.redirect_uri; // a callback page the test serves on loopback
@@ -184,6 +184,25 @@ test('a custom scope and a dynamic scope (Rust plugin) release their claims in u
   assert.equal(info.badge_no, env.badge_no);
   assert.deepEqual(info.memberOf, env.member_of);
   assert.deepEqual(Object.keys(info).sort(), ['badge_no', 'memberOf', 'sub']);
+});
+
+test('DPoP (RFC 9449): a code flow with tokens bound to a key of openid-client, userinfo with the DPoP scheme, the token useless as a bearer token', async () => {
+  const keyPair = await client.randomDPoPKeyPair('ES256');
+  const DPoP = client.getDPoPHandle(config, keyPair);
+  const { url, checks } = await startAuthorization();
+  const callback = await browse(url, { login: false, consent: false });
+  const tokens = await client.authorizationCodeGrant(config, callback, checks, undefined, { DPoP });
+  assert.equal(tokens.token_type, 'dpop');
+  const info = await client.fetchUserInfo(config, tokens.access_token, tokens.claims().sub, { DPoP });
+  assert.equal(info.email, env.email);
+  const stolen = await fetch(config.serverMetadata().userinfo_endpoint, {
+    headers: { authorization: `Bearer ${tokens.access_token}` },
+  });
+  assert.equal(stolen.status, 401);
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP });
+  assert.equal(refreshed.token_type, 'dpop');
+  const introspected = await client.tokenIntrospection(config, refreshed.access_token);
+  assert.equal(introspected.cnf.jkt, await calculateJwkThumbprint(await exportJWK(keyPair.publicKey), 'sha256'));
 });
 
 test('dynamic client registration (RFC 7591) with openid-client, the new client signs the user in; RFC 7592 read and delete', async () => {

@@ -1,7 +1,8 @@
 // A strict, real relying-party library (openid-client, with jose) against a running Tessera:
 // discovery, client_credentials with client_secret_basic, client_secret_post and
 // private_key_jwt, introspection, revocation -> inactive (grant-wide: the refresh token of a
-// revoked access token too), RFC 9701 signed introspection responses, and the JWT access token
+// revoked access token too), RFC 9701 signed introspection responses, a DPoP-bound
+// client_credentials token (RFC 9449), and the JWT access token
 // verified against /jwks with typ at+jwt. Started by tests/tests/e2e_openid_client.rs, which passes the
 // server and its clients in TESSERA_E2E.
 import { test } from 'node:test';
@@ -76,6 +77,22 @@ for (const [name, auth] of [
     assert.equal((await client.tokenIntrospection(config, again.access_token)).active, true);
   });
 }
+
+test('DPoP (RFC 9449): a client_credentials token bound to a key of openid-client, cnf.jkt in the JWT and in introspection', async () => {
+  const config = await configFor(env.basic, client.ClientSecretBasic(env.basic.client_secret));
+  assert.ok(config.serverMetadata().dpop_signing_alg_values_supported.includes('ES256'));
+  const keyPair = await client.randomDPoPKeyPair('ES256');
+  const DPoP = client.getDPoPHandle(config, keyPair);
+  const tokens = await client.clientCredentialsGrant(config, { scope: 'api.read' }, { DPoP });
+  assert.equal(tokens.token_type, 'dpop');
+  const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(keyPair.publicKey), 'sha256');
+  const claims = await verifyAccessToken(config, tokens.access_token, env.basic.client_id);
+  assert.equal(claims.cnf.jkt, jkt);
+  const active = await client.tokenIntrospection(config, tokens.access_token);
+  assert.equal(active.active, true);
+  assert.equal(active.token_type, 'DPoP');
+  assert.equal(active.cnf.jkt, jkt);
+});
 
 test("openid-client's defaults: a bare secret (client_secret_post) for a client_secret_basic client", async () => {
   // What a new user writes: no clientAuthentication, so openid-client v6 sends the secret in the

@@ -402,6 +402,77 @@ impl EcKey {
     }
 }
 
+/// What a DPoP proof (RFC 9449 §4.2) says; `Default` gives a fresh `jti` and no `ath`/`nonce`.
+#[derive(Debug, Clone)]
+pub struct ProofClaims<'a> {
+    /// `htm`.
+    pub htm: &'a str,
+    /// `htu`.
+    pub htu: String,
+    /// `iat`.
+    pub iat: i64,
+    /// The access token whose hash is `ath`.
+    pub access_token: Option<&'a str>,
+    /// `nonce`.
+    pub nonce: Option<&'a str>,
+    /// `jti`.
+    pub jti: String,
+}
+
+impl<'a> ProofClaims<'a> {
+    /// A proof for `htm` `htu` at `iat`.
+    pub fn new(htm: &'a str, htu: String, iat: i64) -> Self {
+        Self {
+            htm,
+            htu,
+            iat,
+            access_token: None,
+            nonce: None,
+            jti: tessera::crypto::secrets::random_token(12),
+        }
+    }
+}
+
+impl EcKey {
+    /// A DPoP proof signed with this key, its public JWK in the header.
+    pub fn dpop_proof(&self, c: &ProofClaims<'_>) -> String {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        h.typ = Some("dpop+jwt".into());
+        h.jwk = Some(serde_json::from_value(self.jwk.clone()).unwrap());
+        let mut claims =
+            serde_json::json!({"jti": c.jti, "htm": c.htm, "htu": c.htu, "iat": c.iat});
+        if let Some(t) = c.access_token {
+            claims["ath"] = tessera::crypto::secrets::sha256_b64(t.as_bytes()).into();
+        }
+        if let Some(n) = c.nonce {
+            claims["nonce"] = n.into();
+        }
+        jsonwebtoken::encode(
+            &h,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8),
+        )
+        .unwrap()
+    }
+
+    /// The key's RFC 7638 SHA-256 thumbprint (`cnf.jkt`), computed here from the RFC's
+    /// canonical form (required members in lexicographic order, no whitespace).
+    pub fn thumbprint(&self) -> String {
+        let j = &self.jwk;
+        let canonical = format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            j["crv"].as_str().unwrap(),
+            j["x"].as_str().unwrap(),
+            j["y"].as_str().unwrap()
+        );
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            digest.as_ref(),
+        )
+    }
+}
+
 /// Resident set size of this process, in bytes.
 pub fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();

@@ -625,6 +625,7 @@ async fn group_commit_isolates_a_bad_row(db: Db) {
         revoked_at: None,
         consumed_at: None,
         claims: None,
+        jkt: None,
     };
     store
         .insert_grant_with_tokens(&grant("dup"), &[token("dup", "h-dup")])

@@ -3,7 +3,8 @@
 //! (`tests/e2e/browser.test.mjs`), including a custom and a dynamic scope (Rust plugin) whose
 //! claims the RP reads from userinfo and the validated ID token, a pushed authorization request
 //! (`buildAuthorizationUrlWithPAR`), a client registered with `dynamicClientRegistration` (RFC
-//! 7591) signing the user in, then read and deleted (RFC 7592), and RP-initiated logout (URL
+//! 7591) signing the user in, then read and deleted (RFC 7592), a DPoP-bound code flow with
+//! userinfo (RFC 9449), and RP-initiated logout (URL
 //! from openid-client's `buildEndSessionUrl`) that loads a front-channel RP's iframe, delivers a
 //! logout token to a back-channel RP (verified with `jose`), and ends at the post-logout
 //! redirect with `state`. Installs what it needs: the pinned npm packages (`npm ci`) and
@@ -105,6 +106,6 @@ async fn openid_client_and_chromium_sign_a_user_in() {
             "back_seen": back.url("/seen"),
         },
     });
-    e2e::run_node("browser.test.mjs", &env, 6).await;
+    e2e::run_node("browser.test.mjs", &env, 7).await;
     srv.stop().await;
 }

@@ -48,6 +48,6 @@ async fn openid_client_drives_client_credentials_introspection_revocation() {
         "post": {"client_id": post.client.client_id, "client_secret": post.secret},
         "pkjwt": {"client_id": pkjwt.client.client_id, "private_key_pem": pem(&key.pkcs8), "kid": key.kid},
     });
-    e2e::run_node("core.test.mjs", &env, 9).await;
+    e2e::run_node("core.test.mjs", &env, 10).await;
     srv.stop().await;
 }

@@ -43,6 +43,7 @@ fn token(client_id: &str, scope: &str) -> TokenRecord {
         revoked_at: None,
         consumed_at: None,
         claims: None,
+        jkt: None,
     }
 }
 

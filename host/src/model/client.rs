@@ -282,6 +282,9 @@ pub struct ClientMetadata {
     /// public clients always need it).
     #[serde(default)]
     pub require_pkce: bool,
+    /// RFC 9449 §5.2: the client always uses DPoP; token requests without a proof are refused.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// RFC 8707 resources (absolute URIs) this client may name in `client_credentials`
     /// requests. Empty: only the default audience (the client itself and its additional
     /// audiences).

@@ -131,6 +131,9 @@ pub struct TokenRecord {
     /// Claims update-token plugins added to a reference access token (a JSON object), which
     /// introspection returns; JWTs carry theirs inside.
     pub claims: Option<String>,
+    /// RFC 9449: the SHA-256 thumbprint (RFC 7638) of the DPoP key the token is bound to; only
+    /// a proof signed with that key may use it.
+    pub jkt: Option<String>,
 }
 
 impl TokenRecord {

@@ -18,6 +18,7 @@ pub async fn grant(
     state: &AppState,
     client: &Client,
     form: &OAuthForm,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = form.require("code")?;
     if !client.allows_grant("authorization_code") {
@@ -69,9 +70,9 @@ pub async fn grant(
     // RFC 8707 §2.2: the token request may narrow the authorized resources, never widen them.
     let resources = resource::narrow(&grant.resources, form.all("resource"))?;
     let audience = resource::audience(client, resources);
-    let access = mint_access_token(state, client, &grant, &grant.scope, audience, now).await?;
+    let access = mint_access_token(state, client, &grant, &grant.scope, audience, jkt, now).await?;
     let refresh = issues_refresh_token(state, client, &grant.scope)
-        .then(|| mint_refresh_token(state, client, &grant, now));
+        .then(|| mint_refresh_token(state, client, &grant, jkt, now));
     let id_token = if has_openid(&grant.scope) {
         let claims = id_token::released_claims(
             state,

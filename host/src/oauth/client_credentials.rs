@@ -12,6 +12,7 @@ pub async fn grant(
     state: &AppState,
     client: &Client,
     form: &OAuthForm,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::UnauthorizedClient(
@@ -42,7 +43,7 @@ pub async fn grant(
         granted,
         now,
     );
-    let minted = mint_access_token(state, client, &grant, &grant.scope, audience, now).await?;
+    let minted = mint_access_token(state, client, &grant, &grant.scope, audience, jkt, now).await?;
     state
         .store()
         .insert_grant_with_tokens(&grant, std::slice::from_ref(&minted.record))

@@ -20,8 +20,8 @@ pub async fn clientinfo(
     req: Request,
 ) -> Result<Response, BearerError> {
     state.require(FeatureFlag::ClientInfo)?;
-    let token = bearer::from_request(&state, req).await?;
-    let record = bearer::active_access_token(&state, &token).await?;
+    let presented = bearer::from_request(&state, req).await?;
+    let record = bearer::active_presented(&state, &presented).await?;
     let client = bearer::client_of(&state, &record).await?;
     Ok(no_store(Json(Value::Object(public_attributes(&client)))))
 }

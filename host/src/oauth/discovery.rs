@@ -91,6 +91,9 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
         // Janssen's name; GET {id_generation_endpoint}/{prefix}/{type}.
         doc["id_generation_endpoint"] = json!(urls.id_generation);
     }
+    if crate::oauth::dpop::enabled(state) {
+        doc["dpop_signing_alg_values_supported"] = json!(s.dpop.signing_alg_values_supported);
+    }
     if features.is_enabled(FeatureFlag::Registration) {
         doc["registration_endpoint"] = json!(urls.registration);
     }

@@ -35,6 +35,12 @@ pub enum OAuthError {
     /// RFC 8707: a bad `resource`.
     #[error("invalid_target: {0}")]
     InvalidTarget(Cow<'static, str>),
+    /// RFC 9449: the DPoP proof is invalid (the reason is logged, not sent).
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(&'static str),
+    /// RFC 9449 §8: the proof must carry this server-issued nonce (sent in `DPoP-Nonce`).
+    #[error("use_dpop_nonce")]
+    UseDpopNonce(String),
     /// An error a plugin answered with (its code is checked to be a valid RFC 6749 error code).
     #[error("{code}: {description}")]
     Refused {
@@ -87,6 +93,8 @@ impl OAuthError {
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
             OAuthError::InvalidTarget(_) => "invalid_target",
+            OAuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
+            OAuthError::UseDpopNonce(_) => "use_dpop_nonce",
             OAuthError::FeatureDisabled(_) => "feature_disabled",
             OAuthError::Server(_) => "server_error",
             OAuthError::Unavailable(_) => "temporarily_unavailable",
@@ -117,11 +125,25 @@ impl OAuthError {
             | OAuthError::InvalidClient { description: d, .. } => d.clone(),
             OAuthError::Refused { description, .. } => description.clone().into(),
             OAuthError::PayloadTooLarge => "request body too large".into(),
+            OAuthError::InvalidDpopProof(_) => "the DPoP proof is invalid".into(),
+            OAuthError::UseDpopNonce(_) => {
+                "the DPoP proof must carry the nonce in DPoP-Nonce".into()
+            }
             OAuthError::FeatureDisabled(f) => {
                 format!("the {f} feature is disabled on this server").into()
             }
             OAuthError::Server(_) => "internal server error".into(),
             OAuthError::Unavailable(_) => "the service is temporarily unavailable".into(),
+        }
+    }
+}
+
+impl From<crate::oauth::dpop::DpopError> for OAuthError {
+    fn from(e: crate::oauth::dpop::DpopError) -> Self {
+        match e {
+            crate::oauth::dpop::DpopError::Invalid(why) => OAuthError::InvalidDpopProof(why),
+            crate::oauth::dpop::DpopError::UseNonce(n) => OAuthError::UseDpopNonce(n),
+            crate::oauth::dpop::DpopError::Store(e) => e.into(),
         }
     }
 }
@@ -148,6 +170,9 @@ impl IntoResponse for OAuthError {
             OAuthError::Server(cause) | OAuthError::Unavailable(cause) => {
                 tracing::error!(error = %cause, code = self.code(), "request failed inside the server");
             }
+            OAuthError::InvalidDpopProof(why) => {
+                tracing::debug!(why, "DPoP proof refused")
+            }
             _ => {
                 tracing::debug!(code = self.code(), description = %self.description(), "oauth error")
             }
@@ -158,6 +183,11 @@ impl IntoResponse for OAuthError {
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let OAuthError::UseDpopNonce(nonce) = &self
+            && let Ok(v) = HeaderValue::from_str(nonce)
+        {
+            h.insert(crate::oauth::dpop::NONCE_HEADER, v);
+        }
         if matches!(self, OAuthError::InvalidClient { basic: true, .. }) {
             h.insert(
                 header::WWW_AUTHENTICATE,

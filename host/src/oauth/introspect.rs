@@ -157,10 +157,15 @@ async fn active_response(
     r.insert(
         "token_type".into(),
         json!(match t.kind {
+            TokenKind::AccessToken if t.jkt.is_some() => "DPoP",
             TokenKind::AccessToken => "Bearer",
             TokenKind::RefreshToken => "refresh_token",
         }),
     );
+    // RFC 9449 §6.2: the key a bound token needs.
+    if let Some(jkt) = &t.jkt {
+        r.insert("cnf".into(), json!({ "jkt": jkt }));
+    }
     r.insert("exp".into(), json!(t.expires_at));
     r.insert("iat".into(), json!(t.issued_at));
     r.insert("nbf".into(), json!(t.issued_at));

@@ -16,6 +16,7 @@ pub async fn grant(
     state: &AppState,
     client: &Client,
     form: &OAuthForm,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = form.require("refresh_token")?;
     if !client.allows_grant("refresh_token") {
@@ -42,6 +43,10 @@ pub async fn grant(
         revoke_on_replay(state, &record.grant_id, "rotated refresh token").await?;
         return Err(invalid("the refresh token was already used"));
     }
+    // RFC 9449 §5: a bound refresh token needs a proof by the same key.
+    if record.jkt.is_some() && record.jkt.as_deref() != jkt {
+        return Err(invalid("the refresh token is bound to another DPoP key"));
+    }
     let (grant, _) = state
         .store()
         .find_grant(&record.grant_id)
@@ -62,8 +67,8 @@ pub async fn grant(
     // RFC 8707 §2.2: a refresh request may narrow the grant's resources, never add one.
     let resources = resource::narrow(&grant.resources, form.all("resource"))?;
     let audience = resource::audience(client, resources);
-    let access = mint_access_token(state, client, &grant, &narrowed, audience, now).await?;
-    let refresh = mint_refresh_token(state, client, &grant, now);
+    let access = mint_access_token(state, client, &grant, &narrowed, audience, jkt, now).await?;
+    let refresh = mint_refresh_token(state, client, &grant, jkt, now);
     let id_token = match (&user, &grant.auth, &grant.subject) {
         (Some(user), Some(auth), Some(subject)) if has_openid(&narrowed) => {
             let claims = id_token::released_claims(

@@ -7,14 +7,14 @@ use crate::crypto::secrets::{random_token, sha256_b64};
 use crate::model::{Client, Grant, TokenKind, TokenRecord};
 use crate::oauth::client_auth;
 use crate::oauth::form::OAuthForm;
-use crate::oauth::{OAuthError, authorization_code, client_credentials, refresh};
+use crate::oauth::{OAuthError, authorization_code, client_credentials, dpop, refresh};
 use crate::plugins::TokenDraft;
 use crate::plugins::bindings::types::TokenKind as PluginTokenKind;
 use crate::plugins::hooks::PROTECTED_CLAIMS;
 use crate::server::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -27,17 +27,29 @@ pub async fn token(
 ) -> Result<Response, OAuthError> {
     let client = client_auth::authenticate(&state, &headers, &form, &state.urls().token).await?;
     let grant_type = form.require("grant_type")?;
+    // RFC 9449 §5: a proof binds the tokens issued to its key.
+    let proof = dpop::verify(&state, &headers, &Method::POST, &state.urls().token, None).await?;
+    if proof.is_none() && client.metadata.dpop_bound_access_tokens {
+        return Err(OAuthError::invalid_request(
+            "this client must send a DPoP proof (dpop_bound_access_tokens)",
+        ));
+    }
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     let response = match grant_type {
-        "client_credentials" => client_credentials::grant(&state, &client, &form).await?,
-        "authorization_code" => authorization_code::grant(&state, &client, &form).await?,
-        "refresh_token" => refresh::grant(&state, &client, &form).await?,
+        "client_credentials" => client_credentials::grant(&state, &client, &form, jkt).await?,
+        "authorization_code" => authorization_code::grant(&state, &client, &form, jkt).await?,
+        "refresh_token" => refresh::grant(&state, &client, &form, jkt).await?,
         other => {
             return Err(OAuthError::UnsupportedGrantType(
                 format!("grant_type {other:?} is not supported").into(),
             ));
         }
     };
-    Ok(no_store(Json(response)))
+    let mut resp = no_store(Json(response));
+    if proof.is_some() && state.settings().dpop.use_nonce {
+        dpop::add_nonce(&state, &mut resp);
+    }
+    Ok(resp)
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -45,7 +57,7 @@ pub async fn token(
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `DPoP` for a token bound to a DPoP key (RFC 9449 §5), else `Bearer`.
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
@@ -64,8 +76,12 @@ impl TokenResponse {
     /// A response carrying `access` (no refresh or ID token yet).
     pub fn new(access: MintedToken, now: UnixTime, scope: String) -> Self {
         Self {
+            token_type: if access.record.jkt.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            },
             access_token: access.token,
-            token_type: "Bearer",
             expires_in: access.record.expires_at - now,
             scope,
             refresh_token: None,
@@ -95,13 +111,15 @@ pub struct MintedToken {
 /// Mints an access token for `grant` with `scope` (the grant's, or narrower): a signed RFC 9068
 /// JWT or an opaque reference token, as the client chose; recorded by the hash of the token
 /// string either way. update-token plugins bound to the client may add claims (inside the JWT,
-/// or stored for introspection) and shorten the lifetime.
+/// or stored for introspection) and shorten the lifetime. `jkt`: the DPoP key it is bound to
+/// (`cnf.jkt`, RFC 9449 §6).
 pub async fn mint_access_token(
     state: &AppState,
     client: &Client,
     grant: &Grant,
     scope: &str,
     audience: Vec<String>,
+    jkt: Option<&str>,
     now: UnixTime,
 ) -> Result<MintedToken, OAuthError> {
     let s = state.settings();
@@ -127,6 +145,9 @@ pub async fn mint_access_token(
     standard.insert("client_id".into(), json!(client.client_id));
     if !scope.is_empty() {
         standard.insert("scope".into(), json!(scope));
+    }
+    if let Some(jkt) = jkt {
+        standard.insert("cnf".into(), json!({ "jkt": jkt }));
     }
     let (mut claims, lifetime) = state
         .hooks()
@@ -173,6 +194,7 @@ pub async fn mint_access_token(
         revoked_at: None,
         consumed_at: None,
         claims: extra,
+        jkt: jkt.map(str::to_string),
     };
     Ok(MintedToken { token, record })
 }
@@ -226,6 +248,7 @@ async fn introspection_claims(
         revoked_at: None,
         consumed_at: None,
         claims: None,
+        jkt: None,
     };
     let mut response = claims.clone();
     response.insert("active".into(), Value::Bool(true));
@@ -254,11 +277,14 @@ async fn introspection_claims(
 }
 
 /// Mints an opaque refresh token for `grant` (always the grant's whole scope: a narrowed
-/// refresh narrows the access token only, RFC 6749 §6).
+/// refresh narrows the access token only, RFC 6749 §6). A public client's is bound to its DPoP
+/// key `jkt`, if it used one (RFC 9449 §5); a confidential client's is bound by its
+/// authentication already.
 pub fn mint_refresh_token(
     state: &AppState,
     client: &Client,
     grant: &Grant,
+    jkt: Option<&str>,
     now: UnixTime,
 ) -> MintedToken {
     let lifetime = client
@@ -281,6 +307,7 @@ pub fn mint_refresh_token(
         revoked_at: None,
         consumed_at: None,
         claims: None,
+        jkt: jkt.filter(|_| client.is_public()).map(str::to_string),
     };
     MintedToken { token, record }
 }

@@ -20,8 +20,8 @@ pub async fn userinfo(
     req: Request,
 ) -> Result<Response, BearerError> {
     state.require(FeatureFlag::Userinfo)?;
-    let token = bearer::from_request(&state, req).await?;
-    let record = bearer::active_access_token(&state, &token).await?;
+    let presented = bearer::from_request(&state, req).await?;
+    let record = bearer::active_presented(&state, &presented).await?;
     // Janssen openidScopeBackwardCompatibility: off, userinfo is for OpenID tokens only.
     if !has_openid(&record.scope) && !state.settings().scopes.openid_scope_backward_compatibility {
         return Err(BearerError::InsufficientScope("openid".into()));

@@ -139,8 +139,8 @@ pub(super) async fn insert_tokens(
         return Ok(());
     }
     let sql = format!(
-        "INSERT INTO tokens (token_hash, grant_id, kind, format, jti, client_id, subject, scope, audience, issued_at, expires_at, claims) VALUES {}",
-        values(tokens.len(), 12)
+        "INSERT INTO tokens (token_hash, grant_id, kind, format, jti, client_id, subject, scope, audience, issued_at, expires_at, claims, jkt) VALUES {}",
+        values(tokens.len(), 13)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for t in tokens {
@@ -158,7 +158,8 @@ pub(super) async fn insert_tokens(
             .bind(audience)
             .bind(t.issued_at)
             .bind(t.expires_at)
-            .bind(t.claims.as_deref());
+            .bind(t.claims.as_deref())
+            .bind(t.jkt.as_deref());
     }
     q.execute(&mut **tx).await.map_err(StoreError::from_write)?;
     Ok(())

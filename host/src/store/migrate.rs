@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/0008_par.sql")),
     (9, include_str!("../../migrations/0009_generated_ids.sql")),
     (10, include_str!("../../migrations/0010_registration.sql")),
+    (11, include_str!("../../migrations/0011_dpop.sql")),
 ];
 
 /// Applies every migration not yet applied.

@@ -171,6 +171,7 @@ async fn main() {
         revoked_at: None,
         consumed_at: None,
         claims: None,
+        jkt: None,
     };
     let c = time(calls, || async {
         hooks.revoke_token(&client, &token, &grant).await.unwrap();
