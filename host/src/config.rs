@@ -102,6 +102,8 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     /// DPoP proofs of possession (RFC 9449).
     pub dpop: DpopSettings,
+    /// The device authorization grant (RFC 8628).
+    pub device: DeviceSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
@@ -423,6 +425,32 @@ impl Default for RegistrationSettings {
     }
 }
 
+/// The device authorization grant (`[device]`, RFC 8628, flag DEVICE_AUTHZ).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceSettings {
+    /// Seconds a device code and its user code live (Janssen `deviceAuthzRequestExpiresIn`).
+    pub lifetime: i64,
+    /// Seconds a device must wait between polls (Janssen `deviceAuthzTokenPollInterval`).
+    pub interval: i64,
+    /// Wrong user codes one client address may enter within `failure_window_seconds` before
+    /// the verification page refuses it (429) for the rest of the window.
+    pub user_code_failures: u32,
+    /// The window of `user_code_failures`, in seconds.
+    pub failure_window_seconds: i64,
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        Self {
+            lifetime: 600,
+            interval: 5,
+            user_code_failures: 10,
+            failure_window_seconds: 600,
+        }
+    }
+}
+
 /// DPoP (`[dpop]`, RFC 9449; Janssen's `dpop*` properties): sender-constrained tokens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -512,6 +540,7 @@ impl Default for Settings {
             logout: LogoutSettings::default(),
             registration: RegistrationSettings::default(),
             dpop: DpopSettings::default(),
+            device: DeviceSettings::default(),
             plugins_dir: PathBuf::from("data/plugins"),
             plugins: PluginSettings::default(),
         }
@@ -811,6 +840,16 @@ impl Settings {
         for (key, v) in [
             ("dpop.timeframe", d.timeframe),
             ("dpop.nonce_lifetime", d.nonce_lifetime),
+            ("device.lifetime", self.device.lifetime),
+            ("device.interval", self.device.interval),
+            (
+                "device.user_code_failures",
+                i64::from(self.device.user_code_failures),
+            ),
+            (
+                "device.failure_window_seconds",
+                self.device.failure_window_seconds,
+            ),
         ] {
             if v <= 0 {
                 return Err(ConfigError::new(key, "must be positive"));

@@ -7,8 +7,8 @@ pub mod pages;
 
 use crate::oauth::logout::{end_session, sessions};
 use crate::oauth::{
-    authorize, clientinfo, discovery, global_revocation, id_generation, interaction, introspect,
-    par, registration, revoke, token, userinfo,
+    authorize, clientinfo, device, discovery, global_revocation, id_generation, interaction,
+    introspect, par, registration, revoke, token, userinfo,
 };
 use crate::server::AppState;
 use axum::Router;
@@ -54,6 +54,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/token", post(token::token))
         .route("/par", post(par::par))
+        .route("/device_authorization", post(device::authorization))
+        .route(
+            "/device",
+            get(device::verification_page).post(device::verification_submit),
+        )
         .route("/register", post(registration::endpoint::register))
         .route(
             "/register/{client_id}",

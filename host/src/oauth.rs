@@ -8,6 +8,7 @@ pub mod bearer;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod clientinfo;
+pub mod device;
 pub mod discovery;
 pub mod dpop;
 pub mod error;

@@ -31,6 +31,10 @@ pub struct Urls {
     /// Client registration endpoint (RFC 7591); `{registration}/{client_id}` is a client's
     /// configuration endpoint (RFC 7592).
     pub registration: String,
+    /// Device authorization endpoint (RFC 8628).
+    pub device_authorization: String,
+    /// The page where a device's user enters the user code (`verification_uri`).
+    pub device_verification: String,
     /// UserInfo endpoint.
     pub userinfo: String,
     /// Client info endpoint (Janssen's).
@@ -64,6 +68,8 @@ impl Urls {
             token: format!("{issuer}/token"),
             par: format!("{issuer}/par"),
             registration: format!("{issuer}/register"),
+            device_authorization: format!("{issuer}/device_authorization"),
+            device_verification: format!("{issuer}/device"),
             userinfo: format!("{issuer}/userinfo"),
             clientinfo: format!("{issuer}/clientinfo"),
             id_generation: format!("{issuer}/id"),
@@ -94,6 +100,7 @@ struct Inner {
     urls: Urls,
     hooks: Hooks,
     logout_stats: crate::oauth::logout::DeliveryStats,
+    device_guard: crate::oauth::device::CodeGuard,
 }
 
 /// Everything a request handler needs; cheap to clone.
@@ -149,6 +156,10 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             hooks,
             login_guard: LoginGuard::new(&settings.login),
+            device_guard: crate::oauth::device::CodeGuard::new(
+                settings.device.user_code_failures,
+                settings.device.failure_window_seconds,
+            ),
             features: ArcSwap::from_pointee(settings.features.clone()),
             urls: Urls::new(settings.issuer()),
             settings,
@@ -231,6 +242,11 @@ impl AppState {
     /// Password login protection.
     pub fn login_guard(&self) -> &LoginGuard {
         &self.0.login_guard
+    }
+
+    /// Wrong user codes per client address (device authorization).
+    pub fn device_guard(&self) -> &crate::oauth::device::CodeGuard {
+        &self.0.device_guard
     }
 
     /// Back-channel logout deliveries since start-up.

@@ -3,10 +3,12 @@
 
 mod batch;
 mod browser;
+mod device;
 mod migrate;
 mod registration;
 
 pub use browser::{CodeRow, ConsentRow, PendingRow, PushedRow, SessionRow};
+pub use device::DeviceRow;
 
 use crate::clock::UnixTime;
 use crate::model::{Client, ClientMetadata, Grant, TokenKind, TokenRecord};
@@ -438,6 +440,7 @@ impl Store {
             "DELETE FROM authorization_codes WHERE expires_at < $1",
             "DELETE FROM pending_authorizations WHERE expires_at < $1",
             "DELETE FROM pushed_requests WHERE expires_at < $1",
+            "DELETE FROM device_codes WHERE expires_at < $1",
             "DELETE FROM session_clients WHERE session_id IN (SELECT session_id FROM sessions WHERE expires_at < $1)",
             "DELETE FROM sessions WHERE expires_at < $1",
         ] {

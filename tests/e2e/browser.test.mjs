@@ -2,7 +2,8 @@
 // enableNonRepudiationChecks) as the relying party and headless Debian Chromium, driven by
 // playwright-core, signing a user in through Tessera's real login and consent pages.
 // A pushed authorization request (RFC 9126) signs in again, and so does a client registered
-// with dynamicClientRegistration (RFC 7591), and one more binds its tokens to a DPoP key. The last test logs the session
+// with dynamicClientRegistration (RFC 7591), one more binds its tokens to a DPoP key, and a
+// device (RFC 8628) is approved in the browser while openid-client polls. The last test logs the session
 // out (RP-initiated, front- and back-channel logout).
 // Started by tests/tests/e2e_browser.rs, which passes the server, client and user in TESSERA_E2E.
 import { test, before, after } from 'node:test';
@@ -203,6 +204,34 @@ test('DPoP (RFC 9449): a code flow with tokens bound to a key of openid-client, 
   assert.equal(refreshed.token_type, 'dpop');
   const introspected = await client.tokenIntrospection(config, refreshed.access_token);
   assert.equal(introspected.cnf.jkt, await calculateJwkThumbprint(await exportJWK(keyPair.publicKey), 'sha256'));
+});
+
+test('device authorization (RFC 8628): initiateDeviceAuthorization, the user approves in Chromium, pollDeviceAuthorizationGrant', async () => {
+  const cfg = await client.discovery(new URL(env.issuer), env.device.client_id, undefined, client.None(),
+    { execute: [client.allowInsecureRequests] });
+  const scope = 'openid email offline_access';
+  const response = await client.initiateDeviceAuthorization(cfg, { scope });
+  assert.match(response.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+  const polling = client.pollDeviceAuthorizationGrant(cfg, response);
+  // The user opens the complete URI (a QR code, say), confirms the code, and consents; the
+  // browser's session is reused.
+  const page = await context.newPage();
+  await page.goto(response.verification_uri_complete);
+  assert.equal(await page.inputValue('#user_code'), response.user_code);
+  await Promise.all([page.waitForLoadState(), page.click('#continue')]);
+  await page.waitForSelector('#allow');
+  const scopes = await page.locator('li[data-scope]').evaluateAll((els) => els.map((e) => e.dataset.scope));
+  assert.deepEqual(scopes, scope.split(' '));
+  await page.click('#allow');
+  await page.waitForSelector('[data-device="approved"]');
+  await page.close();
+  const tokens = await polling;
+  assert.equal(tokens.claims().sub, env.sub);
+  assert.equal(tokens.scope, scope);
+  const info = await client.fetchUserInfo(cfg, tokens.access_token, env.sub);
+  assert.equal(info.email, env.email);
+  const refreshed = await client.refreshTokenGrant(cfg, tokens.refresh_token);
+  assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
 });
 
 test('dynamic client registration (RFC 7591) with openid-client, the new client signs the user in; RFC 7592 read and delete', async () => {

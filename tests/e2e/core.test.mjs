@@ -40,7 +40,7 @@ test('discovery', async () => {
   assert.ok(md.token_endpoint.startsWith(env.issuer));
   assert.ok(md.introspection_endpoint);
   assert.ok(md.revocation_endpoint);
-  assert.deepEqual(md.grant_types_supported, ['authorization_code', 'refresh_token', 'client_credentials']);
+  assert.deepEqual(md.grant_types_supported, ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code']);
   assert.equal(md.authorization_response_iss_parameter_supported, true);
 });
 

@@ -4,7 +4,8 @@
 //! claims the RP reads from userinfo and the validated ID token, a pushed authorization request
 //! (`buildAuthorizationUrlWithPAR`), a client registered with `dynamicClientRegistration` (RFC
 //! 7591) signing the user in, then read and deleted (RFC 7592), a DPoP-bound code flow with
-//! userinfo (RFC 9449), and RP-initiated logout (URL
+//! userinfo (RFC 9449), a device approved in the browser while openid-client polls (RFC 8628),
+//! and RP-initiated logout (URL
 //! from openid-client's `buildEndSessionUrl`) that loads a front-channel RP's iframe, delivers a
 //! logout token to a back-channel RP (verified with `jose`), and ends at the post-logout
 //! redirect with `state`. Installs what it needs: the pinned npm packages (`npm ci`) and
@@ -26,6 +27,8 @@ async fn openid_client_and_chromium_sign_a_user_in() {
     .unwrap();
     let srv = TestServer::start_with(Db::Sqlite, |s| {
         s.outbound.allow_internal_hosts = vec!["127.0.0.1".into()];
+        // openid-client polls a device code every `interval` seconds.
+        s.device.interval = 1;
     })
     .await;
     // Two RPs on loopback (two origins): one logs out through the front channel, one through
@@ -84,7 +87,16 @@ async fn openid_client_and_chromium_sign_a_user_in() {
         .client(json!({"grant_types": ["client_credentials"], "scope": "dynamic_registration"}))
         .await;
     let initial_access_token = srv.access_token(&registrar).await;
+    let device = srv
+        .client(json!({
+            "client_name": "Living-room TV",
+            "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+            "token_endpoint_auth_method": "none",
+            "scope": "openid email offline_access",
+        }))
+        .await;
     let env = json!({
+        "device": {"client_id": device.client.client_id},
         "issuer": srv.base,
         "initial_access_token": initial_access_token,
         "redirect_uri": redirect_uri,
@@ -106,6 +118,6 @@ async fn openid_client_and_chromium_sign_a_user_in() {
             "back_seen": back.url("/seen"),
         },
     });
-    e2e::run_node("browser.test.mjs", &env, 7).await;
+    e2e::run_node("browser.test.mjs", &env, 8).await;
     srv.stop().await;
 }

@@ -77,6 +77,13 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
             400,
         ),
         (
+            FeatureFlag::DeviceAuthz,
+            &["device_authorization_endpoint"],
+            "POST",
+            "/device_authorization",
+            400,
+        ),
+        (
             FeatureFlag::Registration,
             &["registration_endpoint"],
             "POST",
@@ -177,7 +184,12 @@ async fn discovery_flag_and_document_contents() {
         assert_eq!(doc["jwks_uri"], srv.url("/jwks"));
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+            serde_json::json!([
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:device_code"
+            ])
         );
         let methods = doc["token_endpoint_auth_methods_supported"]
             .as_array()
@@ -206,12 +218,18 @@ async fn discovery_flag_and_document_contents() {
             srv.url("/par")
         );
         assert_eq!(doc["registration_endpoint"], srv.url("/register"));
-        for absent in [
-            "device_authorization_endpoint",
-            "dpop_signing_alg_values_supported",
-        ] {
-            assert!(doc.get(absent).is_none(), "{absent}");
-        }
+        assert_eq!(
+            doc["device_authorization_endpoint"],
+            srv.url("/device_authorization")
+        );
+        assert_eq!(
+            doc["dpop_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "ES384", "RS256", "PS256", "EdDSA"])
+        );
+        assert!(
+            doc.get("request_object_signing_alg_values_supported")
+                .is_none()
+        );
     }
     srv.state.set_feature(FeatureFlag::JansConfiguration, false);
     for path in [

@@ -29,8 +29,12 @@ pub const GRANT_TYPES: &[&str] = &[
 ];
 
 /// Grant types the token endpoint implements (discovery's `grant_types_supported`).
-pub const IMPLEMENTED_GRANT_TYPES: &[&str] =
-    &["authorization_code", "refresh_token", "client_credentials"];
+pub const IMPLEMENTED_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:device_code",
+];
 
 /// A registered client.
 #[derive(Debug, Clone)]

@@ -2,12 +2,14 @@
 //! single use, bound to the client and redirect URI, short-lived, PKCE-verified. A second use of
 //! a code is refused and revokes every token of its grant (RFC 6749 §4.1.2).
 
+use crate::clock::UnixTime;
 use crate::crypto::secrets::{ct_eq, sha256_b64};
-use crate::model::{Client, Grant};
+use crate::model::{Client, Grant, TokenRecord, User};
 use crate::oauth::authorize::CodePayload;
 use crate::oauth::form::OAuthForm;
 use crate::oauth::token::{
-    TokenResponse, issues_refresh_token, mint_access_token, mint_refresh_token, revoke_on_replay,
+    MintedToken, TokenResponse, issues_refresh_token, mint_access_token, mint_refresh_token,
+    revoke_on_replay,
 };
 use crate::oauth::{OAuthError, id_token, resource};
 use crate::server::AppState;
@@ -55,30 +57,101 @@ pub async fn grant(
         .filter(|u| u.active)
         .ok_or_else(|| invalid("the user is no longer active"))?;
 
-    let grant = Grant {
-        grant_id: row.grant_id.clone(),
+    let grant = user_grant(
+        &row.grant_id,
+        client,
+        &payload,
+        &user,
+        "authorization_code",
+        now,
+    );
+    // RFC 8707 §2.2: the token request may narrow the authorized resources, never widen them.
+    let resources = resource::narrow(&grant.resources, form.all("resource"))?;
+    let audience = resource::audience(client, resources);
+    let tokens =
+        mint_user_tokens(state, client, &grant, &payload, &user, audience, jkt, now).await?;
+    if !state
+        .store()
+        .redeem_code(&code_hash, now, &grant, &tokens.records())
+        .await?
+    {
+        // Another request redeemed it between our read and our write: a replay.
+        revoke_on_replay(state, &row.grant_id, "authorization code").await?;
+        return Err(invalid("the authorization code was already used"));
+    }
+    tracing::info!(client_id = %client.client_id, grant_id = %grant.grant_id, "authorization code redeemed");
+    Ok(tokens.response(now, grant.scope))
+}
+
+/// The grant a user's authorization (a code's payload) becomes when it is redeemed.
+pub(crate) fn user_grant(
+    grant_id: &str,
+    client: &Client,
+    payload: &CodePayload,
+    user: &User,
+    grant_type: &str,
+    now: UnixTime,
+) -> Grant {
+    Grant {
+        grant_id: grant_id.to_string(),
         client_id: client.client_id.clone(),
         subject: Some(payload.subject.clone()),
-        grant_type: "authorization_code".into(),
+        grant_type: grant_type.into(),
         scope: payload.scope.clone(),
         created_at: now,
         user_id: Some(user.user_id.clone()),
         session_id: Some(payload.session_id.clone()),
         auth: Some(payload.auth.clone()),
         resources: payload.resources.clone(),
-    };
-    // RFC 8707 §2.2: the token request may narrow the authorized resources, never widen them.
-    let resources = resource::narrow(&grant.resources, form.all("resource"))?;
-    let audience = resource::audience(client, resources);
-    let access = mint_access_token(state, client, &grant, &grant.scope, audience, jkt, now).await?;
+    }
+}
+
+/// The tokens of a redeemed user authorization, not stored yet.
+pub(crate) struct UserTokens {
+    access: MintedToken,
+    refresh: Option<MintedToken>,
+    id_token: Option<String>,
+}
+
+impl UserTokens {
+    /// The records to store with the grant.
+    pub(crate) fn records(&self) -> Vec<&TokenRecord> {
+        std::iter::once(&self.access.record)
+            .chain(self.refresh.as_ref().map(|r| &r.record))
+            .collect()
+    }
+
+    /// The token response.
+    pub(crate) fn response(self, now: UnixTime, scope: String) -> TokenResponse {
+        let mut resp = TokenResponse::new(self.access, now, scope);
+        resp.refresh_token = self.refresh.map(|r| r.token);
+        resp.id_token = self.id_token;
+        resp
+    }
+}
+
+/// Mints the access token, the refresh token (when the client and scope allow one) and, for
+/// OpenID requests, the ID token of a user authorization.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn mint_user_tokens(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    payload: &CodePayload,
+    user: &User,
+    audience: Vec<String>,
+    jkt: Option<&str>,
+    now: UnixTime,
+) -> Result<UserTokens, OAuthError> {
+    let access = mint_access_token(state, client, grant, &grant.scope, audience, jkt, now).await?;
     let refresh = issues_refresh_token(state, client, &grant.scope)
-        .then(|| mint_refresh_token(state, client, &grant, jkt, now));
+        .then(|| mint_refresh_token(state, client, grant, jkt, now));
     let id_token = if has_openid(&grant.scope) {
         let claims = id_token::released_claims(
             state,
             id_token::Release {
                 client,
-                user: &user,
+                user,
                 sub: &payload.subject,
                 scope: &grant.scope,
                 auth: Some(&payload.auth),
@@ -98,7 +171,7 @@ pub async fn grant(
                     nonce: payload.nonce.as_deref(),
                     access_token: Some(&access.token),
                     claims,
-                    grant: &grant,
+                    grant,
                 },
                 now,
             )
@@ -107,24 +180,11 @@ pub async fn grant(
     } else {
         None
     };
-    let mut records = vec![&access.record];
-    if let Some(r) = &refresh {
-        records.push(&r.record);
-    }
-    if !state
-        .store()
-        .redeem_code(&code_hash, now, &grant, &records)
-        .await?
-    {
-        // Another request redeemed it between our read and our write: a replay.
-        revoke_on_replay(state, &row.grant_id, "authorization code").await?;
-        return Err(invalid("the authorization code was already used"));
-    }
-    tracing::info!(client_id = %client.client_id, grant_id = %grant.grant_id, "authorization code redeemed");
-    let mut resp = TokenResponse::new(access, now, grant.scope);
-    resp.refresh_token = refresh.map(|r| r.token);
-    resp.id_token = id_token;
-    Ok(resp)
+    Ok(UserTokens {
+        access,
+        refresh,
+        id_token,
+    })
 }
 
 /// RFC 6749 §4.1.3: if the authorization request named a redirect URI, the token request must

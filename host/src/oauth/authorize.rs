@@ -62,6 +62,10 @@ pub struct AuthRequest {
     /// The client IP address that sent the request (bounds pending sign-ins per address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
+    /// For a device authorization (RFC 8628): the device code's hash. The outcome then decides
+    /// the device's request and is shown on a page; nothing is redirected (`target` is unused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// What the code carries to the token endpoint.
@@ -302,6 +306,7 @@ pub(crate) async fn validate(
         login_sid: None,
         consented: false,
         client_ip: None,
+        device: None,
     })
 }
 
@@ -466,7 +471,7 @@ pub fn parse_claims(raw: &str, max_depth: usize) -> Result<Value, String> {
 /// request) that the server enables and the client allows; else the client's default ACRs;
 /// else the server default. `acr_values` is voluntary (OpenID Connect Core §3.1.2.1), but an
 /// essential `acr` claim that cannot be met is an error.
-fn choose_acr(
+pub(crate) fn choose_acr(
     state: &AppState,
     client: &Client,
     acr_values: Option<&str>,
@@ -572,6 +577,10 @@ pub async fn proceed(
         }
     }
     request.login_sid = None;
+    if let Some(device) = &request.device {
+        let payload = code_payload(state, client, &request, &session);
+        return crate::oauth::device::approve(state, device, &payload, &session, now).await;
+    }
     match issue_code(state, client, &request, &session, now).await {
         Ok(code) => {
             let mut params = vec![("code", code.as_str())];
@@ -693,12 +702,29 @@ async fn issue_code(
     s: &SessionRow,
     now: UnixTime,
 ) -> Result<String, Failure> {
+    let payload = code_payload(state, client, r, s);
+    let code = random_token(32);
+    let row = CodeRow {
+        code_hash: sha256_b64(code.as_bytes()),
+        grant_id: random_token(16),
+        client_id: client.client_id.clone(),
+        payload: serde_json::to_string(&payload).map_err(|e| OAuthError::Server(e.into()))?,
+        expires_at: now + state.settings().tokens.authorization_code_lifetime,
+        used_at: None,
+    };
+    state.store().insert_code(&row).await?;
+    state.store().touch_session(&s.session_id, now).await?;
+    Ok(code)
+}
+
+/// What the user authorized, as the token endpoint will redeem it.
+fn code_payload(state: &AppState, client: &Client, r: &AuthRequest, s: &SessionRow) -> CodePayload {
     let auth_time_claim = r
         .claims
         .as_ref()
         .and_then(|c| c.pointer("/id_token/auth_time"))
         .is_some();
-    let payload = CodePayload {
+    CodePayload {
         redirect_uri: r.target.redirect_uri.clone(),
         redirect_uri_sent: r.redirect_uri_sent,
         scope: r.scope.join(" "),
@@ -717,19 +743,7 @@ async fn issue_code(
             claims_request: r.claims.clone(),
         },
         resources: r.resources.clone(),
-    };
-    let code = random_token(32);
-    let row = CodeRow {
-        code_hash: sha256_b64(code.as_bytes()),
-        grant_id: random_token(16),
-        client_id: client.client_id.clone(),
-        payload: serde_json::to_string(&payload).map_err(|e| OAuthError::Server(e.into()))?,
-        expires_at: now + state.settings().tokens.authorization_code_lifetime,
-        used_at: None,
-    };
-    state.store().insert_code(&row).await?;
-    state.store().touch_session(&s.session_id, now).await?;
-    Ok(code)
+    }
 }
 
 /// The `sub` a client sees: the user id, or a pairwise identifier for the client's sector
@@ -756,12 +770,17 @@ pub async fn finish_with_error(
     {
         tracing::warn!(error = %e, "could not delete a finished authorization request");
     }
+    if let Some(device) = &r.device {
+        return crate::oauth::device::deny(state, device, code).await;
+    }
     error_response(state, &r.target, r.state.as_deref(), code, description)
 }
 
 fn fail(state: &AppState, r: &AuthRequest, f: Failure) -> Response {
     match f {
         Failure::Page(msg) => bad_request_page(msg),
+        // A device request has nowhere to redirect: the error is shown.
+        Failure::Redirect(_, desc) if r.device.is_some() => bad_request_page(&desc),
         Failure::Redirect(code, desc) => {
             error_response(state, &r.target, r.state.as_deref(), code, &desc)
         }

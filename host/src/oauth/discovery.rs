@@ -56,7 +56,10 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
         "authorization_endpoint": urls.authorization,
         "token_endpoint": urls.token,
         "jwks_uri": urls.jwks,
-        "grant_types_supported": IMPLEMENTED_GRANT_TYPES,
+        "grant_types_supported": IMPLEMENTED_GRANT_TYPES
+            .iter()
+            .filter(|g| **g != crate::oauth::device::GRANT_TYPE || features.is_enabled(FeatureFlag::DeviceAuthz))
+            .collect::<Vec<_>>(),
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": auth_signing,
         // Spontaneous scopes are one client's values (a transaction id, ...), not the server's.
@@ -93,6 +96,9 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
     }
     if crate::oauth::dpop::enabled(state) {
         doc["dpop_signing_alg_values_supported"] = json!(s.dpop.signing_alg_values_supported);
+    }
+    if features.is_enabled(FeatureFlag::DeviceAuthz) {
+        doc["device_authorization_endpoint"] = json!(urls.device_authorization);
     }
     if features.is_enabled(FeatureFlag::Registration) {
         doc["registration_endpoint"] = json!(urls.registration);

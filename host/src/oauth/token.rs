@@ -7,7 +7,7 @@ use crate::crypto::secrets::{random_token, sha256_b64};
 use crate::model::{Client, Grant, TokenKind, TokenRecord};
 use crate::oauth::client_auth;
 use crate::oauth::form::OAuthForm;
-use crate::oauth::{OAuthError, authorization_code, client_credentials, dpop, refresh};
+use crate::oauth::{OAuthError, authorization_code, client_credentials, device, dpop, refresh};
 use crate::plugins::TokenDraft;
 use crate::plugins::bindings::types::TokenKind as PluginTokenKind;
 use crate::plugins::hooks::PROTECTED_CLAIMS;
@@ -39,6 +39,7 @@ pub async fn token(
         "client_credentials" => client_credentials::grant(&state, &client, &form, jkt).await?,
         "authorization_code" => authorization_code::grant(&state, &client, &form, jkt).await?,
         "refresh_token" => refresh::grant(&state, &client, &form, jkt).await?,
+        device::GRANT_TYPE => device::grant(&state, &client, &form, jkt).await?,
         other => {
             return Err(OAuthError::UnsupportedGrantType(
                 format!("grant_type {other:?} is not supported").into(),

@@ -595,36 +595,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        let auth = grant
-            .auth
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let resources = serde_json::to_string(&grant.resources)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query("INSERT INTO grants (grant_id, client_id, subject, grant_type, scope, created_at, user_id, session_id, auth_context, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-            .bind(&grant.grant_id)
-            .bind(&grant.client_id)
-            .bind(grant.subject.as_deref())
-            .bind(&grant.grant_type)
-            .bind(&grant.scope)
-            .bind(grant.created_at)
-            .bind(grant.user_id.as_deref())
-            .bind(grant.session_id.as_deref())
-            .bind(auth)
-            .bind(resources)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_write)?;
-        insert_tokens(&mut tx, tokens).await?;
-        if let Some(sid) = &grant.session_id {
-            sqlx::query("INSERT INTO session_clients (session_id, client_id) VALUES ($1, $2) ON CONFLICT (session_id, client_id) DO NOTHING")
-                .bind(sid)
-                .bind(&grant.client_id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_user_grant(&mut tx, grant, tokens).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -727,4 +698,43 @@ fn session_from_row(r: &AnyRow) -> StoreResult<SessionRow> {
         last_used_at: r.try_get("last_used_at")?,
         expires_at: r.try_get("expires_at")?,
     })
+}
+
+/// Stores a user grant, its first tokens and the session's link to the client, inside `tx`.
+pub(super) async fn insert_user_grant(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    grant: &Grant,
+    tokens: &[&TokenRecord],
+) -> StoreResult<()> {
+    let auth = grant
+        .auth
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let resources =
+        serde_json::to_string(&grant.resources).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query("INSERT INTO grants (grant_id, client_id, subject, grant_type, scope, created_at, user_id, session_id, auth_context, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .bind(&grant.grant_id)
+            .bind(&grant.client_id)
+            .bind(grant.subject.as_deref())
+            .bind(&grant.grant_type)
+            .bind(&grant.scope)
+            .bind(grant.created_at)
+            .bind(grant.user_id.as_deref())
+            .bind(grant.session_id.as_deref())
+            .bind(auth)
+            .bind(resources)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_write)?;
+    insert_tokens(tx, tokens).await?;
+    if let Some(sid) = &grant.session_id {
+        sqlx::query("INSERT INTO session_clients (session_id, client_id) VALUES ($1, $2) ON CONFLICT (session_id, client_id) DO NOTHING")
+                .bind(sid)
+                .bind(&grant.client_id)
+                .execute(&mut **tx)
+                .await?;
+    }
+    Ok(())
 }

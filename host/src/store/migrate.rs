@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/0009_generated_ids.sql")),
     (10, include_str!("../../migrations/0010_registration.sql")),
     (11, include_str!("../../migrations/0011_dpop.sql")),
+    (12, include_str!("../../migrations/0012_device.sql")),
 ];
 
 /// Applies every migration not yet applied.
