@@ -104,6 +104,8 @@ pub struct Settings {
     pub dpop: DpopSettings,
     /// The device authorization grant (RFC 8628).
     pub device: DeviceSettings,
+    /// The metrics endpoint (flag METRIC).
+    pub metrics: MetricsSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
@@ -425,6 +427,27 @@ impl Default for RegistrationSettings {
     }
 }
 
+/// The metrics endpoint (`[metrics]`, flag METRIC), the operator's choice of protection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// Empty: `/metrics` is served with the API and needs a bearer access token carrying
+    /// `scope`. An address (`127.0.0.1:9464`): served there only, without a token (keep that
+    /// listener on a private network).
+    pub listen: String,
+    /// The scope a token needs to read `/metrics` on the main listener.
+    pub scope: String,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            listen: String::new(),
+            scope: "tessera.admin.metrics.read".into(),
+        }
+    }
+}
+
 /// The device authorization grant (`[device]`, RFC 8628, flag DEVICE_AUTHZ).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -541,6 +564,7 @@ impl Default for Settings {
             registration: RegistrationSettings::default(),
             dpop: DpopSettings::default(),
             device: DeviceSettings::default(),
+            metrics: MetricsSettings::default(),
             plugins_dir: PathBuf::from("data/plugins"),
             plugins: PluginSettings::default(),
         }
@@ -824,7 +848,21 @@ impl Settings {
         self.validate_logout()?;
         self.validate_registration()?;
         self.validate_dpop()?;
+        self.validate_metrics()?;
         self.validate_plugins()
+    }
+
+    fn validate_metrics(&self) -> Result<(), ConfigError> {
+        let m = &self.metrics;
+        if !m.listen.is_empty() {
+            m.listen.parse::<SocketAddr>().map_err(|e| {
+                ConfigError::new("metrics.listen", format!("not a socket address: {e}"))
+            })?;
+        }
+        if !crate::model::scope::is_valid_scope_token(&m.scope) {
+            return Err(ConfigError::new("metrics.scope", "must be one scope value"));
+        }
+        Ok(())
     }
 
     fn validate_dpop(&self) -> Result<(), ConfigError> {

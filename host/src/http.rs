@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod jwks;
+pub mod metrics;
 pub mod pages;
 
 use crate::oauth::logout::{end_session, sessions};
@@ -81,7 +82,18 @@ pub fn app(state: AppState) -> Router {
         .route("/revoke_session", post(sessions::revoke_session))
         .route("/id/{prefix}/{id_type}", get(id_generation::generate))
         .route("/id/{prefix}/{id_type}/", get(id_generation::generate))
-        .route("/health", get(health::health))
+        .route("/health", get(health::health));
+    // With a metrics listener of its own, /metrics is served there only.
+    let router = if state.settings().metrics.listen.is_empty() {
+        router.route("/metrics", get(metrics::scraped))
+    } else {
+        router
+    };
+    let router = router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state);
@@ -90,6 +102,14 @@ pub fn app(state: AppState) -> Router {
     } else {
         router
     }
+}
+
+/// The separate metrics listener's application (`[metrics] listen`).
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::open))
+        .fallback(not_found)
+        .with_state(state)
 }
 
 /// The peer address of the connection a request came on (set by the server's connect-info

@@ -14,6 +14,7 @@ pub mod config;
 pub mod crypto;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod oauth;
 pub mod outbound;

@@ -101,6 +101,8 @@ struct Inner {
     hooks: Hooks,
     logout_stats: crate::oauth::logout::DeliveryStats,
     device_guard: crate::oauth::device::CodeGuard,
+    metrics: Arc<crate::metrics::Metrics>,
+    metrics_addr: tokio::sync::watch::Sender<Option<std::net::SocketAddr>>,
 }
 
 /// Everything a request handler needs; cheap to clone.
@@ -152,10 +154,13 @@ impl AppState {
         // Load what is there before serving; a plugin that fails is refused and logged, the
         // server starts anyway.
         registry.reload().await;
-        let hooks = Hooks::new(registry, clock.clone());
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let hooks = Hooks::new(registry, clock.clone()).with_metrics(metrics.clone());
         Ok(Self(Arc::new(Inner {
             hooks,
             login_guard: LoginGuard::new(&settings.login),
+            metrics,
+            metrics_addr: tokio::sync::watch::Sender::new(None),
             device_guard: crate::oauth::device::CodeGuard::new(
                 settings.device.user_code_failures,
                 settings.device.failure_window_seconds,
@@ -244,6 +249,21 @@ impl AppState {
         &self.0.login_guard
     }
 
+    /// The server's metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
+    }
+
+    /// Where the separate metrics listener (`[metrics] listen`) is bound: waits until the
+    /// server has bound it. `None` without one.
+    pub async fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        if self.settings().metrics.listen.is_empty() {
+            return None;
+        }
+        let mut rx = self.0.metrics_addr.subscribe();
+        rx.wait_for(Option::is_some).await.ok().and_then(|a| *a)
+    }
+
     /// Wrong user codes per client address (device authorization).
     pub fn device_guard(&self) -> &crate::oauth::device::CodeGuard {
         &self.0.device_guard
@@ -277,6 +297,15 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut metrics_stop = stop_rx.clone();
+        let metrics_listener = match state.settings().metrics.listen.as_str() {
+            "" => None,
+            addr => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics listener {addr}"))?,
+            ),
+        };
         let mut tasks = vec![
             tokio::spawn(reload_keys(state.clone(), stop_rx.clone())),
             tokio::spawn(purge_expired(state.clone(), stop_rx.clone())),
@@ -287,6 +316,23 @@ impl Server {
                 Duration::from_millis(state.settings().plugins.debounce_ms),
                 stop_rx,
             )));
+        }
+        if let Some(listener) = metrics_listener {
+            if let Ok(addr) = listener.local_addr() {
+                state.0.metrics_addr.send_replace(Some(addr));
+            }
+            let app = crate::http::metrics_app(state.clone());
+            tasks.push(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = metrics_stop.changed().await;
+                };
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            }));
         }
         let app = crate::http::app(state);
         let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

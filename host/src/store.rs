@@ -182,6 +182,21 @@ impl Store {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await.is_ok()
     }
 
+    /// Pooled connections: open, and idle among them.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    /// Browser sessions that have not expired.
+    pub async fn count_active_sessions(&self, now: UnixTime) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE expires_at > $1")
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -222,6 +222,7 @@ pub async fn login_submit(
             // Debug formatting escapes control characters: a username cannot forge log lines.
             tracing::warn!(username = ?username, client_ip = ?peer, client_id = %p.client.client_id, "login failed");
             let now = state.now();
+            state.metrics().login(false);
             guard.record_failure(&username, peer, now);
             if let Err(Refusal::LockedOut(secs)) = guard.check(&username, peer, now) {
                 return locked_out(&p, &username, secs);
@@ -230,6 +231,7 @@ pub async fn login_submit(
         }
     };
     guard.record_success(&username);
+    state.metrics().login(true);
     let now = state.now();
     let (session, cookie) = match session::login(&state, &headers, &user, &p.request.acr, now).await
     {

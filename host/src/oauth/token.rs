@@ -46,11 +46,29 @@ pub async fn token(
             ));
         }
     };
+    count_issued(&state, &client, grant_type, &response);
     let mut resp = no_store(Json(response));
     if proof.is_some() && state.settings().dpop.use_nonce {
         dpop::add_nonce(&state, &mut resp);
     }
     Ok(resp)
+}
+
+/// Counts the tokens of a response in the metrics.
+fn count_issued(state: &AppState, client: &Client, grant_type: &str, r: &TokenResponse) {
+    let m = state.metrics();
+    let format = if client.metadata.access_token_as_jwt {
+        "jwt"
+    } else {
+        "reference"
+    };
+    m.token_issued(grant_type, "access_token", format);
+    if r.refresh_token.is_some() {
+        m.token_issued(grant_type, "refresh_token", "reference");
+    }
+    if r.id_token.is_some() {
+        m.token_issued(grant_type, "id_token", "jwt");
+    }
 }
 
 /// A successful token response (RFC 6749 §5.1).

@@ -51,6 +51,7 @@ pub struct ScopeClaims<'a> {
 pub struct Hooks {
     registry: Arc<Registry>,
     clock: SharedClock,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -94,7 +95,17 @@ pub enum RevokeDecision {
 impl Hooks {
     /// The facade over `registry`; host `now()` reads `clock`.
     pub fn new(registry: Arc<Registry>, clock: SharedClock) -> Self {
-        Self { registry, clock }
+        Self {
+            registry,
+            clock,
+            metrics: Arc::default(),
+        }
+    }
+
+    /// Counts calls, failures and latency per plugin in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The registry behind the facade.
@@ -121,8 +132,15 @@ impl Hooks {
         &self,
         plugin: &LoadedPlugin,
         outcome: Result<R, String>,
+        started: std::time::Instant,
     ) -> Result<Option<R>, HookError> {
         plugin.counters.calls.fetch_add(1, Ordering::Relaxed);
+        self.metrics.plugin_call(
+            &plugin.manifest.name,
+            &plugin.manifest.hook.to_string(),
+            outcome.is_ok(),
+            started.elapsed(),
+        );
         match outcome {
             Ok(r) => Ok(Some(r)),
             Err(message) => {
@@ -173,6 +191,7 @@ impl Hooks {
                 claims: Value::Object(draft.claims.clone()).to_string(),
                 lifetime: u32::try_from(draft.lifetime.max(0)).unwrap_or(u32::MAX),
             };
+            let started = std::time::Instant::now();
             let Called { result, .. } = p
                 .prepared
                 .update_token(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
@@ -194,7 +213,7 @@ impl Hooks {
                 }
                 Ok((set, u.remove_claims, u.lifetime))
             });
-            if let Some((set, remove, lifetime)) = self.settle(&p, checked)? {
+            if let Some((set, remove, lifetime)) = self.settle(&p, checked, started)? {
                 for k in remove {
                     draft.claims.remove(&k);
                 }
@@ -225,6 +244,7 @@ impl Hooks {
             grant: types::Grant::from_model(grant),
         };
         for p in plugins {
+            let started = std::time::Instant::now();
             let Called { result, .. } = p
                 .prepared
                 .revoke_token(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
@@ -252,7 +272,7 @@ impl Hooks {
                     }
                 })
             });
-            match self.settle(&p, checked)? {
+            match self.settle(&p, checked, started)? {
                 Some(RevokeDecision::Allow) | None => {}
                 Some(other) => return Ok(other),
             }
@@ -294,6 +314,7 @@ impl Hooks {
             authentication: authentication.clone(),
         };
         for p in plugins {
+            let started = std::time::Instant::now();
             let Called { result, .. } = p
                 .prepared
                 .dynamic_scope(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
@@ -309,7 +330,7 @@ impl Hooks {
                 }
                 Ok(claims)
             });
-            if let Some(claims) = self.settle(&p, checked)? {
+            if let Some(claims) = self.settle(&p, checked, started)? {
                 for (k, v) in claims {
                     out.entry(k).or_insert(v);
                 }
@@ -360,6 +381,7 @@ impl Hooks {
                 token_grant: Some(grant_view.clone()),
                 response: Value::Object(current.clone()).to_string(),
             };
+            let started = std::time::Instant::now();
             let Called { result, .. } = p
                 .prepared
                 .introspection(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
@@ -375,7 +397,7 @@ impl Hooks {
                     }
                 })
             });
-            match self.settle(&p, checked)? {
+            match self.settle(&p, checked, started)? {
                 None | Some(None) => {}
                 Some(Some(None)) => return Ok(inactive()),
                 Some(Some(Some(mut replaced))) => {
@@ -410,6 +432,7 @@ impl Hooks {
             .cloned()
             .collect();
         for p in plugins {
+            let started = std::time::Instant::now();
             let Called { result, .. } = p
                 .prepared
                 .end_session(p.identity.clone(), p.manifest.limits, self.now(), ctx)
@@ -421,7 +444,7 @@ impl Hooks {
                 )?;
                 Ok(html.filter(|h| !h.trim().is_empty()))
             });
-            if let Some(Some(html)) = self.settle(&p, checked)? {
+            if let Some(Some(html)) = self.settle(&p, checked, started)? {
                 return Ok(Some(html));
             }
         }
