@@ -106,6 +106,8 @@ pub struct Settings {
     pub device: DeviceSettings,
     /// The metrics endpoint (flag METRIC).
     pub metrics: MetricsSettings,
+    /// The stat endpoint (flag STAT).
+    pub stat: StatSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
@@ -427,6 +429,25 @@ impl Default for RegistrationSettings {
     }
 }
 
+/// The stat endpoint (`[stat]`, flag STAT; Janssen's stat service).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatSettings {
+    /// The scope a bearer token needs (Janssen `statAuthorizationScope`).
+    pub scope: String,
+    /// How often each replica stores what it counted, in seconds.
+    pub flush_interval_seconds: u64,
+}
+
+impl Default for StatSettings {
+    fn default() -> Self {
+        Self {
+            scope: "jans_stat".into(),
+            flush_interval_seconds: 10,
+        }
+    }
+}
+
 /// The metrics endpoint (`[metrics]`, flag METRIC), the operator's choice of protection.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -565,6 +586,7 @@ impl Default for Settings {
             dpop: DpopSettings::default(),
             device: DeviceSettings::default(),
             metrics: MetricsSettings::default(),
+            stat: StatSettings::default(),
             plugins_dir: PathBuf::from("data/plugins"),
             plugins: PluginSettings::default(),
         }
@@ -861,6 +883,15 @@ impl Settings {
         }
         if !crate::model::scope::is_valid_scope_token(&m.scope) {
             return Err(ConfigError::new("metrics.scope", "must be one scope value"));
+        }
+        if !crate::model::scope::is_valid_scope_token(&self.stat.scope) {
+            return Err(ConfigError::new("stat.scope", "must be one scope value"));
+        }
+        if self.stat.flush_interval_seconds == 0 {
+            return Err(ConfigError::new(
+                "stat.flush_interval_seconds",
+                "must be positive",
+            ));
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ pub mod pages;
 use crate::oauth::logout::{end_session, sessions};
 use crate::oauth::{
     authorize, clientinfo, device, discovery, global_revocation, id_generation, interaction,
-    introspect, par, registration, revoke, token, userinfo,
+    introspect, par, registration, revoke, stat, token, userinfo,
 };
 use crate::server::AppState;
 use axum::Router;
@@ -82,7 +82,8 @@ pub fn app(state: AppState) -> Router {
         .route("/revoke_session", post(sessions::revoke_session))
         .route("/id/{prefix}/{id_type}", get(id_generation::generate))
         .route("/id/{prefix}/{id_type}/", get(id_generation::generate))
-        .route("/health", get(health::health));
+        .route("/health", get(health::health))
+        .route("/stat", get(stat::stat).post(stat::stat));
     // With a metrics listener of its own, /metrics is served there only.
     let router = if state.settings().metrics.listen.is_empty() {
         router.route("/metrics", get(metrics::scraped))

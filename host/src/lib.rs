@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod plugins;
 pub mod server;
 pub mod session;
+pub mod stats;
 pub mod store;
 
 pub use server::{AppState, Server};

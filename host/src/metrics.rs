@@ -62,6 +62,62 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MonthLabels {
+    month: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatTokenLabels {
+    month: String,
+    client_id: String,
+    grant_type: String,
+    kind: String,
+}
+
+/// The stat endpoint's answer in OpenMetrics text: `tessera_stat_monthly_active_users{month}`
+/// and `tessera_stat_tokens_issued{month,client_id,grant_type,kind}` (gauges: values of past
+/// months, not counters of this process).
+pub fn encode_stats(months: &[crate::stats::MonthStat]) -> String {
+    let mut registry = Registry::with_prefix("tessera_stat");
+    let users = Family::<MonthLabels, Gauge>::default();
+    let tokens = Family::<StatTokenLabels, Gauge>::default();
+    registry.register(
+        "monthly_active_users",
+        "Distinct users active in the month (HyperLogLog estimate)",
+        users.clone(),
+    );
+    registry.register(
+        "tokens_issued",
+        "Tokens issued in the month by client, grant type and kind",
+        tokens.clone(),
+    );
+    for m in months {
+        users
+            .get_or_create(&MonthLabels {
+                month: m.month.clone(),
+            })
+            .set(i64::try_from(m.monthly_active_users).unwrap_or(i64::MAX));
+        for (client_id, grants) in &m.tokens {
+            for (grant_type, kinds) in grants {
+                for (kind, n) in kinds {
+                    tokens
+                        .get_or_create(&StatTokenLabels {
+                            month: m.month.clone(),
+                            client_id: client_id.clone(),
+                            grant_type: grant_type.clone(),
+                            kind: kind.clone(),
+                        })
+                        .set(*n);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+    out
+}
+
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,

@@ -102,6 +102,7 @@ struct Inner {
     logout_stats: crate::oauth::logout::DeliveryStats,
     device_guard: crate::oauth::device::CodeGuard,
     metrics: Arc<crate::metrics::Metrics>,
+    stats: crate::stats::Stats,
     metrics_addr: tokio::sync::watch::Sender<Option<std::net::SocketAddr>>,
 }
 
@@ -160,6 +161,7 @@ impl AppState {
             hooks,
             login_guard: LoginGuard::new(&settings.login),
             metrics,
+            stats: crate::stats::Stats::default(),
             metrics_addr: tokio::sync::watch::Sender::new(None),
             device_guard: crate::oauth::device::CodeGuard::new(
                 settings.device.user_code_failures,
@@ -254,6 +256,28 @@ impl AppState {
         &self.0.metrics
     }
 
+    /// This replica's usage statistics (flushed to the database by a background task).
+    pub fn stats(&self) -> &crate::stats::Stats {
+        &self.0.stats
+    }
+
+    /// Stores what this replica counted since the last flush; on failure it is kept for the
+    /// next one.
+    pub async fn flush_stats(&self) -> Result<(), crate::store::StoreError> {
+        let pending = self.stats().take();
+        match self
+            .store()
+            .flush_stats(&pending, self.stats().replica())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.stats().restore(pending);
+                Err(e)
+            }
+        }
+    }
+
     /// Where the separate metrics listener (`[metrics] listen`) is bound: waits until the
     /// server has bound it. `None` without one.
     pub async fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
@@ -309,6 +333,7 @@ impl Server {
         let mut tasks = vec![
             tokio::spawn(reload_keys(state.clone(), stop_rx.clone())),
             tokio::spawn(purge_expired(state.clone(), stop_rx.clone())),
+            tokio::spawn(flush_stats(state.clone(), stop_rx.clone())),
         ];
         if state.settings().plugins.watch {
             tasks.push(tokio::spawn(crate::plugins::reload::watch(
@@ -360,6 +385,23 @@ async fn reload_keys(state: AppState, mut stop: tokio::sync::watch::Receiver<boo
             Err(e) => {
                 tracing::warn!(error = %e, "signing key reload failed; keeping the current keys")
             }
+        }
+    }
+}
+
+/// Stores the usage statistics every `stat.flush_interval_seconds`, and once more on stopping.
+async fn flush_stats(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let every = Duration::from_secs(state.settings().stat.flush_interval_seconds);
+    loop {
+        let stopping = tokio::select! {
+            _ = stop.changed() => true,
+            _ = tokio::time::sleep(every) => false,
+        };
+        if let Err(e) = state.flush_stats().await {
+            tracing::warn!(error = %e, "storing usage statistics failed; kept for the next try");
+        }
+        if stopping {
+            return;
         }
     }
 }

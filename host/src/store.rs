@@ -6,6 +6,7 @@ mod browser;
 mod device;
 mod migrate;
 mod registration;
+mod stats;
 
 pub use browser::{CodeRow, ConsentRow, PendingRow, PushedRow, SessionRow};
 pub use device::DeviceRow;

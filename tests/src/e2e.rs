@@ -93,6 +93,37 @@ pub fn pip_install(tmp: &std::path::Path) -> PathBuf {
     target
 }
 
+/// Parses an OpenMetrics exposition with the Prometheus project's own parser (PyPI
+/// `prometheus-client`, `tests/e2e/parse_metrics.py`) and returns its samples as
+/// `{"name", "labels", "value"}`; panics if the text is malformed. `tmp`: the test's
+/// `CARGO_TARGET_TMPDIR`, as for [`pip_install`].
+pub async fn parse_openmetrics(tmp: &str, text: &str) -> Vec<serde_json::Value> {
+    let tmp = std::path::PathBuf::from(tmp);
+    let pythonpath = tokio::task::spawn_blocking(move || pip_install(&tmp))
+        .await
+        .unwrap();
+    let mut child = tokio::process::Command::new("python3")
+        .arg(dir().join("parse_metrics.py"))
+        .env("PYTHONPATH", &pythonpath)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, text.as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "the exposition does not parse:\n{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Runs `node --test FILE` in `tests/e2e` with `env` in `TESSERA_E2E`, and asserts that all
 /// `expected` node tests passed.
 pub async fn run_node(file: &str, env: &serde_json::Value, expected: usize) {

@@ -9,32 +9,8 @@ use serde_json::{Value, json};
 use tessera_tests::browser::{Browser, authorize_url, pkce};
 use tessera_tests::{Db, TestServer, e2e};
 
-/// Parses `text` with prometheus-client's OpenMetrics parser; panics if it is malformed.
 async fn parse(text: &str) -> Vec<Value> {
-    let tmp = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let pythonpath = tokio::task::spawn_blocking(move || e2e::pip_install(&tmp))
-        .await
-        .unwrap();
-    let mut child = tokio::process::Command::new("python3")
-        .arg(e2e::dir().join("parse_metrics.py"))
-        .env("PYTHONPATH", &pythonpath)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut stdin, text.as_bytes())
-        .await
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().await.unwrap();
-    assert!(
-        out.status.success(),
-        "the exposition does not parse:\n{}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    e2e::parse_openmetrics(env!("CARGO_TARGET_TMPDIR"), text).await
 }
 
 /// The value of the sample `name` whose labels include `labels` (0 when there is none).

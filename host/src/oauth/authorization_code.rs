@@ -143,6 +143,7 @@ pub(crate) async fn mint_user_tokens(
     jkt: Option<&str>,
     now: UnixTime,
 ) -> Result<UserTokens, OAuthError> {
+    state.stats().user_active(now, &user.user_id);
     let access = mint_access_token(state, client, grant, &grant.scope, audience, jkt, now).await?;
     let refresh = issues_refresh_token(state, client, &grant.scope)
         .then(|| mint_refresh_token(state, client, grant, jkt, now));

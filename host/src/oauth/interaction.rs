@@ -232,6 +232,7 @@ pub async fn login_submit(
     };
     guard.record_success(&username);
     state.metrics().login(true);
+    state.stats().user_active(state.now(), &user.user_id);
     let now = state.now();
     let (session, cookie) = match session::login(&state, &headers, &user, &p.request.acr, now).await
     {

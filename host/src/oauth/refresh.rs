@@ -64,6 +64,9 @@ pub async fn grant(
         ),
         None => None,
     };
+    if let Some(u) = &user {
+        state.stats().user_active(now, &u.user_id);
+    }
     // RFC 8707 §2.2: a refresh request may narrow the grant's resources, never add one.
     let resources = resource::narrow(&grant.resources, form.all("resource"))?;
     let audience = resource::audience(client, resources);

@@ -54,20 +54,26 @@ pub async fn token(
     Ok(resp)
 }
 
-/// Counts the tokens of a response in the metrics.
+/// Counts the tokens of a response in the metrics and the usage statistics.
 fn count_issued(state: &AppState, client: &Client, grant_type: &str, r: &TokenResponse) {
     let m = state.metrics();
+    let stats = state.stats();
+    let now = state.now();
     let format = if client.metadata.access_token_as_jwt {
         "jwt"
     } else {
         "reference"
     };
-    m.token_issued(grant_type, "access_token", format);
-    if r.refresh_token.is_some() {
-        m.token_issued(grant_type, "refresh_token", "reference");
-    }
-    if r.id_token.is_some() {
-        m.token_issued(grant_type, "id_token", "jwt");
+    let issued = [
+        Some(("access_token", format)),
+        r.refresh_token
+            .as_ref()
+            .map(|_| ("refresh_token", "reference")),
+        r.id_token.as_ref().map(|_| ("id_token", "jwt")),
+    ];
+    for (kind, format) in issued.into_iter().flatten() {
+        m.token_issued(grant_type, kind, format);
+        stats.token_issued(now, &client.client_id, grant_type, kind);
     }
 }
 

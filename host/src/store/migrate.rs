@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/0010_registration.sql")),
     (11, include_str!("../../migrations/0011_dpop.sql")),
     (12, include_str!("../../migrations/0012_device.sql")),
+    (13, include_str!("../../migrations/0013_stats.sql")),
 ];
 
 /// Applies every migration not yet applied.
