@@ -108,6 +108,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// The stat endpoint (flag STAT).
     pub stat: StatSettings,
+    /// Software statement assertions (flag SSA).
+    pub ssa: SsaSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
@@ -429,6 +431,28 @@ impl Default for RegistrationSettings {
     }
 }
 
+/// Software statement assertions (`[ssa]`, flag SSA; Janssen's SSA endpoint).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SsaSettings {
+    /// The scope a bearer token needs to issue, list and revoke SSAs (Janssen's).
+    pub admin_scope: String,
+    /// The JWS algorithm SSAs are signed with (one of `keys.algorithms`).
+    pub signing_alg: String,
+    /// Seconds an SSA lives when its request names no `expiration`.
+    pub lifetime: i64,
+}
+
+impl Default for SsaSettings {
+    fn default() -> Self {
+        Self {
+            admin_scope: "https://jans.io/auth/ssa.admin".into(),
+            signing_alg: "RS256".into(),
+            lifetime: 30 * 86_400,
+        }
+    }
+}
+
 /// The stat endpoint (`[stat]`, flag STAT; Janssen's stat service).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -587,6 +611,7 @@ impl Default for Settings {
             device: DeviceSettings::default(),
             metrics: MetricsSettings::default(),
             stat: StatSettings::default(),
+            ssa: SsaSettings::default(),
             plugins_dir: PathBuf::from("data/plugins"),
             plugins: PluginSettings::default(),
         }
@@ -886,6 +911,21 @@ impl Settings {
         }
         if !crate::model::scope::is_valid_scope_token(&self.stat.scope) {
             return Err(ConfigError::new("stat.scope", "must be one scope value"));
+        }
+        if !crate::model::scope::is_valid_scope_token(&self.ssa.admin_scope) {
+            return Err(ConfigError::new(
+                "ssa.admin_scope",
+                "must be one scope value",
+            ));
+        }
+        if !self.keys.algorithms.contains(&self.ssa.signing_alg) {
+            return Err(ConfigError::new(
+                "ssa.signing_alg",
+                "must be one of keys.algorithms",
+            ));
+        }
+        if self.ssa.lifetime <= 0 {
+            return Err(ConfigError::new("ssa.lifetime", "must be positive"));
         }
         if self.stat.flush_interval_seconds == 0 {
             return Err(ConfigError::new(

@@ -9,7 +9,7 @@ pub mod pages;
 use crate::oauth::logout::{end_session, sessions};
 use crate::oauth::{
     authorize, clientinfo, device, discovery, global_revocation, id_generation, interaction,
-    introspect, par, registration, revoke, stat, token, userinfo,
+    introspect, par, registration, revoke, ssa, stat, token, userinfo,
 };
 use crate::server::AppState;
 use axum::Router;
@@ -83,7 +83,9 @@ pub fn app(state: AppState) -> Router {
         .route("/id/{prefix}/{id_type}", get(id_generation::generate))
         .route("/id/{prefix}/{id_type}/", get(id_generation::generate))
         .route("/health", get(health::health))
-        .route("/stat", get(stat::stat).post(stat::stat));
+        .route("/stat", get(stat::stat).post(stat::stat))
+        .route("/ssa", get(ssa::list).post(ssa::create).delete(ssa::revoke))
+        .route("/ssa/jwks", get(ssa::jwks));
     // With a metrics listener of its own, /metrics is served there only.
     let router = if state.settings().metrics.listen.is_empty() {
         router.route("/metrics", get(metrics::scraped))

@@ -26,6 +26,7 @@ pub mod registration;
 pub mod resource;
 pub mod revoke;
 pub mod scope;
+pub mod ssa;
 pub mod stat;
 pub mod token;
 pub mod userinfo;

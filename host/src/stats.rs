@@ -248,7 +248,11 @@ mod tests {
         }
         assert_eq!(
             month_range((2025, 11), (2026, 2), 24),
-            Some(["202511", "202512", "202601", "202602"].map(String::from).to_vec())
+            Some(
+                ["202511", "202512", "202601", "202602"]
+                    .map(String::from)
+                    .to_vec()
+            )
         );
         assert_eq!(month_range((2026, 2), (2025, 11), 24), Some(Vec::new()));
         assert!(month_range((2000, 1), (2026, 1), 24).is_none());

@@ -6,10 +6,12 @@ mod browser;
 mod device;
 mod migrate;
 mod registration;
+mod ssa;
 mod stats;
 
 pub use browser::{CodeRow, ConsentRow, PendingRow, PushedRow, SessionRow};
 pub use device::DeviceRow;
+pub use ssa::SsaRow;
 
 use crate::clock::UnixTime;
 use crate::model::{Client, ClientMetadata, Grant, TokenKind, TokenRecord};

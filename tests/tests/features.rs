@@ -83,12 +83,17 @@ async fn each_disabled_flag_removes_its_endpoint_and_discovery_entry() {
             "/device_authorization",
             400,
         ),
+        (FeatureFlag::Ssa, &[], "GET", "/ssa", 401),
+        (FeatureFlag::Stat, &[], "GET", "/stat", 401),
+        (FeatureFlag::Metric, &[], "GET", "/metrics", 401),
         (
             FeatureFlag::Registration,
             &["registration_endpoint"],
             "POST",
             "/register",
-            401,
+            // A form body, not JSON (the body is read before the token: a software statement
+            // in it may stand in for one).
+            400,
         ),
         (
             FeatureFlag::ClientInfo,

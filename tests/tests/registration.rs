@@ -312,16 +312,26 @@ async fn what_a_client_may_not_register_is_refused_by_name(db: Db) {
     )
     .await;
     assert!(native.get("client_secret").is_none());
-    // Unknown members are ignored (RFC 7591 §2); so is a software statement this server does
-    // not process (§3.1.1).
+    // Unknown members are ignored (RFC 7591 §2), and so is a chosen client_id.
     let odd = register(
         &srv,
         &iat,
-        web(json!({"x_extension": 1, "software_statement": "e30.e30.", "client_id": "mine"})),
+        web(json!({"x_extension": 1, "client_id": "mine"})),
     )
     .await;
-    assert!(odd.get("x_extension").is_none() && odd.get("software_statement").is_none());
+    assert!(odd.get("x_extension").is_none());
     assert_ne!(odd["client_id"], "mine");
+    // A software statement this server did not sign (SSA on): invalid_software_statement;
+    // with SSA off it is ignored (RFC 7591 §3.1.1).
+    let unsigned = web(json!({"software_statement": "e30.e30."}));
+    let (error, _) = refused(post_register(&srv, Some(&iat), &unsigned).await).await;
+    assert_eq!(error, "invalid_software_statement");
+    srv.state
+        .set_feature(tessera::config::FeatureFlag::Ssa, false);
+    let ignored = register(&srv, &iat, unsigned).await;
+    assert!(ignored.get("software_statement").is_none());
+    srv.state
+        .set_feature(tessera::config::FeatureFlag::Ssa, true);
 
     // Not JSON, or not an object: invalid_request.
     let resp = srv

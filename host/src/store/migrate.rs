@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/0011_dpop.sql")),
     (12, include_str!("../../migrations/0012_device.sql")),
     (13, include_str!("../../migrations/0013_stats.sql")),
+    (14, include_str!("../../migrations/0014_ssa.sql")),
 ];
 
 /// Applies every migration not yet applied.

@@ -16,10 +16,10 @@ use super::{Registered, RegistrationError, new_client, set_new_secret};
 use crate::config::FeatureFlag;
 use crate::crypto::secrets::{ct_eq, random_token, sha256_b64};
 use crate::model::Client;
-use crate::oauth::OAuthError;
 use crate::oauth::bearer::{self, BearerError};
 use crate::oauth::form::{is_json, read_body};
 use crate::oauth::token::no_store;
+use crate::oauth::{OAuthError, ssa};
 use crate::server::AppState;
 use axum::Json;
 use axum::extract::{Path, Request, State};
@@ -63,13 +63,30 @@ pub async fn register(
     req: Request,
 ) -> Result<Response, BearerError> {
     state.require(FeatureFlag::Registration)?;
-    if !state.settings().registration.open {
-        let token = bearer::from_header(req.headers())?.ok_or(BearerError::Missing)?;
+    let token = bearer::from_header(req.headers())?;
+    let body = json_object(&state, req).await?;
+    // A software statement this server issued (SSA on) stands in for an initial access token.
+    let statement = match body.get("software_statement") {
+        None => None,
+        Some(_) if !state.features().is_enabled(FeatureFlag::Ssa) => None,
+        Some(Value::String(jwt)) => Some(ssa::verify(&state, jwt).await?),
+        Some(_) => {
+            return Err(OAuthError::Refused {
+                code: "invalid_software_statement".into(),
+                description: "software_statement must be a JWT".into(),
+            }
+            .into());
+        }
+    };
+    if !state.settings().registration.open && statement.is_none() {
+        let token = token.ok_or(BearerError::Missing)?;
         let scope = &state.settings().registration.initial_access_token_scope;
         bearer::scoped_caller(&state, &token, scope).await?;
     }
-    let body = json_object(&state, req).await?;
-    let metadata = policy::metadata_from_request(&state, body, None).await?;
+    let metadata = policy::metadata_from_request(&state, body, None, statement.as_ref()).await?;
+    if let Some(s) = &statement {
+        ssa::consume(&state, s).await?;
+    }
     let reg = new_client(state.master_key(), metadata, state.now());
     let token = random_token(32);
     state
@@ -132,7 +149,8 @@ pub async fn replace(
             .into());
         }
     }
-    let metadata = policy::metadata_from_request(&state, body, Some(&current.metadata)).await?;
+    let metadata =
+        policy::metadata_from_request(&state, body, Some(&current.metadata), None).await?;
     let mut client = Client {
         metadata,
         ..current

@@ -13,6 +13,7 @@
 
 use super::RegistrationError;
 use crate::model::ClientMetadata;
+use crate::oauth::ssa::Statement;
 use crate::server::AppState;
 use serde_json::{Map, Value};
 
@@ -39,8 +40,8 @@ pub const ADMIN_ONLY: &[&str] = &[
 ];
 
 /// Request members that are not stored metadata: the client's identifier and secret (the
-/// configuration endpoint checks them), and `software_statement`, which a server that does not
-/// process software statements may ignore (RFC 7591 §3.1.1).
+/// configuration endpoint checks them), and `software_statement` (verified by the endpoint
+/// when SSA is on, and ignored otherwise, as RFC 7591 §3.1.1 allows).
 const NOT_METADATA: &[&str] = &["client_id", "client_secret", "software_statement"];
 
 /// Redirect URI schemes that run code or read files in the browser instead of reaching the
@@ -48,11 +49,13 @@ const NOT_METADATA: &[&str] = &["client_id", "client_secret", "software_statemen
 const FORBIDDEN_SCHEMES: &[&str] = &["javascript", "data", "vbscript", "file", "blob"];
 
 /// The metadata to store for a registration request `body`; `current` is the client's stored
-/// metadata when it replaces its registration, `None` when it registers.
+/// metadata when it replaces its registration, `None` when it registers; `statement` a verified
+/// software statement, whose claims win over the request's (RFC 7591 §2.3).
 pub async fn metadata_from_request(
     state: &AppState,
     mut body: Map<String, Value>,
     current: Option<&ClientMetadata>,
+    statement: Option<&Statement>,
 ) -> Result<ClientMetadata, RegistrationError> {
     // A JSON null is an absent member.
     body.retain(|k, v| !v.is_null() && !NOT_METADATA.contains(&k.as_str()));
@@ -76,8 +79,21 @@ pub async fn metadata_from_request(
             },
         };
     }
+    if let Some(s) = statement {
+        body.insert("software_id".into(), Value::String(s.software_id.clone()));
+        if !s.grant_types.is_empty() {
+            body.insert("grant_types".into(), serde_json::json!(s.grant_types));
+        }
+    }
     let mut m: ClientMetadata = serde_path_to_error::deserialize(Value::Object(body))
         .map_err(|e| RegistrationError::InvalidMetadata(format!("{}: {}", e.path(), e.inner())))?;
+    // What a statement vouched for stays with the client, also when it replaces its metadata.
+    if let Some(s) = statement {
+        m.software_statement = Some(s.jwt.clone());
+    } else if let Some(c) = current.filter(|c| c.software_statement.is_some()) {
+        m.software_statement.clone_from(&c.software_statement);
+        m.software_id.clone_from(&c.software_id);
+    }
     if current.is_none() && state.settings().registration.client_lifetime > 0 {
         m.expires_at = Some(state.now() + state.settings().registration.client_lifetime);
     }
@@ -86,7 +102,7 @@ pub async fn metadata_from_request(
         m.id_token_signed_response_alg = Some(state.settings().tokens.id_token_signing_alg.clone());
     }
     scopes(state, &mut m, current).await?;
-    grant_and_response_types(state, &mut m, current, response_types_given)?;
+    grant_and_response_types(state, &mut m, current, statement, response_types_given)?;
     redirect_uris(&m)?;
     m.validate().map_err(RegistrationError::from_validation)?;
     sector_identifier(state, &m).await?;
@@ -152,10 +168,15 @@ fn grant_and_response_types(
     state: &AppState,
     m: &mut ClientMetadata,
     current: Option<&ClientMetadata>,
+    statement: Option<&Statement>,
     response_types_given: bool,
 ) -> Result<(), RegistrationError> {
     let allowed = &state.settings().registration.allowed_grant_types;
-    let held = |g: &str| current.is_some_and(|c| c.grant_types.iter().any(|h| h == g));
+    // Grant types an administrator gave the client, or vouched for in its statement.
+    let held = |g: &str| {
+        current.is_some_and(|c| c.grant_types.iter().any(|h| h == g))
+            || statement.is_some_and(|s| s.grant_types.iter().any(|h| h == g))
+    };
     if let Some(g) = m
         .grant_types
         .iter()
