@@ -279,6 +279,9 @@ pub struct AuthorizeSettings {
     /// How long a pushed request's `request_uri` may be used, in seconds, unless the client sets
     /// its own `par_lifetime` (Janssen `requestUriParLifetime`).
     pub par_lifetime: i64,
+    /// Fetch `http://` request URIs too (development only; RFC 9101 request objects by
+    /// reference are fetched over https otherwise).
+    pub allow_http_request_uri: bool,
 }
 
 /// Password login protection (`[login]`).
@@ -705,6 +708,7 @@ impl Default for AuthorizeSettings {
             max_pending_per_ip: 100,
             require_pushed_authorization_requests: false,
             par_lifetime: 60,
+            allow_http_request_uri: false,
         }
     }
 }

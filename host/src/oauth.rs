@@ -23,6 +23,7 @@ pub mod par;
 pub mod redirect;
 pub mod refresh;
 pub mod registration;
+pub mod request_object;
 pub mod resource;
 pub mod revoke;
 pub mod scope;

@@ -205,11 +205,11 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
             "invalid_request",
         ),
         (
-            url(&web.client.client_id, cb, &[("request", "eyJ.x.y")]),
-            "request_not_supported",
-        ),
-        (
-            url(&web.client.client_id, cb, &[("request_uri", "https://x/y")]),
+            url(
+                &web.client.client_id,
+                cb,
+                &[("request_uri", "urn:example:x")],
+            ),
             "request_uri_not_supported",
         ),
         (
@@ -231,6 +231,19 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
         assert_eq!(params["state"], "xyz");
         assert_eq!(params["iss"], srv.base);
         assert!(!params.contains_key("code"));
+    }
+    // A request object that does not verify, or one by reference from a URI the client did not
+    // register: an error page (the redirect URI inside the object cannot be trusted).
+    for (extra, code) in [
+        (("request", "eyJ.x.y"), "invalid_request_object"),
+        (
+            ("request_uri", "https://x.example/y"),
+            "invalid_request_uri",
+        ),
+    ] {
+        let p = b.get(&url(&web.client.client_id, cb, &[extra])).await;
+        assert_eq!(p.status, 400);
+        assert_eq!(p.error_code().as_deref(), Some(code));
     }
     // The fragment and form_post modes carry errors (and iss) the same way.
     let p = b

@@ -272,7 +272,7 @@ async fn par_endpoint_errors(db: Db) {
         ),
         (vec![("scope", "openid admin")], "invalid_scope"),
         (vec![("code_challenge_method", "plain")], "invalid_request"),
-        (vec![("request", "eyJ.e30.")], "request_not_supported"),
+        (vec![("request", "eyJ.e30.")], "invalid_request_object"),
         (vec![("prompt", "none login")], "invalid_request"),
     ] {
         let resp = post_par(&srv, &form(&extra), Some((id, secret))).await;

@@ -306,9 +306,14 @@ pub struct ClientMetadata {
     /// "Initiate Login URI".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiate_login_uri: Option<String>,
-    /// "Request URIs".
+    /// "Request URIs": the only request objects by reference (RFC 9101 `request_uri`) the
+    /// server fetches for this client.
     #[serde(default)]
     pub request_uris: Vec<String>,
+    /// The JWS algorithm this client's request objects must use (OpenID Connect Registration
+    /// `request_object_signing_alg`); any asymmetric one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
     /// "Default ACR".
     #[serde(default)]
     pub default_acr_values: Vec<String>,
@@ -366,6 +371,19 @@ impl ClientMetadata {
         }
         if let Some(uri) = &self.jwks_uri {
             url::Url::parse(uri).map_err(|e| format!("jwks_uri: {e}"))?;
+        }
+        if let Some(alg) = &self.request_object_signing_alg
+            && !crate::crypto::jwt::ASYMMETRIC_ALGS.contains(&alg.as_str())
+        {
+            return Err(format!(
+                "request_object_signing_alg: {alg:?} is not an asymmetric JWS algorithm"
+            ));
+        }
+        for uri in &self.request_uris {
+            let u = url::Url::parse(uri).map_err(|e| format!("request_uris: {uri:?}: {e}"))?;
+            if !matches!(u.scheme(), "https" | "http") || u.host().is_none() {
+                return Err(format!("request_uris: {uri:?} must be an https URL"));
+            }
         }
         for g in &self.grant_types {
             if !GRANT_TYPES.contains(&g.as_str()) {

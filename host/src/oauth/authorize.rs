@@ -13,7 +13,7 @@ use crate::http::{PeerIp, pages};
 use crate::model::{AuthContext, Client};
 use crate::oauth::form::OAuthForm;
 use crate::oauth::redirect::{self, ResponseMode, Target};
-use crate::oauth::{OAuthError, par, resource, scope};
+use crate::oauth::{OAuthError, par, request_object, resource, scope};
 use crate::server::AppState;
 use crate::session;
 use crate::store::{CodeRow, PendingRow, SessionRow};
@@ -141,6 +141,13 @@ pub async fn authorize(
         Ok(f) => f,
         Err(page) => return page,
     };
+    // RFC 9101: a signed request object's parameters replace the rest (a pushed request's
+    // object was unpacked when it was pushed).
+    let form = match request_object::parameters(&state, &form, None).await {
+        Ok(Some(object)) if !pushed => object,
+        Ok(_) => form,
+        Err(e) => return request_object::error_page(e),
+    };
     let (client, target) = match trusted_target(&state, &form).await {
         Ok(t) => t,
         Err(msg) => return bad_request_page(msg),
@@ -231,8 +238,9 @@ pub(crate) async fn validate(
 ) -> Result<AuthRequest, Failure> {
     let invalid = |d: &str| Failure::Redirect("invalid_request", d.to_string());
     check_bounds(state, form)?;
+    // `request` and `request_uri`s by reference were unpacked before (`request_object`); what
+    // is left is a request_uri of no kind this server resolves.
     for (p, code) in [
-        ("request", "request_not_supported"),
         ("request_uri", "request_uri_not_supported"),
         ("registration", "registration_not_supported"),
     ] {

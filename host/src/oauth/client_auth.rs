@@ -303,7 +303,9 @@ async fn verify_assertion(
     Ok(())
 }
 
-async fn find_client_key(
+/// The client's public key named by `kid` (or the only one) that fits `alg`: from its `jwks`,
+/// or from its `jwks_uri` (cached; fetched again once on a miss).
+pub(crate) async fn find_client_key(
     state: &AppState,
     client: &Client,
     kid: Option<&str>,

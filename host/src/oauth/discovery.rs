@@ -79,8 +79,11 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
         "acr_values_supported": s.acr.enabled,
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": true,
-        "request_parameter_supported": false,
-        "request_uri_parameter_supported": false,
+        // RFC 9101: signed request objects by value and, from registered URIs, by reference.
+        "request_parameter_supported": true,
+        "request_uri_parameter_supported": true,
+        "require_request_uri_registration": true,
+        "request_object_signing_alg_values_supported": ASYMMETRIC_ALGS,
         "authorization_response_iss_parameter_supported": true,
     });
     if features.is_enabled(FeatureFlag::Userinfo) {

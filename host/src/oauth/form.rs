@@ -9,7 +9,7 @@ use axum::http::{Method, header};
 use std::collections::HashMap;
 
 /// Parameters that may appear more than once.
-const REPEATABLE: &[&str] = &["resource"];
+pub(crate) const REPEATABLE: &[&str] = &["resource"];
 
 /// A parsed form body (or, for GET, query string).
 #[derive(Debug, Default)]

@@ -14,8 +14,8 @@ use crate::oauth::OAuthError;
 use crate::oauth::authorize::{self, Failure};
 use crate::oauth::client_auth;
 use crate::oauth::form::OAuthForm;
-use crate::oauth::interaction;
 use crate::oauth::token::no_store;
+use crate::oauth::{interaction, request_object};
 use crate::server::AppState;
 use crate::store::PushedRow;
 use axum::Json;
@@ -59,6 +59,10 @@ pub async fn par(
         pairs.push(("client_id".into(), client.client_id.clone()));
     }
     let request = OAuthForm::from_pairs(pairs);
+    // RFC 9126 §3: a signed request object is unpacked and checked as at /authorize.
+    let request = request_object::parameters(&state, &request, Some(&client))
+        .await?
+        .unwrap_or(request);
     check(&state, &client, &request).await?;
     let params = serde_json::to_string(&request.iter().collect::<Vec<_>>())
         .map_err(|e| OAuthError::Server(anyhow::anyhow!("pushed request: {e}")))?;
