@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
-import { calculateJwkThumbprint, createRemoteJWKSet, exportJWK, jwtVerify } from 'jose';
+import { calculateJwkThumbprint, createRemoteJWKSet, exportJWK, importPKCS8, jwtVerify } from 'jose';
 
 const env = JSON.parse(process.env.TESSERA_E2E);
 const REDIRECT = env.redirect_uri; // a callback page the test serves on loopback
@@ -204,6 +204,30 @@ test('DPoP (RFC 9449): a code flow with tokens bound to a key of openid-client, 
   assert.equal(refreshed.token_type, 'dpop');
   const introspected = await client.tokenIntrospection(config, refreshed.access_token);
   assert.equal(introspected.cnf.jkt, await calculateJwkThumbprint(await exportJWK(keyPair.publicKey), 'sha256'));
+});
+
+test('JWT-secured authorization request (RFC 9101): buildAuthorizationUrlWithJAR signs the request, the user signs in', async () => {
+  const c = env.jar;
+  const cfg = await rp(c);
+  const key = await importPKCS8(c.private_key_pem, 'ES256');
+  const pkceCodeVerifier = client.randomPKCECodeVerifier();
+  const expectedState = client.randomState();
+  const expectedNonce = client.randomNonce();
+  const url = await client.buildAuthorizationUrlWithJAR(cfg, {
+    redirect_uri: REDIRECT,
+    scope: SCOPE,
+    code_challenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
+    code_challenge_method: 'S256',
+    state: expectedState,
+    nonce: expectedNonce,
+  }, { key, kid: c.kid });
+  // Only client_id and the signed request travel through the browser.
+  assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request']);
+  const callback = await browse(url, { login: false });
+  const tokens = await client.authorizationCodeGrant(cfg, callback,
+    { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true });
+  assert.equal(tokens.claims().sub, env.sub);
+  assert.equal(tokens.claims().nonce, expectedNonce);
 });
 
 test('device authorization (RFC 8628): initiateDeviceAuthorization, the user approves in Chromium, pollDeviceAuthorizationGrant', async () => {

@@ -4,7 +4,8 @@
 //! claims the RP reads from userinfo and the validated ID token, a pushed authorization request
 //! (`buildAuthorizationUrlWithPAR`), a client registered with `dynamicClientRegistration` (RFC
 //! 7591) signing the user in, then read and deleted (RFC 7592), a DPoP-bound code flow with
-//! userinfo (RFC 9449), a device approved in the browser while openid-client polls (RFC 8628),
+//! userinfo (RFC 9449), a signed request object from `buildAuthorizationUrlWithJAR` (RFC 9101),
+//! a device approved in the browser while openid-client polls (RFC 8628),
 //! and RP-initiated logout (URL
 //! from openid-client's `buildEndSessionUrl`) that loads a front-channel RP's iframe, delivers a
 //! logout token to a back-channel RP (verified with `jose`), and ends at the post-logout
@@ -95,7 +96,22 @@ async fn openid_client_and_chromium_sign_a_user_in() {
             "scope": "openid email offline_access",
         }))
         .await;
+    // A client signing its authorization requests (RFC 9101) with an ES256 key.
+    let jar_key = tessera_tests::EcKey::generate();
+    let jar = srv
+        .web_client(json!({
+            "redirect_uris": [redirect_uri],
+            "jwks": {"keys": [jar_key.jwk.clone()]},
+            "request_object_signing_alg": "ES256",
+        }))
+        .await;
     let env = json!({
+        "jar": {
+            "client_id": jar.client.client_id,
+            "client_secret": jar.secret,
+            "private_key_pem": tessera_tests::pkcs8_pem(&jar_key.pkcs8),
+            "kid": jar_key.jwk["kid"],
+        },
         "device": {"client_id": device.client.client_id},
         "issuer": srv.base,
         "initial_access_token": initial_access_token,
@@ -118,6 +134,6 @@ async fn openid_client_and_chromium_sign_a_user_in() {
             "back_seen": back.url("/seen"),
         },
     });
-    e2e::run_node("browser.test.mjs", &env, 8).await;
+    e2e::run_node("browser.test.mjs", &env, 9).await;
     srv.stop().await;
 }

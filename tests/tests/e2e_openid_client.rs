@@ -3,24 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use base64::Engine as _;
 use serde_json::json;
 use tessera::crypto::SigningAlg;
 use tessera::crypto::keys::generate;
 use tessera_tests::{Db, TestServer, e2e};
-
-fn pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        lines.join("\n")
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openid_client_drives_client_credentials_introspection_revocation() {
@@ -46,7 +32,7 @@ async fn openid_client_drives_client_credentials_introspection_revocation() {
         "web": {"client_id": web.client.client_id, "client_secret": web.secret, "tokens": tokens},
         "basic": {"client_id": basic.client.client_id, "client_secret": basic.secret},
         "post": {"client_id": post.client.client_id, "client_secret": post.secret},
-        "pkjwt": {"client_id": pkjwt.client.client_id, "private_key_pem": pem(&key.pkcs8), "kid": key.kid},
+        "pkjwt": {"client_id": pkjwt.client.client_id, "private_key_pem": tessera_tests::pkcs8_pem(&key.pkcs8), "kid": key.kid},
     });
     e2e::run_node("core.test.mjs", &env, 10).await;
     srv.stop().await;
