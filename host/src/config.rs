@@ -444,6 +444,18 @@ pub struct SsaSettings {
     pub signing_alg: String,
     /// Seconds an SSA lives when its request names no `expiration`.
     pub lifetime: i64,
+    /// Other issuers whose software statements registration accepts, each with the JWKS its
+    /// statements are verified with (fetched through the outbound module).
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+/// An issuer of software statements the operator trusts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrustedIssuer {
+    /// The `iss` of its statements.
+    pub issuer: String,
+    /// Where its public keys are.
+    pub jwks_uri: String,
 }
 
 impl Default for SsaSettings {
@@ -452,6 +464,7 @@ impl Default for SsaSettings {
             admin_scope: "https://jans.io/auth/ssa.admin".into(),
             signing_alg: "RS256".into(),
             lifetime: 30 * 86_400,
+            trusted_issuers: Vec::new(),
         }
     }
 }
@@ -930,6 +943,16 @@ impl Settings {
         }
         if self.ssa.lifetime <= 0 {
             return Err(ConfigError::new("ssa.lifetime", "must be positive"));
+        }
+        for t in &self.ssa.trusted_issuers {
+            if t.issuer.is_empty() || t.issuer == self.issuer {
+                return Err(ConfigError::new(
+                    "ssa.trusted_issuers",
+                    "an issuer must be named, and not this server",
+                ));
+            }
+            url::Url::parse(&t.jwks_uri)
+                .map_err(|e| ConfigError::new("ssa.trusted_issuers", format!("jwks_uri: {e}")))?;
         }
         if self.stat.flush_interval_seconds == 0 {
             return Err(ConfigError::new(

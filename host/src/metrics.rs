@@ -2,7 +2,8 @@
 //! `prometheus-client`. One [`Metrics`] per server, counted where things happen:
 //!
 //! - `tessera_http_requests_total{endpoint,method,status}` and
-//!   `tessera_http_request_duration_seconds{endpoint}` (the route pattern, never the raw path);
+//!   `tessera_http_request_duration_seconds{endpoint,method,status}` (the route pattern, never
+//!   the raw path);
 //! - `tessera_tokens_issued_total{grant_type,kind,format}`;
 //! - `tessera_logins_total{result}` (`success`, `failure`);
 //! - `tessera_plugin_calls_total{plugin,hook}`, `tessera_plugin_errors_total{plugin,hook}`,
@@ -25,11 +26,6 @@ struct HttpLabels {
     endpoint: String,
     method: String,
     status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct EndpointLabels {
-    endpoint: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -122,7 +118,7 @@ pub fn encode_stats(months: &[crate::stats::MonthStat]) -> String {
 pub struct Metrics {
     registry: Registry,
     http_requests: Family<HttpLabels, Counter>,
-    http_duration: Histograms<EndpointLabels>,
+    http_duration: Histograms<HttpLabels>,
     tokens: Family<TokenLabels, Counter>,
     logins: Family<LoginLabels, Counter>,
     plugin_calls: Family<PluginLabels, Counter>,
@@ -160,7 +156,7 @@ impl Default for Metrics {
         );
         registry.register(
             "http_request_duration_seconds",
-            "HTTP request latency by route",
+            "HTTP request latency by route, method and status",
             m.http_duration.clone(),
         );
         registry.register(
@@ -201,17 +197,14 @@ impl Default for Metrics {
 impl Metrics {
     /// One HTTP request to the route `endpoint`.
     pub fn http_request(&self, endpoint: &str, method: &str, status: u16, took: Duration) {
-        self.http_requests
-            .get_or_create(&HttpLabels {
-                endpoint: endpoint.to_string(),
-                method: method.to_string(),
-                status,
-            })
-            .inc();
+        let labels = HttpLabels {
+            endpoint: endpoint.to_string(),
+            method: method.to_string(),
+            status,
+        };
+        self.http_requests.get_or_create(&labels).inc();
         self.http_duration
-            .get_or_create(&EndpointLabels {
-                endpoint: endpoint.to_string(),
-            })
+            .get_or_create(&labels)
             .observe(took.as_secs_f64());
     }
 

@@ -115,7 +115,7 @@ async fn counters_move_with_traffic_and_the_endpoint_needs_its_scope() {
     assert_eq!(
         delta(
             "tessera_http_request_duration_seconds_count",
-            &[("endpoint", "/token")]
+            &[("endpoint", "/token"), ("status", "200")]
         ),
         4.0
     );

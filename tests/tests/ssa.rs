@@ -263,3 +263,69 @@ async fn the_flag_turns_ssa_off() {
     assert_eq!(resp.status(), 401);
     srv.stop().await;
 }
+
+/// Statements of an operator-trusted issuer verify against its JWKS (on a local server); a
+/// one-time one registers one client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_of_a_trusted_issuer() {
+    let key = tessera_tests::EcKey::generate();
+    let jwks = json!({"keys": [key.jwk.clone()]});
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_uri = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || async move { axum::Json(jwks) }),
+    );
+    let keys_server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let uri = jwks_uri.clone();
+    let srv = TestServer::start_with(Db::Sqlite, move |s| {
+        s.ssa.trusted_issuers = vec![tessera::config::TrustedIssuer {
+            issuer: "https://partner.example".into(),
+            jwks_uri: uri,
+        }];
+        s.client_auth.allow_http_jwks_uri = true;
+        s.outbound.allow_internal_hosts = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let sign = |k: &tessera_tests::EcKey, claims: Value| {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        h.kid = key.jwk["kid"].as_str().map(str::to_string);
+        jsonwebtoken::encode(
+            &h,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(&k.pkcs8),
+        )
+        .unwrap()
+    };
+    let now = srv.state.now();
+    let claims = |iss: &str, exp: i64| json!({"iss": iss, "exp": exp, "jti": tessera::crypto::secrets::random_token(8), "software_id": "partner-app", "grant_types": ["client_credentials"]});
+    let good = sign(&key, claims("https://partner.example", now + 600));
+    let resp = register(&srv, &good).await;
+    assert_eq!(resp.status(), 201);
+    let info: Value = resp.json().await.unwrap();
+    assert_eq!(info["software_id"], "partner-app");
+    assert_eq!(info["grant_types"], json!(["client_credentials"]));
+    assert_eq!(
+        error_of(register(&srv, &good).await).await,
+        "unapproved_software_statement"
+    );
+    // Another key under the same kid, an issuer nobody trusts, an expired statement.
+    let other = tessera_tests::EcKey::generate();
+    let forged = sign(&other, claims("https://partner.example", now + 600));
+    assert_eq!(
+        error_of(register(&srv, &forged).await).await,
+        "invalid_software_statement"
+    );
+    let stranger = sign(&key, claims("https://stranger.example", now + 600));
+    assert_eq!(
+        error_of(register(&srv, &stranger).await).await,
+        "invalid_software_statement"
+    );
+    let expired = sign(&key, claims("https://partner.example", now - 10));
+    assert_eq!(
+        error_of(register(&srv, &expired).await).await,
+        "unapproved_software_statement"
+    );
+    srv.stop().await;
+    keys_server.abort();
+}

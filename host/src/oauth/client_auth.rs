@@ -187,10 +187,10 @@ pub fn parse_basic(value: &[u8]) -> Option<(String, String)> {
 
 /// The `sub` of a JWT, read without verification (only to find the client whose key verifies it).
 pub fn unverified_subject(jwt: &str) -> Option<String> {
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = crate::crypto::secrets::b64url_decode(payload)?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("sub")?.as_str().map(str::to_string)
+    crate::crypto::jwt::unverified_claims(jwt)?
+        .get("sub")?
+        .as_str()
+        .map(str::to_string)
 }
 
 #[derive(serde::Deserialize)]
@@ -387,7 +387,9 @@ pub struct JwksCache {
 const MIN_REFETCH_SECS: i64 = 10;
 
 impl JwksCache {
-    async fn get(
+    /// The JWK Set at `uri`: cached for `client_auth.jwks_cache_seconds`; `force` fetches again
+    /// (at most every 10 s).
+    pub(crate) async fn get(
         &self,
         state: &AppState,
         uri: &str,

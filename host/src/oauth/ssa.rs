@@ -10,13 +10,15 @@
 //! - `GET /ssa/jwks`: the public keys SSAs are signed with.
 //!
 //! At registration a statement must verify against those keys, be unexpired, be one this server
-//! issued and still active; a one-time SSA is then used up (one conditional UPDATE). Its claims
+//! issued and still active; a one-time SSA is then used up (one conditional UPDATE). Statements
+//! of operator-trusted issuers (`[ssa] trusted_issuers`) verify against their JWKS instead, and
+//! a one-time one is recorded by `jti` until it expires. Its claims
 //! win over the request's metadata (RFC 7591 §2.3): `software_id` and `grant_types`, and the
 //! statement itself is kept with the client.
 
 use crate::config::FeatureFlag;
 use crate::crypto::SigningAlg;
-use crate::crypto::secrets::random_token;
+use crate::crypto::secrets::{random_token, sha256_b64};
 use crate::model::client::IMPLEMENTED_GRANT_TYPES;
 use crate::oauth::OAuthError;
 use crate::oauth::bearer::{self, BearerError};
@@ -71,6 +73,9 @@ pub struct Statement {
     pub software_id: String,
     /// `grant_types` (empty: the request's stand).
     pub grant_types: Vec<String>,
+    /// For another issuer's statement: its replay key and expiry (one-time use is recorded
+    /// like a client assertion's `jti`).
+    pub external: Option<(String, i64)>,
     /// The JWT itself, kept with the client.
     pub jwt: String,
 }
@@ -220,17 +225,72 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     resp
 }
 
-/// A software statement presented at registration: signed by this server with the SSA
-/// algorithm, unexpired, issued here and still active. Not used up yet (see [`consume`]).
+/// A software statement presented at registration. One this server issued: signed with the
+/// SSA algorithm, unexpired, issued here and still active. One of an operator-trusted issuer
+/// (`[ssa] trusted_issuers`): signed by a key of its JWKS with an asymmetric algorithm,
+/// unexpired, with a `jti`. Not used up yet (see [`consume`]).
 pub async fn verify(state: &AppState, jwt: &str) -> Result<Statement, OAuthError> {
-    let invalid = |d: &'static str| OAuthError::Refused {
+    let claims = crate::crypto::jwt::unverified_claims(jwt)
+        .ok_or_else(|| invalid("the software statement is not a JWT"))?;
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if iss == state.settings().issuer() {
+        return verify_own(state, jwt).await;
+    }
+    match state
+        .settings()
+        .ssa
+        .trusted_issuers
+        .iter()
+        .find(|t| t.issuer == iss)
+    {
+        Some(t) => verify_trusted(state, jwt, &t.jwks_uri).await,
+        None => Err(invalid(
+            "the software statement is not signed by this server",
+        )),
+    }
+}
+
+fn invalid(d: &'static str) -> OAuthError {
+    OAuthError::Refused {
         code: "invalid_software_statement".into(),
         description: d.into(),
-    };
-    let unapproved = |d: &'static str| OAuthError::Refused {
+    }
+}
+
+fn unapproved(d: &'static str) -> OAuthError {
+    OAuthError::Refused {
         code: "unapproved_software_statement".into(),
         description: d.into(),
-    };
+    }
+}
+
+fn statement(
+    claims: &serde_json::Map<String, Value>,
+    jwt: &str,
+    jti: String,
+    one_time_use: bool,
+) -> Statement {
+    Statement {
+        jti,
+        one_time_use,
+        software_id: claims
+            .get("software_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        grant_types: claims
+            .get("grant_types")
+            .and_then(|g| serde_json::from_value(g.clone()).ok())
+            .unwrap_or_default(),
+        external: None,
+        jwt: jwt.to_string(),
+    }
+}
+
+async fn verify_own(state: &AppState, jwt: &str) -> Result<Statement, OAuthError> {
     let own = state
         .keys()
         .load()
@@ -247,10 +307,9 @@ pub async fn verify(state: &AppState, jwt: &str) -> Result<Statement, OAuthError
         ));
     }
     let c = &own.claims;
-    let now = state.now();
     if c.get("exp")
         .and_then(Value::as_i64)
-        .is_none_or(|exp| exp <= now)
+        .is_none_or(|exp| exp <= state.now())
     {
         return Err(unapproved("the software statement has expired"));
     }
@@ -268,26 +327,92 @@ pub async fn verify(state: &AppState, jwt: &str) -> Result<Statement, OAuthError
         "used" => return Err(unapproved("the software statement was already used")),
         _ => return Err(unapproved("the software statement was revoked")),
     }
-    Ok(Statement {
-        jti: row.jti,
-        one_time_use: row.one_time_use,
-        software_id: row.software_id,
-        grant_types: c
-            .get("grant_types")
-            .and_then(|g| serde_json::from_value(g.clone()).ok())
-            .unwrap_or_default(),
-        jwt: jwt.to_string(),
-    })
+    let mut s = statement(c, jwt, row.jti, row.one_time_use);
+    s.software_id = row.software_id;
+    Ok(s)
 }
 
-/// Uses up a one-time statement; `unapproved_software_statement` if a concurrent registration
-/// used (or an administrator revoked) it first.
+/// A statement of a trusted issuer, verified with its JWKS (fetched again once for an unknown
+/// `kid`, for the issuer's key rotations).
+async fn verify_trusted(
+    state: &AppState,
+    jwt: &str,
+    jwks_uri: &str,
+) -> Result<Statement, OAuthError> {
+    let header = jsonwebtoken::decode_header(jwt).map_err(|_| invalid("malformed JWT"))?;
+    if !crate::crypto::jwt::ASYMMETRIC_ALGS.contains(&format!("{:?}", header.alg).as_str()) {
+        return Err(invalid(
+            "the software statement must be signed with an asymmetric algorithm",
+        ));
+    }
+    let kid = header
+        .kid
+        .as_deref()
+        .ok_or_else(|| invalid("the software statement names no key"))?;
+    let keys = |force| state.jwks_cache().get(state, jwks_uri, force);
+    let unreadable = |_| unapproved("the issuer's keys could not be read");
+    let mut set = keys(false).await.map_err(unreadable)?;
+    if set.find(kid).is_none() {
+        set = keys(true).await.map_err(unreadable)?;
+    }
+    let jwk = set
+        .find(kid)
+        .ok_or_else(|| invalid("no key of the issuer fits"))?;
+    let key =
+        jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|_| invalid("unusable issuer key"))?;
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.validate_aud = false;
+    // Expiry against the server's clock, below.
+    v.validate_exp = false;
+    v.set_required_spec_claims(&["exp", "iss", "jti"]);
+    let claims = jsonwebtoken::decode::<serde_json::Map<String, Value>>(jwt, &key, &v)
+        .map_err(|_| invalid("the software statement does not verify"))?
+        .claims;
+    if claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_none_or(|exp| exp <= state.now())
+    {
+        return Err(unapproved("the software statement has expired"));
+    }
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .unwrap_or_default();
+    let one_time = claims
+        .get("one_time_use")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let mut s = statement(&claims, jwt, jti.clone(), one_time);
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    s.external = Some((
+        sha256_b64(format!("ssa\u{0}{iss}\u{0}{jti}").as_bytes()),
+        exp,
+    ));
+    Ok(s)
+}
+
+/// Uses up a one-time statement: ours by marking it used, another issuer's by recording its
+/// `jti` until it expires; `unapproved_software_statement` if a concurrent registration used (or
+/// an administrator revoked) it first.
 pub async fn consume(state: &AppState, s: &Statement) -> Result<(), OAuthError> {
-    if s.one_time_use && !state.store().use_ssa(&s.jti).await? {
-        return Err(OAuthError::Refused {
-            code: "unapproved_software_statement".into(),
-            description: "the software statement was already used".into(),
-        });
+    if !s.one_time_use {
+        return Ok(());
+    }
+    let fresh = match &s.external {
+        None => state.store().use_ssa(&s.jti).await?,
+        Some((key, exp)) => state.store().record_assertion(key, *exp).await?,
+    };
+    if !fresh {
+        return Err(unapproved("the software statement was already used"));
     }
     Ok(())
 }
