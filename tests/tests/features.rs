@@ -231,9 +231,18 @@ async fn discovery_flag_and_document_contents() {
             doc["dpop_signing_alg_values_supported"],
             serde_json::json!(["ES256", "ES384", "RS256", "PS256", "EdDSA"])
         );
+        assert_eq!(doc["request_parameter_supported"], true);
+        // Not advertised: what is not implemented (CIBA, UMA, implicit).
+        for absent in [
+            "backchannel_authentication_endpoint",
+            "uma_profiles_supported",
+        ] {
+            assert!(doc.get(absent).is_none(), "{absent}");
+        }
         assert!(
-            doc.get("request_object_signing_alg_values_supported")
-                .is_none()
+            !doc["response_types_supported"]
+                .to_string()
+                .contains("token")
         );
     }
     srv.state.set_feature(FeatureFlag::JansConfiguration, false);
