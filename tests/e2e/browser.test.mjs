@@ -40,20 +40,26 @@ after(async () => {
   await browser?.close();
 });
 
-/** Starts an authorization request; returns what the RP keeps and the URL to open. */
-async function startAuthorization(cfg = config, scope = SCOPE) {
+/** Fresh authorization request parameters (PKCE, state, nonce) and the checks the RP keeps. */
+async function authorizationParameters(scope = SCOPE) {
   const pkceCodeVerifier = client.randomPKCECodeVerifier();
   const expectedState = client.randomState();
   const expectedNonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(cfg, {
+  const params = {
     redirect_uri: REDIRECT,
     scope,
     code_challenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
     code_challenge_method: 'S256',
     state: expectedState,
     nonce: expectedNonce,
-  });
-  return { url, checks: { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true } };
+  };
+  return { params, checks: { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true } };
+}
+
+/** Starts an authorization request; returns what the RP keeps and the URL to open. */
+async function startAuthorization(cfg = config, scope = SCOPE) {
+  const { params, checks } = await authorizationParameters(scope);
+  return { url: client.buildAuthorizationUrl(cfg, params), checks };
 }
 
 /** Opens `url` in Chromium, signs in and consents when the pages appear; returns the callback URL. */
@@ -134,25 +140,15 @@ test('second sign-in reuses the session and consent; reusing a rotated refresh t
 });
 
 test('pushed authorization request (RFC 9126): buildAuthorizationUrlWithPAR, the request_uri used once', async () => {
-  const pkceCodeVerifier = client.randomPKCECodeVerifier();
-  const expectedState = client.randomState();
-  const expectedNonce = client.randomNonce();
-  const url = await client.buildAuthorizationUrlWithPAR(config, {
-    redirect_uri: REDIRECT,
-    scope: SCOPE,
-    code_challenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
-    code_challenge_method: 'S256',
-    state: expectedState,
-    nonce: expectedNonce,
-  });
+  const { params, checks } = await authorizationParameters();
+  const url = await client.buildAuthorizationUrlWithPAR(config, params);
   // Only client_id and the request_uri travel through the browser.
   assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
   assert.match(url.searchParams.get('request_uri'), /^urn:ietf:params:oauth:request_uri:/);
   const callback = await browse(url, { login: false, consent: false });
-  const tokens = await client.authorizationCodeGrant(config, callback,
-    { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true });
+  const tokens = await client.authorizationCodeGrant(config, callback, checks);
   assert.equal(tokens.claims().sub, env.sub);
-  assert.equal(tokens.claims().nonce, expectedNonce);
+  assert.equal(tokens.claims().nonce, checks.expectedNonce);
   // The same request_uri a second time: an error page, no redirect to the RP.
   const page = await context.newPage();
   const again = await page.goto(url.href);
@@ -210,24 +206,14 @@ test('JWT-secured authorization request (RFC 9101): buildAuthorizationUrlWithJAR
   const c = env.jar;
   const cfg = await rp(c);
   const key = await importPKCS8(c.private_key_pem, 'ES256');
-  const pkceCodeVerifier = client.randomPKCECodeVerifier();
-  const expectedState = client.randomState();
-  const expectedNonce = client.randomNonce();
-  const url = await client.buildAuthorizationUrlWithJAR(cfg, {
-    redirect_uri: REDIRECT,
-    scope: SCOPE,
-    code_challenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
-    code_challenge_method: 'S256',
-    state: expectedState,
-    nonce: expectedNonce,
-  }, { key, kid: c.kid });
+  const { params, checks } = await authorizationParameters();
+  const url = await client.buildAuthorizationUrlWithJAR(cfg, params, { key, kid: c.kid });
   // Only client_id and the signed request travel through the browser.
   assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request']);
   const callback = await browse(url, { login: false });
-  const tokens = await client.authorizationCodeGrant(cfg, callback,
-    { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true });
+  const tokens = await client.authorizationCodeGrant(cfg, callback, checks);
   assert.equal(tokens.claims().sub, env.sub);
-  assert.equal(tokens.claims().nonce, expectedNonce);
+  assert.equal(tokens.claims().nonce, checks.expectedNonce);
 });
 
 test('device authorization (RFC 8628): initiateDeviceAuthorization, the user approves in Chromium, pollDeviceAuthorizationGrant', async () => {

@@ -473,6 +473,13 @@ impl EcKey {
     }
 }
 
+/// The OAuth `error` of a JSON error response, after checking its status.
+pub async fn oauth_error(resp: reqwest::Response, status: u16) -> String {
+    assert_eq!(resp.status(), status);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    body["error"].as_str().unwrap_or_default().to_string()
+}
+
 /// A PKCS#8 DER private key as PEM (for `jose.importPKCS8` in the npm tests).
 pub fn pkcs8_pem(der: &[u8]) -> String {
     let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der);

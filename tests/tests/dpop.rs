@@ -34,11 +34,7 @@ fn token_proof(srv: &TestServer, key: &EcKey) -> String {
 }
 
 async fn error_of(resp: reqwest::Response) -> String {
-    assert_eq!(resp.status(), 400);
-    resp.json::<Value>().await.unwrap()["error"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    tessera_tests::oauth_error(resp, 400).await
 }
 
 async fn userinfo_dpop(srv: &TestServer, token: &str, proof: &str) -> reqwest::Response {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tessera::config::FeatureFlag;
 use tessera::oauth::registration::Registered;
 use tessera_tests::browser::{Browser, REDIRECT, exchange, pkce, response_params, sign_in};
-use tessera_tests::{Db, TestServer, jwt_parts, on_both_backends};
+use tessera_tests::{Db, TestServer, jwt_parts, oauth_error, on_both_backends};
 
 const URN: &str = "urn:ietf:params:oauth:request_uri:";
 
@@ -69,12 +69,6 @@ fn authorize_by_reference(client_id: &str, request_uri: &str) -> String {
 }
 
 /// The `error` of a JSON error answer with `status`.
-async fn oauth_error(resp: reqwest::Response, status: u16) -> String {
-    assert_eq!(resp.status(), status);
-    let body: Value = resp.json().await.unwrap();
-    body["error"].as_str().unwrap().to_string()
-}
-
 async fn pushed_request_signs_in_once(db: Db) {
     let srv = TestServer::start(db).await;
     srv.user("alice", json!({})).await;

@@ -56,11 +56,7 @@ async fn register(srv: &TestServer, statement: &str) -> reqwest::Response {
 }
 
 async fn error_of(resp: reqwest::Response) -> String {
-    assert_eq!(resp.status(), 400);
-    resp.json::<Value>().await.unwrap()["error"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    tessera_tests::oauth_error(resp, 400).await
 }
 
 async fn ssas_are_issued_verified_used_once_and_revoked(db: Db) {
