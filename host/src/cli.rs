@@ -207,11 +207,14 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
                 &store,
                 &master,
                 &algs,
-                settings.keys.retire_after,
+                keys::Rotation::of(&settings.keys),
                 clock.now(),
             )
             .await?;
-            println!("{}", serde_json::json!({"rotated": kids}));
+            println!(
+                "{}",
+                serde_json::json!({"rotated": kids, "signing_from": clock.now() + settings.keys.publish_ahead})
+            );
             Ok(())
         }
         Command::Keys(KeysCommand::List) => {
@@ -219,7 +222,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             let rows = store.list_signing_keys().await?;
             let out: Vec<_> = rows
                 .iter()
-                .map(|r| serde_json::json!({"kid": r.kid, "alg": r.alg, "status": r.status, "created_at": r.created_at, "retire_at": r.retire_at}))
+                .map(|r| serde_json::json!({"kid": r.kid, "alg": r.alg, "status": r.status, "created_at": r.created_at, "signing_from": r.signs_from(), "retire_at": r.retire_at}))
                 .collect();
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())

@@ -241,6 +241,10 @@ pub struct KeySettings {
     pub retire_after: i64,
     /// Milliseconds between checks for keys rotated by another process or replica.
     pub reload_interval_ms: u64,
+    /// Seconds a rotated-in key is published before it signs: long enough for every replica to
+    /// reload the keys (at least twice `reload_interval_ms`), so no replica signs with a key
+    /// another does not publish yet. Raise it to cover how long relying parties cache the JWKS.
+    pub publish_ahead: i64,
 }
 
 /// Client authentication.
@@ -694,6 +698,7 @@ impl Default for KeySettings {
             // A day outlives any default token lifetime, so no token outlives its key.
             retire_after: 86_400,
             reload_interval_ms: 1_000,
+            publish_ahead: 10,
         }
     }
 }
@@ -899,6 +904,14 @@ impl Settings {
             return Err(ConfigError::new(
                 "keys.reload_interval_ms",
                 "must be positive",
+            ));
+        }
+        if self.keys.publish_ahead.saturating_mul(1000)
+            < 2 * i64::try_from(self.keys.reload_interval_ms).unwrap_or(i64::MAX / 2)
+        {
+            return Err(ConfigError::new(
+                "keys.publish_ahead",
+                "must be at least twice keys.reload_interval_ms, so every replica publishes a new key before it signs",
             ));
         }
         if self.client_auth.assertion_max_lifetime <= 0 {

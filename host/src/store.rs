@@ -85,6 +85,15 @@ pub struct SigningKeyRow {
     pub created_at: UnixTime,
     /// When a retiring key leaves the JWKS.
     pub retire_at: Option<UnixTime>,
+    /// When the key starts signing (`None`: from `created_at`). It is published from creation.
+    pub sign_from: Option<UnixTime>,
+}
+
+impl SigningKeyRow {
+    /// When the key starts signing.
+    pub fn signs_from(&self) -> UnixTime {
+        self.sign_from.unwrap_or(self.created_at)
+    }
 }
 
 /// A stored scope (seed 001: id, description, type, claims, default flag, creator).
@@ -483,7 +492,7 @@ impl Store {
 
     /// Every stored signing key.
     pub async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
-        let rows = sqlx::query("SELECT kid, alg, status, private_key, public_jwk, created_at, retire_at FROM signing_keys ORDER BY created_at, kid")
+        let rows = sqlx::query("SELECT kid, alg, status, private_key, public_jwk, created_at, retire_at, sign_from FROM signing_keys ORDER BY created_at, kid")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -496,6 +505,7 @@ impl Store {
                     public_jwk: r.try_get("public_jwk")?,
                     created_at: r.try_get("created_at")?,
                     retire_at: r.try_get("retire_at")?,
+                    sign_from: r.try_get("sign_from")?,
                 })
             })
             .collect()
@@ -546,7 +556,7 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 async fn insert_key(tx: &mut Tx, k: &SigningKeyRow) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO signing_keys (kid, alg, status, private_key, public_jwk, created_at, retire_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO signing_keys (kid, alg, status, private_key, public_jwk, created_at, retire_at, sign_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&k.kid)
     .bind(&k.alg)
@@ -555,6 +565,7 @@ async fn insert_key(tx: &mut Tx, k: &SigningKeyRow) -> StoreResult<()> {
     .bind(&k.public_jwk)
     .bind(k.created_at)
     .bind(k.retire_at)
+    .bind(k.sign_from)
     .execute(&mut **tx)
     .await
     .map_err(StoreError::from_write)?;

@@ -60,7 +60,7 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pg_db: Option<String>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -93,7 +93,63 @@ impl TestServer {
         settings.plugins.cache_dir = plugins::compiled_cache();
         tweak(&mut settings);
         settings.validate().unwrap();
+        Self::launch(listener, settings, ManualClock::new(), pg_db, Some(dir)).await
+    }
+
+    /// Starts another replica of this server: a second server on the same database, with the
+    /// same settings (issuer included) and clock but its own listener and state, as a second
+    /// `tessera serve` behind a load balancer. Stop replicas before the server they came from.
+    pub async fn replica(&self) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::launch(
+            listener,
+            self.settings.clone(),
+            self.clock.clone(),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Starts `n` replicas at the same moment on one fresh PostgreSQL database, as a deployment
+    /// starts them. The first owns the database (stop it last).
+    pub async fn replicas(n: usize) -> Vec<TestServer> {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, name) = create_pg_database().await;
+        let mut listeners = Vec::new();
+        for _ in 0..n {
+            listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        }
+        // The issuer is the first replica's address (a load balancer's in a deployment).
+        let mut settings = Settings {
+            issuer: format!("http://{}", listeners[0].local_addr().unwrap()),
+            data_dir: dir.path().to_path_buf(),
+            master_key: tessera::config::Secret(TEST_MASTER_KEY.into()),
+            ..Settings::default()
+        };
+        settings.database_url.0 = url;
+        settings.plugins_dir = dir.path().join("plugins");
+        settings.plugins.cache_dir = plugins::compiled_cache();
+        settings.validate().unwrap();
         let clock = ManualClock::new();
+        let mut owner = Some((name, dir));
+        let starts = listeners.into_iter().map(|l| {
+            let (pg_db, dir) = owner
+                .take()
+                .map_or((None, None), |(n, d)| (Some(n), Some(d)));
+            Self::launch(l, settings.clone(), clock.clone(), pg_db, dir)
+        });
+        futures::future::join_all(starts).await
+    }
+
+    async fn launch(
+        listener: TcpListener,
+        settings: Settings,
+        clock: Arc<ManualClock>,
+        pg_db: Option<String>,
+        dir: Option<tempfile::TempDir>,
+    ) -> Self {
+        let base = format!("http://{}", listener.local_addr().unwrap());
         let shared: SharedClock = clock.clone();
         let state = AppState::new(settings.clone(), shared).await.unwrap();
         let (tx, rx) = oneshot::channel();

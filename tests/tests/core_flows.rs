@@ -577,6 +577,20 @@ async fn key_rotation_keeps_old_tokens_verifiable(db: Db) {
             .unwrap();
     };
     verify(&old);
+    // The new keys are published at once, but the old ones sign until publish_ahead has passed,
+    // so a replica that has not reloaded yet never sees a token signed by a key it lacks.
+    let still_old = srv.access_token(&c).await;
+    assert_eq!(jwt_parts(&still_old).0["kid"], old_h["kid"]);
+    // (The CLI reads the wall clock; the margin covers the time since the server's clock was set.)
+    srv.clock.advance(srv.settings.keys.publish_ahead + 60);
+    assert!(
+        srv.state
+            .keys()
+            .refresh(srv.state.store(), srv.state.now())
+            .await
+            .unwrap(),
+        "the new keys start signing"
+    );
     let new = srv.access_token(&c).await;
     let (new_h, _) = jwt_parts(&new);
     assert_ne!(old_h["kid"], new_h["kid"], "new tokens use the new key");

@@ -234,6 +234,14 @@ impl KeySet {
         })
     }
 
+    /// The key id signing for each algorithm, in algorithm order.
+    pub fn signing_kids(&self) -> Vec<&str> {
+        SigningAlg::ALL
+            .into_iter()
+            .filter_map(|a| self.signing.get(&a).map(|k| k.kid.as_str()))
+            .collect()
+    }
+
     /// Algorithms with a signing key.
     pub fn algorithms(&self) -> Vec<SigningAlg> {
         SigningAlg::ALL
@@ -284,7 +292,10 @@ impl KeyRing {
         let generation = store.keys_generation().await?;
         let set = load_set(store, &self.master, now).await?;
         let cur = self.current.load();
-        if generation == cur.generation && set.jwks == cur.jwks {
+        if generation == cur.generation
+            && set.jwks == cur.jwks
+            && set.signing_kids() == cur.signing_kids()
+        {
             return Ok(false);
         }
         self.current.store(Arc::new(set));
@@ -292,22 +303,48 @@ impl KeyRing {
     }
 }
 
-/// Makes a new signing key for each algorithm; the old active keys become retiring and stay in
-/// the JWKS for `retire_after` seconds so tokens they signed keep verifying.
+/// Makes a new signing key for each algorithm. The new keys are published at once but sign only
+/// from `now + publish_ahead`, so that every replica publishes a key before any signs with it;
+/// until then the old keys sign. The old keys then stay in the JWKS for `retire_after` seconds so
+/// tokens they signed keep verifying.
 pub async fn rotate(
     store: &Store,
     master: &MasterKey,
     algorithms: &[SigningAlg],
-    retire_after: i64,
+    timing: Rotation,
     now: UnixTime,
 ) -> anyhow::Result<Vec<String>> {
+    let sign_from = now + timing.publish_ahead;
     let mut rows = Vec::new();
     for &alg in algorithms {
-        rows.push(new_row(master, alg, now)?);
+        let mut row = new_row(master, alg, now)?;
+        row.sign_from = Some(sign_from);
+        rows.push(row);
     }
     let kids = rows.iter().map(|r| r.kid.clone()).collect();
-    store.rotate_signing_keys(rows, now + retire_after).await?;
+    store
+        .rotate_signing_keys(rows, sign_from + timing.retire_after)
+        .await?;
     Ok(kids)
+}
+
+/// The timing of a rotation (`[keys] publish_ahead` and `retire_after`).
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation {
+    /// Seconds a new key is published before it signs.
+    pub publish_ahead: i64,
+    /// Seconds an old key stays published after it stopped signing.
+    pub retire_after: i64,
+}
+
+impl Rotation {
+    /// The timing the settings give.
+    pub fn of(keys: &crate::config::KeySettings) -> Self {
+        Self {
+            publish_ahead: keys.publish_ahead,
+            retire_after: keys.retire_after,
+        }
+    }
 }
 
 fn new_row(master: &MasterKey, alg: SigningAlg, now: UnixTime) -> anyhow::Result<SigningKeyRow> {
@@ -320,6 +357,7 @@ fn new_row(master: &MasterKey, alg: SigningAlg, now: UnixTime) -> anyhow::Result
         public_jwk: k.public_jwk.to_string(),
         created_at: now,
         retire_at: None,
+        sign_from: None,
     })
 }
 
@@ -336,11 +374,13 @@ async fn ensure_keys(
             .any(|r| r.status == "active" && r.alg == alg.name())
         {
             let row = new_row(master, alg, now)?;
-            tracing::info!(kid = %row.kid, alg = alg.name(), "generated signing key");
             match store.insert_signing_key(&row).await {
-                Ok(()) => {}
-                // Another replica starting at the same moment may have won; its key is as good.
-                Err(StoreError::Conflict) => {}
+                Ok(()) => tracing::info!(kid = %row.kid, alg = alg.name(), "generated signing key"),
+                // Another replica starting at the same moment won (one active key per algorithm
+                // is a unique index); its key is loaded next.
+                Err(StoreError::Conflict) => {
+                    tracing::debug!(alg = alg.name(), "another replica made the signing key")
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -372,7 +412,10 @@ async fn load_set(store: &Store, master: &MasterKey, now: UnixTime) -> anyhow::R
             }
             published.push(jwk);
         }
-        if row.status == "active" && newest.get(&alg).is_none_or(|&t| row.created_at >= t) {
+        // The key that signs: the one that started signing last. A rotated-in key waits for
+        // `sign_from` (published meanwhile); the key it replaces signs until then.
+        let from = row.signs_from();
+        if from <= now && newest.get(&alg).is_none_or(|&t| from >= t) {
             let der = master.open(&row.private_key).ok_or_else(|| {
                 anyhow::anyhow!("signing key {} cannot be decrypted: is master_key the one it was created with?", row.kid)
             })?;
@@ -380,7 +423,7 @@ async fn load_set(store: &Store, master: &MasterKey, now: UnixTime) -> anyhow::R
                 alg,
                 Arc::new(SigningKey::from_pkcs8(row.kid.clone(), alg, &der)?),
             );
-            newest.insert(alg, row.created_at);
+            newest.insert(alg, from);
         }
     }
     let jwks: Arc<str> = json!({ "keys": published }).to_string().into();

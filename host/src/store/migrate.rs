@@ -19,21 +19,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../../migrations/0012_device.sql")),
     (13, include_str!("../../migrations/0013_stats.sql")),
     (14, include_str!("../../migrations/0014_ssa.sql")),
+    (15, include_str!("../../migrations/0015_key_activation.sql")),
 ];
 
 /// Applies every migration not yet applied.
 pub async fn run(store: &Store) -> anyhow::Result<()> {
     let mut conn = store.pool.acquire().await?;
-    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-        .execute(&mut *conn)
-        .await?;
     if store.backend == Backend::Postgres {
-        // Arbitrary constant naming "tessera migrations" for the advisory lock.
+        // Arbitrary constant naming "tessera migrations" for the advisory lock. Taken before the
+        // first statement: two replicas starting together on an empty database would otherwise
+        // race on CREATE TABLE IF NOT EXISTS (which is not atomic in PostgreSQL's catalog).
         sqlx::query("SELECT pg_advisory_lock(7245917)")
             .execute(&mut *conn)
             .await?;
     }
-    let result = apply(&mut conn, store.backend).await;
+    let result = async {
+        sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&mut *conn)
+            .await?;
+        apply(&mut conn, store.backend).await
+    }
+    .await;
     if store.backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_unlock(7245917)")
             .execute(&mut *conn)

@@ -1,0 +1,284 @@
+//! Several `tessera serve` replicas on one PostgreSQL database behave as one server (issue 13,
+//! item 4): one set of signing keys however they start, keys published everywhere before any
+//! replica signs with them, tokens issued by one introspected and revoked by another with no
+//! replica answering from a stale cache, and one success for a refresh token or code presented
+//! to two replicas at once.
+
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use tessera::crypto::{SigningAlg, keys};
+use tessera_tests::browser::{Browser, authorize_url, exchange, pkce, sign_in, tokens_for};
+use tessera_tests::{TestServer, jwt_parts};
+
+/// Stops replicas in order (the first owns the database, so it goes last).
+async fn stop_all(mut servers: Vec<TestServer>) {
+    while let Some(s) = servers.pop() {
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn replicas_started_together_share_one_key_per_algorithm() {
+    // The race is between "no key yet" and "insert one": each round starts three replicas on an
+    // empty database at the same moment.
+    for round in 0..4 {
+        let servers = TestServer::replicas(3).await;
+        let rows = servers[0].state.store().list_signing_keys().await.unwrap();
+        let active: Vec<_> = rows.iter().filter(|r| r.status == "active").collect();
+        assert_eq!(
+            active.len(),
+            3,
+            "round {round}: one active key per algorithm, not one per replica: {:?}",
+            rows.iter().map(|r| (&r.alg, &r.status)).collect::<Vec<_>>()
+        );
+        let first = servers[0].state.keys().load();
+        for s in &servers[1..] {
+            let set = s.state.keys().load();
+            assert_eq!(
+                set.jwks, first.jwks,
+                "round {round}: every replica publishes the same keys"
+            );
+            assert_eq!(set.signing_kids(), first.signing_kids());
+        }
+        // And served: /jwks of each replica lists the same three keys.
+        let mut kids = HashSet::new();
+        for s in &servers {
+            let jwks = s.get_json("/jwks").await;
+            assert_eq!(jwks["keys"].as_array().unwrap().len(), 3);
+            for k in jwks["keys"].as_array().unwrap() {
+                kids.insert(k["kid"].as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(kids.len(), 3);
+        stop_all(servers).await;
+    }
+}
+
+/// Whether `jwt` verifies against the JWKS `server` publishes.
+async fn verifies_at(server: &TestServer, jwt: &str) -> bool {
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(server.get_json("/jwks").await).unwrap();
+    let (h, _) = jwt_parts(jwt);
+    let Some(jwk) = set.find(h["kid"].as_str().unwrap()) else {
+        return false;
+    };
+    let mut v = jsonwebtoken::Validation::new(h["alg"].as_str().unwrap().parse().unwrap());
+    v.validate_aud = false;
+    jsonwebtoken::decode::<Value>(jwt, &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(), &v)
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_rotation_is_published_by_every_replica_before_any_signs_with_it() {
+    let servers = TestServer::replicas(2).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let c = a.cc_client("client_secret_basic", true).await;
+    let before = jwt_parts(&a.access_token(&c).await).0["kid"].clone();
+
+    // A rotates and reloads at once; B has not polled yet.
+    let algs: Vec<SigningAlg> = a.state.keys().load().algorithms();
+    let new_kids = keys::rotate(
+        a.state.store(),
+        a.state.master_key(),
+        &algs,
+        keys::Rotation::of(&a.settings.keys),
+        a.state.now(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        a.state
+            .keys()
+            .refresh(a.state.store(), a.state.now())
+            .await
+            .unwrap()
+    );
+    let token = a.access_token(&c).await;
+    assert_eq!(
+        jwt_parts(&token).0["kid"],
+        before,
+        "A keeps signing with the published key"
+    );
+    assert!(
+        verifies_at(b, &token).await,
+        "B (not reloaded) verifies what A signs"
+    );
+    assert_eq!(
+        a.get_json("/jwks").await["keys"].as_array().unwrap().len(),
+        6
+    );
+
+    // B's poll picks the new keys up: published, not yet signing.
+    assert!(
+        b.state
+            .keys()
+            .refresh(b.state.store(), b.state.now())
+            .await
+            .unwrap()
+    );
+    let b_jwks = b.get_json("/jwks").await.to_string();
+    assert!(new_kids.iter().all(|k| b_jwks.contains(k.as_str())));
+    assert_eq!(jwt_parts(&b.access_token(&c).await).0["kid"], before);
+
+    // After publish_ahead both sign with the new key, and each verifies the other's tokens.
+    a.clock.advance(a.settings.keys.publish_ahead + 1);
+    for s in [a, b] {
+        assert!(
+            s.state
+                .keys()
+                .refresh(s.state.store(), s.state.now())
+                .await
+                .unwrap()
+        );
+    }
+    let from_a = a.access_token(&c).await;
+    let from_b = b.access_token(&c).await;
+    let kid = jwt_parts(&from_a).0["kid"].as_str().unwrap().to_string();
+    assert!(new_kids.contains(&kid), "{kid} is one of {new_kids:?}");
+    assert_eq!(jwt_parts(&from_b).0["kid"], jwt_parts(&from_a).0["kid"]);
+    assert!(verifies_at(b, &from_a).await && verifies_at(a, &from_b).await);
+    assert!(
+        verifies_at(b, &token).await,
+        "the old key is still published"
+    );
+
+    // Two rotations at once on two replicas: one wins, the other is refused, one active key
+    // per algorithm remains.
+    let now = a.state.now();
+    let (ra, rb) = tokio::join!(
+        keys::rotate(
+            a.state.store(),
+            a.state.master_key(),
+            &algs,
+            keys::Rotation::of(&a.settings.keys),
+            now
+        ),
+        keys::rotate(
+            b.state.store(),
+            b.state.master_key(),
+            &algs,
+            keys::Rotation::of(&b.settings.keys),
+            now
+        ),
+    );
+    assert!(ra.is_ok() || rb.is_ok(), "{ra:?} {rb:?}");
+    let active = a
+        .state
+        .store()
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.status == "active")
+        .count();
+    assert_eq!(active, algs.len());
+    stop_all(servers).await;
+}
+
+#[tokio::test]
+async fn tokens_are_introspected_and_revoked_across_replicas() {
+    let servers = TestServer::replicas(2).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    for jwt in [false, true] {
+        let c = a.cc_client("client_secret_basic", jwt).await;
+        let token = a.access_token(&c).await;
+        assert_eq!(b.introspect(&c, &token).await["active"], true, "jwt={jwt}");
+        // Both replicas have answered "active" (anything they might cache is warm) before B
+        // revokes it.
+        assert_eq!(a.introspect(&c, &token).await["active"], true);
+        let resp = b
+            .post_form(
+                "/revoke",
+                Some((&c.client.client_id, c.secret.as_deref().unwrap())),
+                &[("token", &token)],
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            a.introspect(&c, &token).await,
+            json!({"active": false}),
+            "jwt={jwt}: A sees B's revocation at once"
+        );
+    }
+
+    // A user's tokens: issued on A, userinfo on B, revoked on A, refused by B at once.
+    a.user("alice", json!({})).await;
+    let web = a.web_client(json!({})).await;
+    let tokens = tokens_for(a, &web, &mut Browser::new(&a.base), &[]).await;
+    let at = tokens["access_token"].as_str().unwrap();
+    assert_eq!(b.userinfo(at).await.status(), 200);
+    let resp = a
+        .post_form(
+            "/revoke",
+            Some((&web.client.client_id, web.secret.as_deref().unwrap())),
+            &[("token", tokens["refresh_token"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        b.userinfo(at).await.status(),
+        401,
+        "revoking the refresh token revoked the grant"
+    );
+    stop_all(servers).await;
+}
+
+#[tokio::test]
+async fn one_code_or_refresh_token_at_two_replicas_succeeds_once() {
+    let servers = TestServer::replicas(2).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    a.user("alice", json!({})).await;
+    let web = a.web_client(json!({})).await;
+    for round in 0..5 {
+        // One authorization code, exchanged at both replicas at once.
+        let mut browser = Browser::new(&a.base);
+        let (verifier, challenge) = pkce();
+        let params = sign_in(&mut browser, &authorize_url(&web, &challenge, &[]), "alice").await;
+        let code = &params["code"];
+        let (ra, rb) = tokio::join!(
+            exchange(a, &web, code, &verifier),
+            exchange(b, &web, code, &verifier)
+        );
+        let statuses = [ra.status().as_u16(), rb.status().as_u16()];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: code exchanged once, got {statuses:?}"
+        );
+        // RFC 6749 §4.1.2: the second use revokes what the first one issued.
+        let winner: Value = if statuses[0] == 200 {
+            ra.json().await.unwrap()
+        } else {
+            rb.json().await.unwrap()
+        };
+        let at = winner["access_token"].as_str().unwrap();
+        assert_eq!(a.userinfo(at).await.status(), 401, "round {round}");
+
+        // A refresh token of an ordinary sign-in, presented at both at once.
+        let tokens = tokens_for(a, &web, &mut Browser::new(&a.base), &[]).await;
+        let basic = Some((
+            web.client.client_id.as_str(),
+            web.secret.as_deref().unwrap(),
+        ));
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ];
+        let (ra, rb) = tokio::join!(
+            a.post_form("/token", basic, &form),
+            b.post_form("/token", basic, &form)
+        );
+        let statuses = [ra.status().as_u16(), rb.status().as_u16()];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: refresh token used once, got {statuses:?}"
+        );
+        let loser = if statuses[0] == 200 { rb } else { ra };
+        assert_eq!(
+            tessera_tests::oauth_error(loser, 400).await,
+            "invalid_grant"
+        );
+    }
+    stop_all(servers).await;
+}
