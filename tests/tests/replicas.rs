@@ -4,6 +4,8 @@
 //! replica answering from a stale cache, and one success for a refresh token or code presented
 //! to two replicas at once.
 
+#![allow(clippy::unwrap_used)]
+
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use tessera::crypto::{SigningAlg, keys};
