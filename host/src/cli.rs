@@ -183,12 +183,12 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(settings, clock).await,
         Command::Migrate => {
-            Store::connect(&settings.database_url.0, 1).await?;
+            Store::open(&settings, 1).await?;
             println!("{}", serde_json::json!({"migrated": true}));
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate { algs }) => {
-            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let store = Store::open(&settings, 2).await?;
             let master = load_master_key(&settings)?;
             let names = if algs.is_empty() {
                 settings.keys.algorithms.clone()
@@ -218,7 +218,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(KeysCommand::List) => {
-            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let store = Store::open(&settings, 2).await?;
             let rows = store.list_signing_keys().await?;
             let out: Vec<_> = rows
                 .iter()
@@ -231,7 +231,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             let metadata: ClientMetadata =
                 serde_json::from_value(read_stdin_json("client metadata")?)
                     .map_err(|e| anyhow::anyhow!("invalid_client_metadata: {e}"))?;
-            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let store = Store::open(&settings, 2).await?;
             let master = load_master_key(&settings)?;
             let reg = crate::oauth::registration::register(&store, &master, metadata, clock.now())
                 .await?;
@@ -240,7 +240,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Create) => {
             let input = read_stdin_json("user")?;
-            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let store = Store::open(&settings, 2).await?;
             let user = crate::admin::users::create(&store, input, clock.now()).await?;
             println!(
                 "{}",
@@ -250,7 +250,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Update { username }) => {
             let input = read_stdin_json("user")?;
-            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let store = Store::open(&settings, 2).await?;
             let user = crate::admin::users::update(&store, &username, input, clock.now()).await?;
             println!(
                 "{}",
@@ -260,7 +260,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
         }
         Command::Scope(cmd) => scope(cmd, &settings, clock.now()).await,
         Command::User(UserCommand::List) => {
-            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let store = Store::open(&settings, 2).await?;
             let out: Vec<_> = store
                 .list_users()
                 .await?
@@ -288,7 +288,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client(ClientCommand::List) => {
-            let store = Store::connect(&settings.database_url.0, 2).await?;
+            let store = Store::open(&settings, 2).await?;
             let out: Vec<_> = store
                 .list_clients()
                 .await?
@@ -391,7 +391,7 @@ async fn scope(
     now: crate::clock::UnixTime,
 ) -> anyhow::Result<()> {
     use crate::admin::scopes;
-    let store = Store::connect(&settings.database_url.0, 2).await?;
+    let store = Store::open(settings, 2).await?;
     let out = match cmd {
         ScopeCommand::Create => {
             scopes::to_json(&scopes::create(&store, read_stdin_json("scope")?, now).await?)

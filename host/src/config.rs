@@ -49,6 +49,16 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// SQLite's `synchronous` pragma (`database_sqlite_synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Sync at WAL checkpoints: crash-safe for the process, not for power loss.
+    Normal,
+    /// Sync on every commit: durable across power loss.
+    Full,
+}
+
 /// Every setting of the server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -63,6 +73,10 @@ pub struct Settings {
     pub worker_threads: usize,
     /// Upper bound on pooled database connections.
     pub database_max_connections: u32,
+    /// SQLite's `synchronous` setting: `normal` (default; survives a crash of the server, may
+    /// lose the last commits on power loss or an OS crash) or `full` (every commit is on disk
+    /// before it is answered; slower writes). Ignored on PostgreSQL.
+    pub database_sqlite_synchronous: SqliteSynchronous,
     /// Directory for the embedded database's companions (master key file).
     pub data_dir: PathBuf,
     /// Base64url 32-byte key encrypting private keys and recoverable secrets at rest.
@@ -609,6 +623,7 @@ impl Default for Settings {
             database_url: DatabaseUrl("sqlite://data/tessera.db".into()),
             worker_threads: 0,
             database_max_connections: 8,
+            database_sqlite_synchronous: SqliteSynchronous::Normal,
             data_dir: PathBuf::from("data"),
             master_key: Secret::default(),
             log: LogSettings::default(),

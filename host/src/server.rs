@@ -113,8 +113,7 @@ pub struct AppState(Arc<Inner>);
 impl AppState {
     /// Opens storage (migrating it), loads or creates the master key and signing keys.
     pub async fn new(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
-        let store =
-            Store::connect(&settings.database_url.0, settings.database_max_connections).await?;
+        let store = Store::open(&settings, settings.database_max_connections).await?;
         Self::with_store(settings, store, clock).await
     }
 

@@ -131,9 +131,45 @@ impl ScopeRow {
 }
 
 impl Store {
-    /// Connects (creating the SQLite file and its directory when needed) and runs migrations.
+    /// Opens the configured database (`database_url`, `database_sqlite_synchronous`) with up
+    /// to `max_connections` pooled connections, and runs migrations.
+    pub async fn open(
+        settings: &crate::config::Settings,
+        max_connections: u32,
+    ) -> anyhow::Result<Self> {
+        Self::connect_with(
+            &settings.database_url.0,
+            max_connections,
+            settings.database_sqlite_synchronous,
+        )
+        .await
+    }
+
+    /// Connects (creating the SQLite file and its directory when needed) and runs migrations,
+    /// with SQLite's default `synchronous=NORMAL`.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        Self::connect_with(
+            url,
+            max_connections,
+            crate::config::SqliteSynchronous::Normal,
+        )
+        .await
+    }
+
+    async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        synchronous: crate::config::SqliteSynchronous,
+    ) -> anyhow::Result<Self> {
         use anyhow::Context as _;
+        let pragmas: &'static str = match synchronous {
+            crate::config::SqliteSynchronous::Normal => {
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;"
+            }
+            crate::config::SqliteSynchronous::Full => {
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;"
+            }
+        };
         sqlx::any::install_default_drivers();
         let (url, backend) = if url.starts_with("sqlite:") {
             (sqlite_url(url)?, Backend::Sqlite)
@@ -147,13 +183,10 @@ impl Store {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; NORMAL syncs at checkpoints, which in
-                        // WAL mode is crash-safe for the application (see docs/adr/0002-storage.md);
+                        // WAL mode survives a crash of the process but may lose the last commits on
+                        // power loss; FULL syncs every commit (see docs/adr/0002-storage.md);
                         // busy_timeout makes concurrent writers queue instead of failing.
-                        sqlx::raw_sql(
-                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
-                        )
-                        .execute(conn)
-                        .await?;
+                        sqlx::raw_sql(pragmas).execute(conn).await?;
                     }
                     Ok(())
                 })
@@ -671,4 +704,26 @@ fn sqlite_url(url: &str) -> anyhow::Result<String> {
         format!("{query}&mode=rwc")
     };
     Ok(format!("sqlite://{path}?{query}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::SqliteSynchronous;
+
+    #[tokio::test]
+    async fn the_sqlite_synchronous_property_reaches_every_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        for (setting, pragma) in [(SqliteSynchronous::Normal, 1), (SqliteSynchronous::Full, 2)] {
+            let url = format!("sqlite://{}/{pragma}.db", dir.path().display());
+            let store = Store::connect_with(&url, 2, setting).await.unwrap();
+            let got: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(got, pragma, "{setting:?}");
+            store.close().await;
+        }
+    }
 }
