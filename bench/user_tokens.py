@@ -1,8 +1,10 @@
 """Signs a user in once through the real login and consent forms, then runs N more code flows
 on the same session (no pages: remembered consent) and prints the tokens as JSON:
-{"refresh_tokens": [...], "access_token": "..."}. Used by bench/run.sh; standard library only.
+{"refresh_tokens": [...], "access_token": "..."}. With MODE `codes`, prints instead a PKCE verifier
+on the first line and N authorization codes (all for that verifier, not yet exchanged) on the
+following lines. Used by bench/run.sh; standard library only.
 
-usage: user_tokens.py ISSUER CLIENT_ID CLIENT_SECRET USERNAME PASSWORD N [SCOPE]"""
+usage: user_tokens.py ISSUER CLIENT_ID CLIENT_SECRET USERNAME PASSWORD N [SCOPE [MODE]]"""
 
 import base64
 import hashlib
@@ -16,6 +18,7 @@ import urllib.request
 
 issuer, client_id, secret, username, password, n = sys.argv[1:7]
 scope = sys.argv[7] if len(sys.argv) > 7 else "openid profile email offline_access"
+mode = sys.argv[8] if len(sys.argv) > 8 else "tokens"
 REDIRECT = "https://rp.example/cb"
 
 
@@ -44,6 +47,16 @@ def field(html, name):
 
 def code_flow():
     verifier = secrets.token_urlsafe(32)
+    code = authorize(verifier)
+    req = urllib.request.Request(f"{issuer}/token", data=urllib.parse.urlencode({
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier,
+    }).encode())
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode())
+    return json.load(urllib.request.urlopen(req))
+
+
+def authorize(verifier):
+    """Runs /authorize (logging in and consenting when asked) and returns the code."""
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     q = urllib.parse.urlencode({
         "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,
@@ -58,13 +71,14 @@ def code_flow():
         if loc2 is None and 'name="decision"' in body:
             status, loc2, body = fetch(f"{issuer}/consent", {"request": field(body, "request"), "csrf": field(body, "csrf"), "decision": "allow"})
         loc = loc2
-    code = urllib.parse.parse_qs(urllib.parse.urlparse(loc).query)["code"][0]
-    req = urllib.request.Request(f"{issuer}/token", data=urllib.parse.urlencode({
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier,
-    }).encode())
-    req.add_header("Authorization", "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode())
-    return json.load(urllib.request.urlopen(req))
+    return urllib.parse.parse_qs(urllib.parse.urlparse(loc).query)["code"][0]
 
 
-tokens = [code_flow() for _ in range(int(n) + 1)]
-print(json.dumps({"refresh_tokens": [t["refresh_token"] for t in tokens[1:] if "refresh_token" in t], "access_token": tokens[0]["access_token"]}))
+if mode == "codes":
+    verifier = secrets.token_urlsafe(32)
+    print(verifier)
+    for _ in range(int(n)):
+        print(authorize(verifier))
+else:
+    tokens = [code_flow() for _ in range(int(n) + 1)]
+    print(json.dumps({"refresh_tokens": [t["refresh_token"] for t in tokens[1:] if "refresh_token" in t], "access_token": tokens[0]["access_token"]}))
