@@ -3,6 +3,7 @@
 
 mod batch;
 mod browser;
+mod cache;
 mod device;
 mod migrate;
 mod registration;
@@ -63,6 +64,8 @@ pub struct Store {
     /// SQLite has one writer at a time and its busy handler makes waiters sleep and retry; queueing
     /// writers here instead keeps write latency flat under load. `None` for PostgreSQL.
     write_lock: Option<WriteLock>,
+    /// Clients and scopes, invalidated on change (see `store/cache.rs`).
+    cache: std::sync::Arc<cache::Cache>,
 }
 
 /// Serialises SQLite write transactions inside the process.
@@ -202,10 +205,12 @@ impl Store {
             backend,
             grants,
             write_lock,
+            cache: Default::default(),
         };
         migrate::run(&store)
             .await
             .context("running database migrations")?;
+        cache::watch(&store.cache, store.pool.clone(), backend, url);
         Ok(store)
     }
 
@@ -289,6 +294,7 @@ impl Store {
         .await
         .map_err(StoreError::from_write)?;
         tx.commit().await?;
+        self.cache.clear();
         Ok(())
     }
 
@@ -307,16 +313,25 @@ impl Store {
                 .bind(client_id)
                 .execute(&self.pool)
                 .await?;
+        self.cache.clear();
         Ok(r.rows_affected() == 1)
     }
 
-    /// Finds a client.
+    /// Finds a client (from the cache when it holds it).
     pub async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        if let Some(c) = self.cache.client(client_id) {
+            return Ok(Some(c));
+        }
+        let epoch = self.cache.epoch();
         let row = sqlx::query("SELECT client_id, secret_hash, secret_sealed, metadata, created_at FROM clients WHERE client_id = $1")
             .bind(client_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| client_from_row(&r)).transpose()
+        let client = row.map(|r| client_from_row(&r)).transpose()?;
+        if let Some(c) = &client {
+            self.cache.put_client(epoch, c);
+        }
+        Ok(client)
     }
 
     /// Every client, oldest first.
@@ -329,12 +344,22 @@ impl Store {
 
     // ---- scopes ----
 
-    /// Every scope, by id.
-    pub async fn list_scopes(&self) -> StoreResult<Vec<ScopeRow>> {
+    /// Every scope, by id (from the cache when it holds them).
+    pub async fn list_scopes(&self) -> StoreResult<std::sync::Arc<Vec<ScopeRow>>> {
+        if let Some(s) = self.cache.scopes() {
+            return Ok(s);
+        }
+        let epoch = self.cache.epoch();
         let rows = sqlx::query("SELECT scope_id, scope_type, description, claims, is_default, creator, creator_id FROM scopes ORDER BY scope_id")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(scope_from_row).collect()
+        let scopes = std::sync::Arc::new(
+            rows.iter()
+                .map(scope_from_row)
+                .collect::<StoreResult<Vec<_>>>()?,
+        );
+        self.cache.put_scopes(epoch, scopes.clone());
+        Ok(scopes)
     }
 
     /// One scope.
@@ -352,6 +377,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let added = insert_scope_if_absent(&mut tx, s, now).await?;
         tx.commit().await?;
+        if added {
+            self.cache.clear();
+        }
         Ok(added)
     }
 
@@ -379,6 +407,7 @@ impl Store {
         .bind(&s.scope_id)
         .execute(&self.pool)
         .await?;
+        self.cache.clear();
         Ok(r.rows_affected() == 1)
     }
 
@@ -388,6 +417,7 @@ impl Store {
             .bind(scope_id)
             .execute(&self.pool)
             .await?;
+        self.cache.clear();
         Ok(r.rows_affected() == 1)
     }
 

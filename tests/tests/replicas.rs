@@ -1,14 +1,20 @@
 //! Several `tessera serve` replicas on one PostgreSQL database behave as one server (issue 13,
 //! item 4): one set of signing keys however they start, keys published everywhere before any
 //! replica signs with them, tokens issued by one introspected and revoked by another with no
-//! replica answering from a stale cache, and one success for a refresh token or code presented
-//! to two replicas at once.
+//! replica answering from a stale cache, one success for a refresh token or code presented
+//! to two replicas at once, and a client or scope change made anywhere (another replica, the
+//! offline CLI on the same SQLite file) reaching every server's client and scope cache within a
+//! second.
 
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 use tessera::crypto::{SigningAlg, keys};
+use tessera::oauth::registration::Registered;
+use tessera::store::{ScopeRow, Store};
+use tessera_tests::Db;
 use tessera_tests::browser::{Browser, authorize_url, exchange, pkce, sign_in, tokens_for};
 use tessera_tests::{TestServer, jwt_parts};
 
@@ -283,4 +289,96 @@ async fn one_code_or_refresh_token_at_two_replicas_succeeds_once() {
         );
     }
     stop_all(servers).await;
+}
+
+/// The status of a client_credentials request of `c` at `server`.
+async fn cc_status(server: &TestServer, c: &Registered) -> u16 {
+    server
+        .post_form(
+            "/token",
+            Some((&c.client.client_id, c.secret.as_deref().unwrap())),
+            &[("grant_type", "client_credentials")],
+        )
+        .await
+        .status()
+        .as_u16()
+}
+
+/// Whether `server`'s discovery document lists `scope`.
+async fn lists_scope(server: &TestServer, scope: &str) -> bool {
+    server.get_json("/.well-known/openid-configuration").await["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == scope)
+}
+
+/// Polls `$check` (an expression awaited each time) until it holds; fails after one second.
+/// Evaluates to how long it took.
+macro_rules! within_a_second {
+    ($what:literal, $check:expr) => {{
+        let t0 = Instant::now();
+        while !$check {
+            assert!(
+                t0.elapsed() < Duration::from_secs(1),
+                "{} not seen within a second",
+                $what
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        t0.elapsed()
+    }};
+}
+
+/// A client change and a new scope written through `writer` (another replica's or another
+/// process's store) reach `server`, which has both cached, within a second. Returns how long
+/// each took.
+async fn changes_reach(server: &TestServer, writer: &Store, c: &Registered) -> [Duration; 2] {
+    // The server has the client and the scope list cached: it has just used both.
+    assert_eq!(cc_status(server, c).await, 200);
+    assert!(!lists_scope(server, "reports.read").await);
+
+    let mut m = c.client.metadata.clone();
+    m.grant_types.retain(|g| g != "client_credentials");
+    let now = server.state.now();
+    assert!(
+        writer
+            .update_client_metadata(&c.client.client_id, &m, now)
+            .await
+            .unwrap()
+    );
+    let client = within_a_second!("the client change", cc_status(server, c).await == 400);
+    writer
+        .insert_scope(&ScopeRow::new("reports.read", "oauth"), now)
+        .await
+        .unwrap();
+    let scope = within_a_second!("the new scope", lists_scope(server, "reports.read").await);
+    [client, scope]
+}
+
+#[tokio::test]
+async fn client_and_scope_changes_reach_every_replica_within_a_second() {
+    let servers = TestServer::replicas(2).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let c = a.cc_client("client_secret_basic", false).await;
+    assert_eq!(cc_status(a, &c).await, 200);
+    let took = changes_reach(b, a.state.store(), &c).await;
+    // The writer's own cache is cleared by its write, not by the notification.
+    assert_eq!(cc_status(a, &c).await, 400);
+    eprintln!("PostgreSQL, another replica's change seen after {took:?} (LISTEN/NOTIFY)");
+    stop_all(servers).await;
+}
+
+#[tokio::test]
+async fn client_and_scope_changes_by_another_process_reach_a_sqlite_server_within_a_second() {
+    let srv = TestServer::start(Db::Sqlite).await;
+    let c = srv.cc_client("client_secret_basic", false).await;
+    // What `tessera client ...` does while the server runs: its own pool on the same file.
+    let cli = Store::connect(&srv.settings.database_url.0, 1)
+        .await
+        .unwrap();
+    let took = changes_reach(&srv, &cli, &c).await;
+    eprintln!("SQLite, another process's change seen after {took:?} (polled)");
+    cli.close().await;
+    srv.stop().await;
 }

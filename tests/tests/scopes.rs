@@ -399,8 +399,9 @@ async fn spontaneous_scopes_at_the_token_endpoint(db: Db) {
         .list_scopes()
         .await
         .unwrap()
-        .into_iter()
+        .iter()
         .filter(|s| s.creator_id.as_deref() == Some(allowed.client.client_id.as_str()))
+        .cloned()
         .collect();
     assert_eq!(created.len(), 1, "{created:?}");
     assert_eq!(created[0].scope_id, "transaction:245");

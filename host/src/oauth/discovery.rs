@@ -37,7 +37,7 @@ pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
         "sid",
         "at_hash",
     ];
-    for sc in &scopes {
+    for sc in scopes.iter() {
         for c in &sc.claims {
             if !claims.contains(&c.as_str()) {
                 claims.push(c);

@@ -3,23 +3,57 @@
 
 use super::{Backend, Store};
 
+/// The SQL of one migration: the same for both databases, or one text per database where the
+/// dialects differ (triggers).
+#[derive(Clone, Copy)]
+enum Sql {
+    Both(&'static str),
+    PerBackend {
+        sqlite: &'static str,
+        postgres: &'static str,
+    },
+}
+
+impl Sql {
+    fn text(self, backend: Backend) -> &'static str {
+        match (self, backend) {
+            (Sql::Both(s), _) => s,
+            (Sql::PerBackend { sqlite, .. }, Backend::Sqlite) => sqlite,
+            (Sql::PerBackend { postgres, .. }, Backend::Postgres) => postgres,
+        }
+    }
+}
+
+macro_rules! both {
+    ($file:literal) => {
+        Sql::Both(include_str!(concat!("../../migrations/", $file)))
+    };
+}
+
 /// (version, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/0001_init.sql")),
-    (2, include_str!("../../migrations/0002_browser.sql")),
-    (3, include_str!("../../migrations/0003_plugin_claims.sql")),
-    (4, include_str!("../../migrations/0004_hardening.sql")),
-    (5, include_str!("../../migrations/0005_revocation.sql")),
-    (6, include_str!("../../migrations/0006_scopes.sql")),
-    (7, include_str!("../../migrations/0007_logout.sql")),
-    (8, include_str!("../../migrations/0008_par.sql")),
-    (9, include_str!("../../migrations/0009_generated_ids.sql")),
-    (10, include_str!("../../migrations/0010_registration.sql")),
-    (11, include_str!("../../migrations/0011_dpop.sql")),
-    (12, include_str!("../../migrations/0012_device.sql")),
-    (13, include_str!("../../migrations/0013_stats.sql")),
-    (14, include_str!("../../migrations/0014_ssa.sql")),
-    (15, include_str!("../../migrations/0015_key_activation.sql")),
+const MIGRATIONS: &[(i64, Sql)] = &[
+    (1, both!("0001_init.sql")),
+    (2, both!("0002_browser.sql")),
+    (3, both!("0003_plugin_claims.sql")),
+    (4, both!("0004_hardening.sql")),
+    (5, both!("0005_revocation.sql")),
+    (6, both!("0006_scopes.sql")),
+    (7, both!("0007_logout.sql")),
+    (8, both!("0008_par.sql")),
+    (9, both!("0009_generated_ids.sql")),
+    (10, both!("0010_registration.sql")),
+    (11, both!("0011_dpop.sql")),
+    (12, both!("0012_device.sql")),
+    (13, both!("0013_stats.sql")),
+    (14, both!("0014_ssa.sql")),
+    (15, both!("0015_key_activation.sql")),
+    (
+        16,
+        Sql::PerBackend {
+            sqlite: include_str!("../../migrations/0016_cache_generations.sqlite.sql"),
+            postgres: include_str!("../../migrations/0016_cache_generations.postgres.sql"),
+        },
+    ),
 ];
 
 /// Applies every migration not yet applied.
@@ -70,7 +104,9 @@ async fn apply(
             continue;
         }
         let step = async {
-            sqlx::raw_sql(sql).execute(&mut **conn).await?;
+            sqlx::raw_sql(sql.text(backend))
+                .execute(&mut **conn)
+                .await?;
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(version)
                 .bind(crate::clock::Clock::now(&crate::clock::SystemClock))

@@ -59,6 +59,7 @@ impl Store {
         .bind(expected_token_hash)
         .execute(&self.pool)
         .await?;
+        self.cache.clear();
         Ok(r.rows_affected() == 1)
     }
 
@@ -99,6 +100,7 @@ impl Store {
             sqlx::query(sql).bind(client_id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.cache.clear();
         Ok(true)
     }
 }

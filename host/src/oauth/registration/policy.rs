@@ -131,9 +131,9 @@ async fn scopes(
         .store()
         .list_scopes()
         .await?
-        .into_iter()
+        .iter()
         .filter(|s| s.default_scope)
-        .map(|s| s.scope_id)
+        .map(|s| s.scope_id.clone())
         .collect();
     let held = |s: &str| {
         current
