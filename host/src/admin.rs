@@ -1,6 +1,43 @@
-//! Administration shared by the CLI (and later the admin API and UI): users, scopes and
-//! sessions.
+//! Administration shared by the CLI, the admin REST API (`api`) and later the admin UI: clients,
+//! users, scopes, sessions and signing keys.
 
+pub mod api;
+pub mod clients;
 pub mod scopes;
 pub mod sessions;
 pub mod users;
+
+use crate::crypto::secrets::sha256_b64;
+use serde::Serialize;
+
+/// The strong entity tag (RFC 9110 §8.8.3) of a resource's representation: a digest of its
+/// JSON, so that any change to what an administrator sees changes the tag.
+pub fn etag<T: Serialize>(representation: &T) -> String {
+    let bytes = serde_json::to_vec(representation).unwrap_or_default();
+    format!("\"{}\"", sha256_b64(&bytes))
+}
+
+/// Whether an `If-Match` header value (RFC 9110 §13.1.1) matches the current `etag`: `*`, or
+/// one of its comma-separated tags compared strongly (a weak tag never matches).
+pub fn if_match(header: &str, etag: &str) -> bool {
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_compares_strongly() {
+        let tag = etag(&serde_json::json!({"a": 1}));
+        assert!(if_match(&tag, &tag));
+        assert!(if_match("*", &tag));
+        assert!(if_match(&format!("\"x\", {tag}"), &tag));
+        assert!(!if_match(&format!("W/{tag}"), &tag));
+        assert!(!if_match("\"other\"", &tag));
+        assert_ne!(tag, etag(&serde_json::json!({"a": 2})));
+    }
+}

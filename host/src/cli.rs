@@ -52,6 +52,23 @@ pub enum Command {
     /// Browser sessions (seed 001 "Sessions").
     #[command(subcommand)]
     Session(SessionCommand),
+    /// The admin API's bootstrap.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `tessera admin ...`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create the admin client `tessera-admin` (client_credentials, every admin API scope) and
+    /// print its secret once. The secret is `TESSERA_ADMIN_CLIENT_SECRET` when set (16 to 512
+    /// printable characters), generated otherwise. With `--rotate`, give the existing admin
+    /// client a new generated secret instead.
+    Init {
+        /// Regenerate the secret of the existing admin client.
+        #[arg(long)]
+        rotate: bool,
+    },
 }
 
 /// `tessera session ...`
@@ -259,6 +276,28 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Scope(cmd) => scope(cmd, &settings, clock.now()).await,
+        Command::Admin(AdminCommand::Init { rotate }) => {
+            let store = Store::open(&settings, 2).await?;
+            let master = load_master_key(&settings)?;
+            let reg = crate::admin::clients::init_admin_client(
+                &store,
+                &master,
+                rotate,
+                std::env::var("TESSERA_ADMIN_CLIENT_SECRET").ok(),
+                clock.now(),
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "client_id": reg.client.client_id,
+                    "client_secret": reg.secret,
+                    "scope": reg.client.metadata.scope,
+                    "token_endpoint": format!("{}/token", settings.issuer()),
+                }))?
+            );
+            Ok(())
+        }
         Command::User(UserCommand::List) => {
             let store = Store::open(&settings, 2).await?;
             let out: Vec<_> = store
@@ -397,7 +436,9 @@ async fn scope(
             scopes::to_json(&scopes::create(&store, read_stdin_json("scope")?, now).await?)
         }
         ScopeCommand::Update { id } => {
-            scopes::to_json(&scopes::update(&store, &id, read_stdin_json("scope")?, now).await?)
+            scopes::to_json(
+                &scopes::update(&store, &id, read_stdin_json("scope")?, now, None).await?,
+            )
         }
         ScopeCommand::Delete { id } => {
             scopes::delete(&store, &id).await?;

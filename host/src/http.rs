@@ -85,7 +85,8 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/stat", get(stat::stat).post(stat::stat))
         .route("/ssa", get(ssa::list).post(ssa::create).delete(ssa::revoke))
-        .route("/ssa/jwks", get(ssa::jwks));
+        .route("/ssa/jwks", get(ssa::jwks))
+        .merge(crate::admin::api::router());
     // With a metrics listener of its own, /metrics is served there only.
     let router = if state.settings().metrics.listen.is_empty() {
         router.route("/metrics", get(metrics::scraped))

@@ -320,6 +320,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        state.store().watch_changes();
         let mut metrics_stop = stop_rx.clone();
         let metrics_listener = match state.settings().metrics.listen.as_str() {
             "" => None,

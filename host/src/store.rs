@@ -66,6 +66,8 @@ pub struct Store {
     write_lock: Option<WriteLock>,
     /// Clients and scopes, invalidated on change (see `store/cache.rs`).
     cache: std::sync::Arc<cache::Cache>,
+    /// The connection URL, for the change watcher's own `LISTEN` connection.
+    url: std::sync::Arc<str>,
 }
 
 /// Serialises SQLite write transactions inside the process.
@@ -206,12 +208,19 @@ impl Store {
             grants,
             write_lock,
             cache: Default::default(),
+            url: url.into(),
         };
         migrate::run(&store)
             .await
             .context("running database migrations")?;
-        cache::watch(&store.cache, store.pool.clone(), backend, url);
         Ok(store)
+    }
+
+    /// Starts watching for client and scope changes made by other processes (another replica,
+    /// the offline CLI), which clear this process's cache. A server calls it once at start; a
+    /// short-lived command does not need it. Calling it again does nothing.
+    pub fn watch_changes(&self) {
+        cache::watch(&self.cache, self.pool.clone(), self.backend, &self.url);
     }
 
     /// Holds SQLite's in-process write lock (nothing on PostgreSQL) for one write transaction.
@@ -334,6 +343,53 @@ impl Store {
         Ok(client)
     }
 
+    /// A client with its metadata exactly as stored: the text an administrator's conditional
+    /// update ([`replace_client_if`](Self::replace_client_if)) compares against. Never cached.
+    pub async fn find_client_stored(&self, client_id: &str) -> StoreResult<Option<(Client, String)>> {
+        let row = sqlx::query("SELECT client_id, secret_hash, secret_sealed, metadata, created_at FROM clients WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((client_from_row(&r)?, r.try_get("metadata")?)))
+            .transpose()
+    }
+
+    /// Replaces a client's metadata and credentials if its stored metadata is still
+    /// `expected_metadata` (no other writer changed it since it was read), and stores the
+    /// scopes it names that do not exist yet, in one transaction. Returns whether it replaced.
+    pub async fn replace_client_if(
+        &self,
+        c: &Client,
+        expected_metadata: &str,
+        new_scopes: &[ScopeRow],
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let metadata =
+            serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let _write = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "UPDATE clients SET metadata = $1, secret_hash = $2, secret_sealed = $3, updated_at = $4 WHERE client_id = $5 AND metadata = $6",
+        )
+        .bind(metadata)
+        .bind(c.secret_hash.as_deref())
+        .bind(c.secret_sealed.as_deref())
+        .bind(now)
+        .bind(&c.client_id)
+        .bind(expected_metadata)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for s in new_scopes {
+            insert_scope_if_absent(&mut tx, s, now).await?;
+        }
+        tx.commit().await?;
+        self.cache.clear();
+        Ok(true)
+    }
+
     /// Every client, oldest first.
     pub async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         let rows = sqlx::query("SELECT client_id, secret_hash, secret_sealed, metadata, created_at FROM clients ORDER BY created_at, client_id")
@@ -392,19 +448,29 @@ impl Store {
         }
     }
 
-    /// Replaces a scope's description, claims and default flag (its id, type and creator stay);
-    /// returns whether it exists.
-    pub async fn update_scope(&self, s: &ScopeRow, now: UnixTime) -> StoreResult<bool> {
-        let claims =
-            serde_json::to_string(&s.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    /// Replaces a scope's description, claims and default flag (its id, type and creator stay)
+    /// if they are still those of `expected` (no other writer changed them since it was read);
+    /// returns whether it replaced.
+    pub async fn update_scope(
+        &self,
+        s: &ScopeRow,
+        expected: &ScopeRow,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let json = |c: &Vec<String>| {
+            serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
         let r = sqlx::query(
-            "UPDATE scopes SET description = $1, claims = $2, is_default = $3, updated_at = $4 WHERE scope_id = $5",
+            "UPDATE scopes SET description = $1, claims = $2, is_default = $3, updated_at = $4 WHERE scope_id = $5 AND description = $6 AND claims = $7 AND is_default = $8",
         )
         .bind(&s.description)
-        .bind(claims)
+        .bind(json(&s.claims)?)
         .bind(i64::from(s.default_scope))
         .bind(now)
         .bind(&s.scope_id)
+        .bind(&expected.description)
+        .bind(json(&expected.claims)?)
+        .bind(i64::from(expected.default_scope))
         .execute(&self.pool)
         .await?;
         self.cache.clear();
@@ -602,6 +668,26 @@ impl Store {
         bump_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Takes a retiring key out of the JWKS now (tokens it signed stop verifying); returns
+    /// whether a retiring key `kid` existed. An active key is never retired this way: rotate
+    /// first.
+    pub async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "UPDATE signing_keys SET status = 'retired', retire_at = $1 WHERE kid = $2 AND status = 'retiring'",
+        )
+        .bind(now)
+        .bind(kid)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The counter bumped by every key change, watched by running servers.

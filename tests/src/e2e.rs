@@ -61,12 +61,22 @@ pub fn ensure_chromium() {
     );
 }
 
-/// Installs the pinned Python packages into `TMP/py-e2e` (pass the test's
-/// `CARGO_TARGET_TMPDIR`, under `target/`) unless they are there; returns the directory to put
-/// on `PYTHONPATH`.
+/// Installs the pinned Python packages of `tests/e2e/requirements.txt` into `TMP/py-e2e`
+/// (pass the test's `CARGO_TARGET_TMPDIR`, under `target/`) unless they are there; returns the
+/// directory to put on `PYTHONPATH`.
 pub fn pip_install(tmp: &std::path::Path) -> PathBuf {
-    let target = tmp.join("py-e2e");
-    let req = dir().join("requirements.txt");
+    pip_install_from(tmp, "requirements.txt")
+}
+
+/// Installs the pinned Python packages of `tests/e2e/REQUIREMENTS` into a folder of their own
+/// under `TMP` (so that tools with many dependencies do not disturb the client libraries'),
+/// unless they are there; returns the directory to put on `PYTHONPATH`.
+pub fn pip_install_from(tmp: &std::path::Path, requirements: &str) -> PathBuf {
+    let target = match requirements {
+        "requirements.txt" => tmp.join("py-e2e"),
+        other => tmp.join(format!("py-{}", other.trim_end_matches(".txt"))),
+    };
+    let req = dir().join(requirements);
     let stamp = target.join(".requirements");
     let wanted = std::fs::read_to_string(&req).unwrap();
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {

@@ -117,6 +117,7 @@ async fn userinfo_releases_exactly_the_granted_scopes(db: Db) {
         "email",
         json!({"claims": ["email"]}),
         srv.state.now(),
+        None,
     )
     .await
     .unwrap();
@@ -220,6 +221,7 @@ async fn dynamic_scopes_from_python_and_rust_plugins(db: Db) {
         "groups",
         json!({"claims": ["memberOf"]}),
         srv.state.now(),
+        None,
     )
     .await
     .unwrap();

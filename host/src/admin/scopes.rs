@@ -22,6 +22,9 @@ pub enum ScopeError {
     /// No scope has this id.
     #[error("no scope {0:?}")]
     NotFound(String),
+    /// The scope changed since the administrator read it (its entity tag moved).
+    #[error("the scope changed since it was read; read it again and reapply the change")]
+    Stale,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -35,14 +38,58 @@ const MAX_ID: usize = 200;
 const MAX_CLAIMS: usize = 200;
 
 /// A scope as an administrator writes it; absent fields keep their value on update.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ScopeInput {
+pub struct ScopeInput {
+    /// The scope value (RFC 6749 §3.3 scope-token); required on create, fixed after.
     id: Option<String>,
+    /// `oauth`, `openid`, `dynamic` or `uma`; required on create, fixed after.
     scope_type: Option<String>,
+    /// Shown on the consent page.
     description: Option<String>,
+    /// User attributes the scope releases (openid and dynamic scopes only).
     claims: Option<Vec<String>>,
+    /// Given to dynamically registered clients that name no scopes.
     default_scope: Option<bool>,
+}
+
+/// The administrator's view of a scope.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ScopeView {
+    /// The scope value.
+    pub id: String,
+    /// `oauth`, `openid`, `dynamic`, `spontaneous` or `uma`.
+    pub scope_type: String,
+    /// Shown on the consent page.
+    pub description: String,
+    /// User attributes the scope releases.
+    pub claims: Vec<String>,
+    /// Given to dynamically registered clients that name no scopes.
+    pub default_scope: bool,
+    /// `user` (an administrator), `client` (a spontaneous scope) or `auto`.
+    pub creator: String,
+    /// The client that created a spontaneous scope.
+    pub creator_id: Option<String>,
+}
+
+impl ScopeView {
+    /// The view of `s`.
+    pub fn of(s: &ScopeRow) -> Self {
+        Self {
+            id: s.scope_id.clone(),
+            scope_type: s.scope_type.clone(),
+            description: s.description.clone(),
+            claims: s.claims.clone(),
+            default_scope: s.default_scope,
+            creator: s.creator.clone(),
+            creator_id: s.creator_id.clone(),
+        }
+    }
+
+    /// The view's entity tag.
+    pub fn etag(&self) -> String {
+        super::etag(self)
+    }
 }
 
 fn parse_input(input: Value) -> Result<ScopeInput, ScopeError> {
@@ -83,18 +130,24 @@ pub async fn create(store: &Store, input: Value, now: UnixTime) -> Result<ScopeR
     }
 }
 
-/// Changes a scope's description, claims or default flag; its id and type stay.
+/// Changes a scope's description, claims or default flag; its id and type stay. With
+/// `if_match`, only while the scope's entity tag still matches it.
 pub async fn update(
     store: &Store,
     scope_id: &str,
     input: Value,
     now: UnixTime,
+    if_match: Option<&str>,
 ) -> Result<ScopeRow, ScopeError> {
-    let input = parse_input(input)?;
-    let mut row = store
+    let current = store
         .find_scope(scope_id)
         .await?
         .ok_or_else(|| ScopeError::NotFound(scope_id.into()))?;
+    if if_match.is_some_and(|m| !super::if_match(m, &ScopeView::of(&current).etag())) {
+        return Err(ScopeError::Stale);
+    }
+    let input = parse_input(without_read_only(&current, input)?)?;
+    let mut row = current.clone();
     if input.id.as_ref().is_some_and(|id| *id != row.scope_id) {
         return Err(ScopeError::Invalid("id: cannot be changed".into()));
     }
@@ -107,10 +160,45 @@ pub async fn update(
     }
     let kind = scope_type(&row.scope_type)?;
     apply(&mut row, kind, input)?;
-    if !store.update_scope(&row, now).await? {
-        return Err(ScopeError::NotFound(scope_id.into()));
+    if !store.update_scope(&row, &current, now).await? {
+        return Err(ScopeError::Stale);
     }
     Ok(row)
+}
+
+/// Applies an RFC 6902 JSON Patch to the scope's view, then updates as [`update`] does.
+pub async fn patch(
+    store: &Store,
+    scope_id: &str,
+    patch: Value,
+    now: UnixTime,
+    if_match: &str,
+) -> Result<ScopeRow, ScopeError> {
+    let current = store
+        .find_scope(scope_id)
+        .await?
+        .ok_or_else(|| ScopeError::NotFound(scope_id.into()))?;
+    let patched = super::clients::apply_patch(&ScopeView::of(&current), patch)
+        .map_err(|e| ScopeError::Invalid(e.to_string()))?;
+    update(store, scope_id, patched, now, Some(if_match)).await
+}
+
+/// `input` without the view's read-only `creator` and `creator_id`, which may be sent back
+/// unchanged.
+fn without_read_only(current: &ScopeRow, input: Value) -> Result<Value, ScopeError> {
+    let Value::Object(mut m) = input else {
+        return Err(ScopeError::Invalid("the body must be a JSON object".into()));
+    };
+    let view = ScopeView::of(current);
+    for (field, now) in [
+        ("creator", json!(view.creator)),
+        ("creator_id", json!(view.creator_id)),
+    ] {
+        if m.remove(field).is_some_and(|v| v != now) {
+            return Err(ScopeError::Invalid(format!("{field}: cannot be changed")));
+        }
+    }
+    Ok(Value::Object(m))
 }
 
 /// Deletes a scope. The OpenID Connect standard scopes stay (their claims may be changed).
@@ -176,15 +264,7 @@ fn apply(row: &mut ScopeRow, kind: ScopeType, input: ScopeInput) -> Result<(), S
     Ok(())
 }
 
-/// The administrator's view of a scope.
+/// The administrator's view of a scope, as JSON.
 pub fn to_json(s: &ScopeRow) -> Value {
-    json!({
-        "id": s.scope_id,
-        "scope_type": s.scope_type,
-        "description": s.description,
-        "claims": s.claims,
-        "default_scope": s.default_scope,
-        "creator": s.creator,
-        "creator_id": s.creator_id,
-    })
+    serde_json::to_value(ScopeView::of(s)).unwrap_or_default()
 }

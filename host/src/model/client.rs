@@ -126,7 +126,7 @@ fn default_subject_type() -> String {
 }
 
 /// Client metadata: the fields of seed 001, stored whole.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClientMetadata {
     /// Name shown to the end-user ("Client name").
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -95,15 +95,39 @@ fn new_client(master: &MasterKey, metadata: ClientMetadata, now: UnixTime) -> Re
     Registered { client, secret }
 }
 
+/// Makes `client`'s credentials fit its (new) auth method: none without a secret; a new secret
+/// (returned) when it needs one it does not have, or a sealed one for `client_secret_jwt`;
+/// otherwise it keeps its secret.
+pub fn credentials_for(client: &mut Client, master: &MasterKey) -> Option<String> {
+    let m = &client.metadata;
+    let jwt = m.token_endpoint_auth_method == "client_secret_jwt";
+    if !m.uses_secret() {
+        client.secret_hash = None;
+        client.secret_sealed = None;
+        None
+    } else if client.secret_hash.is_none() || (jwt && client.secret_sealed.is_none()) {
+        set_new_secret(client, master)
+    } else {
+        if !jwt {
+            client.secret_sealed = None;
+        }
+        None
+    }
+}
+
 /// Gives `client` a new secret if its auth method uses one (none otherwise) and returns it.
 /// 256 bits from the CSPRNG; stored as SHA-256 (docs/adr/0003-credential-storage.md), and sealed
 /// too for `client_secret_jwt`, whose HMAC needs the secret itself.
-fn set_new_secret(client: &mut Client, master: &MasterKey) -> Option<String> {
+pub fn set_new_secret(client: &mut Client, master: &MasterKey) -> Option<String> {
     let secret = client.metadata.uses_secret().then(|| random_token(32));
-    client.secret_hash = secret.as_deref().map(|s| sha256_b64(s.as_bytes()));
+    set_secret(client, master, secret.as_deref());
+    secret
+}
+
+/// Stores `secret` as `client`'s (hashed, and sealed for `client_secret_jwt`); `None` removes it.
+pub fn set_secret(client: &mut Client, master: &MasterKey, secret: Option<&str>) {
+    client.secret_hash = secret.map(|s| sha256_b64(s.as_bytes()));
     client.secret_sealed = secret
-        .as_deref()
         .filter(|_| client.metadata.token_endpoint_auth_method == "client_secret_jwt")
         .map(|s| master.seal(s.as_bytes()));
-    secret
 }

@@ -38,6 +38,8 @@ pub struct Cache {
     scopes: RwLock<Option<Arc<Vec<ScopeRow>>>>,
     /// Dropped with the cache, which ends the watcher tasks (they hold receivers).
     alive: tokio::sync::watch::Sender<()>,
+    /// Whether the watcher tasks were started.
+    watching: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Cache {
@@ -47,6 +49,7 @@ impl Default for Cache {
             clients: RwLock::default(),
             scopes: RwLock::default(),
             alive: tokio::sync::watch::channel(()).0,
+            watching: Default::default(),
         }
     }
 }
@@ -105,8 +108,12 @@ impl Cache {
     }
 }
 
-/// Starts the watcher tasks of `cache`; they end when the cache is dropped.
-pub fn watch(cache: &Arc<Cache>, pool: AnyPool, backend: Backend, url: String) {
+/// Starts the watcher tasks of `cache` (once); they end when the cache is dropped.
+pub fn watch(cache: &Arc<Cache>, pool: AnyPool, backend: Backend, url: &str) {
+    if cache.watching.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let url = url.to_string();
     tokio::spawn(poll(Arc::downgrade(cache), cache.alive.subscribe(), pool));
     if backend == Backend::Postgres {
         tokio::spawn(listen(Arc::downgrade(cache), cache.alive.subscribe(), url));

@@ -63,25 +63,51 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Deletes a dynamically registered client whose token hash is `expected_token_hash`, in one
-    /// transaction with everything it was granted: its grants are revoked (so every token it holds
-    /// is inactive at once), and its remembered consents, unused authorization codes and pushed
-    /// requests are deleted. Returns whether it was deleted.
+    /// Deletes a dynamically registered client whose token hash is `expected_token_hash`, with
+    /// everything it was granted (see [`delete_client`](Self::delete_client)). Returns whether it
+    /// was deleted.
     pub async fn delete_dynamic_client(
         &self,
         client_id: &str,
         expected_token_hash: &str,
         now: UnixTime,
     ) -> StoreResult<bool> {
+        self.delete_client_where(client_id, Some(expected_token_hash), now)
+            .await
+    }
+
+    /// Deletes a client in one transaction with everything it was granted: its grants are
+    /// revoked (so every token it holds is inactive at once), and its remembered consents, unused
+    /// authorization codes and pushed requests are deleted. Returns whether it existed.
+    pub async fn delete_client(&self, client_id: &str, now: UnixTime) -> StoreResult<bool> {
+        self.delete_client_where(client_id, None, now).await
+    }
+
+    async fn delete_client_where(
+        &self,
+        client_id: &str,
+        expected_token_hash: Option<&str>,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
         let _write = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
-        let r = sqlx::query(
-            "DELETE FROM clients WHERE client_id = $1 AND registration_token_hash = $2",
-        )
-        .bind(client_id)
-        .bind(expected_token_hash)
-        .execute(&mut *tx)
-        .await?;
+        let r = match expected_token_hash {
+            Some(hash) => {
+                sqlx::query(
+                    "DELETE FROM clients WHERE client_id = $1 AND registration_token_hash = $2",
+                )
+                .bind(client_id)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM clients WHERE client_id = $1")
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await?
+            }
+        };
         if r.rows_affected() != 1 {
             return Ok(false);
         }

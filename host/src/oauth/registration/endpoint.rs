@@ -12,7 +12,7 @@
 //!   exist or was not registered here, is 401 `invalid_token` (RFC 7592 §2.1).
 
 use super::policy::{self, ADMIN_ONLY};
-use super::{Registered, RegistrationError, new_client, set_new_secret};
+use super::{Registered, RegistrationError, new_client};
 use crate::config::FeatureFlag;
 use crate::crypto::secrets::{ct_eq, random_token, sha256_b64};
 use crate::model::Client;
@@ -155,7 +155,7 @@ pub async fn replace(
         metadata,
         ..current
     };
-    let secret = credentials_for(&mut client, &state);
+    let secret = super::credentials_for(&mut client, state.master_key());
     let new_token = random_token(32);
     let replaced = state
         .store()
@@ -215,26 +215,6 @@ async fn managed_client(
         return Err(invalid);
     }
     Ok((client, token, hash))
-}
-
-/// Keeps the client's secret when its auth method still fits it, drops it when the method
-/// needs none, and issues a new one (returned) when the method needs one the client does not
-/// have, or a recoverable one (`client_secret_jwt`) where only the hash is stored.
-fn credentials_for(client: &mut Client, state: &AppState) -> Option<String> {
-    let m = &client.metadata;
-    let jwt = m.token_endpoint_auth_method == "client_secret_jwt";
-    if !m.uses_secret() {
-        client.secret_hash = None;
-        client.secret_sealed = None;
-        None
-    } else if client.secret_hash.is_none() || (jwt && client.secret_sealed.is_none()) {
-        set_new_secret(client, state.master_key())
-    } else {
-        if !jwt {
-            client.secret_sealed = None;
-        }
-        None
-    }
 }
 
 /// The JSON object of a registration request.

@@ -1,0 +1,674 @@
+//! The admin REST API (issue 14) through HTTP: who may call it (no token, a bad, expired or
+//! revoked token, the wrong scope), clients with entity tags and JSON Patch (no lost updates,
+//! unknown fields refused by name, secrets shown once), scopes, keys (rotation seen in /jwks,
+//! retirement) and sessions (an ended session makes `prompt=none` answer `login_required`), on
+//! SQLite and PostgreSQL; the OpenAPI document checked by schemathesis.
+
+#![allow(clippy::unwrap_used)]
+
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use tessera::admin::api::auth::all_scopes;
+use tessera::oauth::registration::Registered;
+use tessera_tests::browser::{Browser, authorize_url, pkce, response_params, sign_in};
+use tessera_tests::{Db, TestServer, challenge, on_both_backends};
+
+const API: &str = "/admin/api/v1";
+
+/// The admin client as `tessera admin init` makes it, and a token of it with `scope`.
+async fn admin(srv: &TestServer) -> Registered {
+    tessera::admin::clients::init_admin_client(
+        srv.state.store(),
+        srv.state.master_key(),
+        false,
+        None,
+        srv.state.now(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn token(srv: &TestServer, reg: &Registered, scope: &str) -> String {
+    srv.token(reg, &[("scope", scope)]).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A call to the API with `token`; `body` is sent as JSON (`application/json`, or
+/// `application/json-patch+json` for PATCH).
+async fn call(
+    srv: &TestServer,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    if_match: Option<&str>,
+    body: Option<Value>,
+) -> Response {
+    let mut req = srv.http.request(method.clone(), srv.url(&format!("{API}{path}")));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(m) = if_match {
+        req = req.header("if-match", m);
+    }
+    if let Some(b) = body {
+        let ct = if method == Method::PATCH {
+            "application/json-patch+json"
+        } else {
+            "application/json"
+        };
+        req = req.header("content-type", ct).body(b.to_string());
+    }
+    req.send().await.unwrap()
+}
+
+/// The problem document of a refused call, checked to be RFC 9457 with `status`.
+async fn problem(resp: Response, status: u16) -> Value {
+    assert_eq!(resp.status(), status, "{:?}", resp.headers());
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/problem+json",
+        "status {status}"
+    );
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["status"], status, "{p}");
+    assert_eq!(p["type"], "about:blank", "{p}");
+    assert!(p["title"].as_str().is_some_and(|t| !t.is_empty()), "{p}");
+    p
+}
+
+fn etag(resp: &Response) -> String {
+    resp.headers()["etag"].to_str().unwrap().to_string()
+}
+
+async fn refuses_calls_without_the_right_token(db: Db) {
+    let srv = TestServer::start(db).await;
+    let reg = admin(&srv).await;
+
+    // No token: 401 with a bare Bearer challenge.
+    let resp = call(&srv, Method::GET, "/clients", None, None, None).await;
+    assert_eq!(challenge(&resp), "Bearer realm=\"tessera-admin\"");
+    problem(resp, 401).await;
+
+    // A token this server never issued.
+    let resp = call(&srv, Method::GET, "/clients", Some("forged"), None, None).await;
+    assert!(challenge(&resp).contains("error=\"invalid_token\""));
+    problem(resp, 401).await;
+
+    // A token of an ordinary client: no admin scope.
+    let plain = srv.cc_client("client_secret_basic", false).await;
+    let plain_token = srv.access_token(&plain).await;
+    for (method, path) in [
+        (Method::GET, "/clients"),
+        (Method::GET, "/scopes"),
+        (Method::GET, "/keys"),
+        (Method::GET, "/sessions"),
+        (Method::POST, "/keys/rotate"),
+    ] {
+        let resp = call(&srv, method, path, Some(&plain_token), None, None).await;
+        assert!(
+            challenge(&resp).contains("error=\"insufficient_scope\""),
+            "{path}"
+        );
+        problem(resp, 403).await;
+    }
+
+    // A read scope reads its resource only, and never writes.
+    let read = token(&srv, &reg, "tessera.admin.scopes.read").await;
+    let resp = call(&srv, Method::GET, "/scopes", Some(&read), None, None).await;
+    assert_eq!(resp.status(), 200);
+    let page: Value = resp.json().await.unwrap();
+    assert!(page["items"].as_array().unwrap().iter().any(|s| s["id"] == "openid"));
+    let resp = call(&srv, Method::GET, "/clients", Some(&read), None, None).await;
+    problem(resp, 403).await;
+    let resp = call(
+        &srv,
+        Method::POST,
+        "/scopes",
+        Some(&read),
+        None,
+        Some(json!({"id": "x", "scope_type": "oauth"})),
+    )
+    .await;
+    let p = problem(resp, 403).await;
+    assert!(p["detail"].as_str().unwrap().contains("tessera.admin.scopes.write"));
+    assert!(srv.state.store().find_scope("x").await.unwrap().is_none());
+    // A write scope also reads.
+    let write = token(&srv, &reg, "tessera.admin.clients.write").await;
+    let resp = call(&srv, Method::GET, "/clients", Some(&write), None, None).await;
+    assert_eq!(resp.status(), 200);
+
+    // A revoked token stops at once.
+    let all = token(&srv, &reg, "tessera.admin").await;
+    assert_eq!(
+        call(&srv, Method::GET, "/keys", Some(&all), None, None).await.status(),
+        200
+    );
+    let resp = srv
+        .post_form(
+            "/revoke",
+            Some((&reg.client.client_id, reg.secret.as_deref().unwrap())),
+            &[("token", &all)],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    problem(call(&srv, Method::GET, "/keys", Some(&all), None, None).await, 401).await;
+
+    // An expired token.
+    let all = token(&srv, &reg, "tessera.admin").await;
+    srv.clock
+        .advance(srv.settings.tokens.access_token_lifetime + 1);
+    problem(call(&srv, Method::GET, "/keys", Some(&all), None, None).await, 401).await;
+
+    // The admin client exists once; init again is refused, --rotate gives a new secret.
+    let again = tessera::admin::clients::init_admin_client(
+        srv.state.store(),
+        srv.state.master_key(),
+        false,
+        None,
+        srv.state.now(),
+    )
+    .await;
+    assert!(again.unwrap_err().to_string().contains("--rotate"));
+    let rotated = tessera::admin::clients::init_admin_client(
+        srv.state.store(),
+        srv.state.master_key(),
+        true,
+        None,
+        srv.state.now(),
+    )
+    .await
+    .unwrap();
+    assert_ne!(rotated.secret, reg.secret);
+    let resp = srv
+        .post_form(
+            "/token",
+            Some((&reg.client.client_id, reg.secret.as_deref().unwrap())),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(resp.status(), 401, "the old admin secret still works");
+    token(&srv, &rotated, "tessera.admin").await;
+    srv.stop().await;
+}
+
+async fn manages_clients_without_lost_updates(db: Db) {
+    let srv = TestServer::start(db).await;
+    let reg = admin(&srv).await;
+    let t = token(&srv, &reg, "tessera.admin.clients.write").await;
+    let t = Some(t.as_str());
+
+    // An unknown field is refused by name, not dropped.
+    let resp = call(
+        &srv,
+        Method::POST,
+        "/clients",
+        t,
+        None,
+        Some(json!({"client_name": "x", "frobnicate": true, "grant_types": ["client_credentials"], "response_types": []})),
+    )
+    .await;
+    let p = problem(resp, 400).await;
+    assert!(p["detail"].as_str().unwrap().starts_with("frobnicate"), "{p}");
+    // A bad value names its field.
+    let resp = call(
+        &srv,
+        Method::POST,
+        "/clients",
+        t,
+        None,
+        Some(json!({"grant_types": "client_credentials"})),
+    )
+    .await;
+    let p = problem(resp, 400).await;
+    assert!(p["detail"].as_str().unwrap().starts_with("grant_types"), "{p}");
+    // Not JSON.
+    let resp = srv
+        .http
+        .post(srv.url(&format!("{API}/clients")))
+        .bearer_auth(t.unwrap())
+        .form(&[("client_name", "x")])
+        .send()
+        .await
+        .unwrap();
+    problem(resp, 415).await;
+
+    // Created with the administrator's own id and secret, with several seed-001 fields.
+    let secret = "configuration-as-code-secret-0123456789";
+    let resp = call(
+        &srv,
+        Method::POST,
+        "/clients",
+        t,
+        None,
+        Some(json!({
+            "client_id": "billing-service",
+            "client_secret": secret,
+            "client_name": "Billing",
+            "description": "Nightly billing jobs",
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+            "scope": "billing.read billing.write",
+            "access_token_as_jwt": true,
+            "access_token_lifetime": 600,
+            "contacts": ["ops@example.com"],
+        })),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(
+        resp.headers()["location"],
+        format!("{API}/clients/billing-service")
+    );
+    let created_tag = etag(&resp);
+    let created: Value = resp.json().await.unwrap();
+    assert_eq!(created["client_secret"], secret);
+    assert_eq!(created["access_token_lifetime"], 600);
+    let billing = srv
+        .post_form(
+            "/token",
+            Some(("billing-service", secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(billing.status(), 200);
+    let billing: Value = billing.json().await.unwrap();
+    assert_eq!(billing["expires_in"], 600);
+    let billing_token = billing["access_token"].as_str().unwrap().to_string();
+
+    // The id is taken now.
+    let resp = call(
+        &srv,
+        Method::POST,
+        "/clients",
+        t,
+        None,
+        Some(json!({"client_id": "billing-service", "grant_types": ["client_credentials"], "response_types": []})),
+    )
+    .await;
+    problem(resp, 409).await;
+
+    // Read: the same tag, never the secret.
+    let resp = call(&srv, Method::GET, "/clients/billing-service", t, None, None).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(etag(&resp), created_tag);
+    let read: Value = resp.json().await.unwrap();
+    assert!(read.get("client_secret").is_none(), "{read}");
+    assert_eq!(read["client_name"], "Billing");
+    problem(
+        call(&srv, Method::GET, "/clients/nobody", t, None, None).await,
+        404,
+    )
+    .await;
+
+    // An update without If-Match, or with a tag that is not current, is refused.
+    let rename = json!([{"op": "replace", "path": "/client_name", "value": "Billing v2"}]);
+    let path = "/clients/billing-service";
+    problem(
+        call(&srv, Method::PATCH, path, t, None, Some(rename.clone())).await,
+        428,
+    )
+    .await;
+    problem(
+        call(&srv, Method::PATCH, path, t, Some("\"stale\""), Some(rename.clone())).await,
+        412,
+    )
+    .await;
+
+    // Two administrators read the same version; the first change wins, the second is refused
+    // instead of silently overwriting it.
+    let resp = call(&srv, Method::PATCH, path, t, Some(&created_tag), Some(rename)).await;
+    assert_eq!(resp.status(), 200);
+    let renamed_tag = etag(&resp);
+    assert_ne!(renamed_tag, created_tag);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["client_name"], "Billing v2");
+    assert!(body.get("client_secret").is_none());
+    let other = json!([{"op": "replace", "path": "/description", "value": "lost?"}]);
+    problem(
+        call(&srv, Method::PATCH, path, t, Some(&created_tag), Some(other)).await,
+        412,
+    )
+    .await;
+    let now: Value = call(&srv, Method::GET, path, t, None, None).await.json().await.unwrap();
+    assert_eq!(now["client_name"], "Billing v2");
+    assert_eq!(now["description"], "Nightly billing jobs");
+
+    // Read-only fields stay; a patch that does not apply is a 400.
+    let resp = call(
+        &srv,
+        Method::PATCH,
+        path,
+        t,
+        Some(&renamed_tag),
+        Some(json!([{"op": "replace", "path": "/client_id", "value": "stolen"}])),
+    )
+    .await;
+    assert!(problem(resp, 400).await["detail"].as_str().unwrap().starts_with("client_id"));
+    let resp = call(
+        &srv,
+        Method::PATCH,
+        path,
+        t,
+        Some(&renamed_tag),
+        Some(json!([{"op": "remove", "path": "/no_such_member"}])),
+    )
+    .await;
+    problem(resp, 400).await;
+
+    // PUT replaces; disabling the client stops its token requests.
+    let mut whole = now.clone();
+    whole["active"] = json!(false);
+    let resp = call(&srv, Method::PUT, path, t, Some(&renamed_tag), Some(whole)).await;
+    assert_eq!(resp.status(), 200);
+    let disabled_tag = etag(&resp);
+    let resp = srv
+        .post_form(
+            "/token",
+            Some(("billing-service", secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(resp.status(), 401, "a disabled client got a token");
+    let resp = call(
+        &srv,
+        Method::PATCH,
+        path,
+        t,
+        Some(&disabled_tag),
+        Some(json!([{"op": "replace", "path": "/active", "value": true}])),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+
+    // A new secret: shown once; the old one stops working.
+    let resp = call(&srv, Method::POST, "/clients/billing-service/secret", t, None, None).await;
+    assert_eq!(resp.status(), 200);
+    let fresh: Value = resp.json().await.unwrap();
+    let fresh = fresh["client_secret"].as_str().unwrap().to_string();
+    assert_ne!(fresh, secret);
+    let old = srv
+        .post_form(
+            "/token",
+            Some(("billing-service", secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(old.status(), 401);
+    let new = srv
+        .post_form(
+            "/token",
+            Some(("billing-service", &fresh)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(new.status(), 200);
+
+    // Lists filter and page.
+    for i in 0..3 {
+        let resp = call(
+            &srv,
+            Method::POST,
+            "/clients",
+            t,
+            None,
+            Some(json!({"client_name": format!("Batch {i}"), "grant_types": ["client_credentials"], "response_types": []})),
+        )
+        .await;
+        assert_eq!(resp.status(), 201);
+    }
+    let page: Value = call(&srv, Method::GET, "/clients?pattern=batch&limit=2&offset=1", t, None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 3, "{page}");
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Batch 1", "Batch 2"]);
+    problem(
+        call(&srv, Method::GET, "/clients?limit=0", t, None, None).await,
+        400,
+    )
+    .await;
+    problem(
+        call(&srv, Method::GET, "/clients?limit=many", t, None, None).await,
+        400,
+    )
+    .await;
+
+    // Delete: the client's tokens stop being active at once.
+    let resp = call(&srv, Method::DELETE, path, t, None, None).await;
+    assert_eq!(resp.status(), 204);
+    let introspected = srv.introspect(&reg, &billing_token).await;
+    assert_eq!(introspected["active"], false);
+    problem(call(&srv, Method::GET, path, t, None, None).await, 404).await;
+    problem(call(&srv, Method::DELETE, path, t, None, None).await, 404).await;
+    srv.stop().await;
+}
+
+async fn manages_scopes_keys_and_sessions(db: Db) {
+    let srv = TestServer::start(db).await;
+    let reg = admin(&srv).await;
+    let t = token(&srv, &reg, "tessera.admin").await;
+    let t = Some(t.as_str());
+
+    // Scopes: create, change under If-Match, refuse what a type does not allow, delete.
+    let resp = call(
+        &srv,
+        Method::POST,
+        "/scopes",
+        t,
+        None,
+        Some(json!({"id": "employee", "scope_type": "openid", "claims": ["department"], "description": "Your department"})),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let tag = etag(&resp);
+    let resp = call(
+        &srv,
+        Method::PATCH,
+        "/scopes/employee",
+        t,
+        Some(&tag),
+        Some(json!([{"op": "add", "path": "/claims/-", "value": "title"}])),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let changed: Value = resp.json().await.unwrap();
+    assert_eq!(changed["claims"], json!(["department", "title"]));
+    problem(
+        call(
+            &srv,
+            Method::PUT,
+            "/scopes/employee",
+            t,
+            Some(&tag),
+            Some(json!({"description": "stale"})),
+        )
+        .await,
+        412,
+    )
+    .await;
+    let p = problem(
+        call(
+            &srv,
+            Method::POST,
+            "/scopes",
+            t,
+            None,
+            Some(json!({"id": "api", "scope_type": "oauth", "claims": ["email"]})),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("claims"), "{p}");
+    problem(call(&srv, Method::DELETE, "/scopes/openid", t, None, None).await, 400).await;
+    assert_eq!(
+        call(&srv, Method::DELETE, "/scopes/employee", t, None, None).await.status(),
+        204
+    );
+    assert!(srv.state.store().find_scope("employee").await.unwrap().is_none());
+
+    // Keys: a rotation's new kid is in /jwks at once; the replaced key is retired on request
+    // once its successor signs, and leaves /jwks.
+    let before: Value = call(&srv, Method::GET, "/keys", t, None, None).await.json().await.unwrap();
+    let es256 = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["alg"] == "ES256" && k["signing"] == true)
+        .unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    problem(
+        call(&srv, Method::POST, &format!("/keys/{es256}/retire"), t, None, None).await,
+        409,
+    )
+    .await;
+    let resp = call(
+        &srv,
+        Method::POST,
+        "/keys/rotate",
+        t,
+        None,
+        Some(json!({"algorithms": ["ES256"]})),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let rotated: Value = resp.json().await.unwrap();
+    let new_kid = rotated["rotated"][0].as_str().unwrap().to_string();
+    let kids = |jwks: Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let published = kids(srv.get_json("/jwks").await);
+    assert!(published.contains(&new_kid) && published.contains(&es256));
+    // Until the new key signs, the old one still does and cannot be retired.
+    problem(
+        call(&srv, Method::POST, &format!("/keys/{es256}/retire"), t, None, None).await,
+        409,
+    )
+    .await;
+    srv.clock.advance(srv.settings.keys.publish_ahead + 1);
+    let resp = call(&srv, Method::POST, &format!("/keys/{es256}/retire"), t, None, None).await;
+    assert_eq!(resp.status(), 200);
+    let retired: Value = resp.json().await.unwrap();
+    assert_eq!(retired["published"], false);
+    let published = kids(srv.get_json("/jwks").await);
+    assert!(published.contains(&new_kid) && !published.contains(&es256));
+    problem(call(&srv, Method::POST, "/keys/nope/retire", t, None, None).await, 404).await;
+    problem(
+        call(&srv, Method::POST, "/keys/rotate", t, None, Some(json!({"algorithms": ["HS256"]}))).await,
+        400,
+    )
+    .await;
+
+    // Sessions: alice's session is listed; ending all of hers makes prompt=none ask for a login.
+    srv.user("alice", json!({})).await;
+    let rp = srv.web_client(json!({})).await;
+    let mut b = Browser::new(&srv.base);
+    let (_, challenge) = pkce();
+    sign_in(&mut b, &authorize_url(&rp, &challenge, &[]), "alice").await;
+    let silent = authorize_url(&rp, &challenge, &[("prompt", "none")]);
+    let page = b.get(&silent).await;
+    assert!(response_params(page.location.as_deref().unwrap()).contains_key("code"));
+    let list: Value = call(&srv, Method::GET, "/sessions?user=alice", t, None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["items"][0]["clients"], json!([rp.client.client_id]));
+    problem(call(&srv, Method::GET, "/sessions?user=bob", t, None, None).await, 404).await;
+    let resp = call(&srv, Method::DELETE, "/sessions?user=alice", t, None, None).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["ended"], 1);
+    let page = b.get(&silent).await;
+    assert_eq!(
+        response_params(page.location.as_deref().unwrap())["error"],
+        "login_required"
+    );
+    let list: Value = call(&srv, Method::GET, "/sessions", t, None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 0, "{list}");
+    problem(call(&srv, Method::DELETE, "/sessions/none", t, None, None).await, 404).await;
+    srv.stop().await;
+}
+
+on_both_backends!(
+    refuses_calls_without_the_right_token,
+    manages_clients_without_lost_updates,
+    manages_scopes_keys_and_sessions,
+);
+
+/// The OpenAPI document is 3.1, covers every resource, and schemathesis (PyPI) finds no 5xx
+/// and no response outside the schema in a bounded run with an all-scope token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_holds_under_schemathesis() {
+    let srv = TestServer::start(Db::Sqlite).await;
+    let doc = srv.get_json("/admin/api/openapi.json").await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/admin/api/v1/clients",
+        "/admin/api/v1/clients/{client_id}",
+        "/admin/api/v1/clients/{client_id}/secret",
+        "/admin/api/v1/scopes",
+        "/admin/api/v1/scopes/{id}",
+        "/admin/api/v1/keys",
+        "/admin/api/v1/keys/rotate",
+        "/admin/api/v1/keys/{kid}/retire",
+        "/admin/api/v1/sessions",
+        "/admin/api/v1/sessions/{sid}",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+    }
+    assert_eq!(all_scopes().len(), 9);
+
+    let reg = admin(&srv).await;
+    let t = token(&srv, &reg, "tessera.admin").await;
+    let tmp = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let pythonpath = tokio::task::spawn_blocking(move || {
+        tessera_tests::e2e::pip_install_from(&tmp, "requirements-schemathesis.txt")
+    })
+    .await
+    .unwrap();
+    let schema = srv.url("/admin/api/openapi.json");
+    let base = srv.base.clone();
+    let out = tokio::process::Command::new("python3")
+        .args(["-m", "schemathesis.cli", "run", &schema, "--url", &base])
+        .args(["--header", &format!("Authorization: Bearer {t}")])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
+        ])
+        .args(["--max-examples", "15", "--seed", "1", "--workers", "1"])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .env("PYTHONPATH", &pythonpath)
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found problems:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    srv.stop().await;
+}
