@@ -435,11 +435,9 @@ async fn scope(
         ScopeCommand::Create => {
             scopes::to_json(&scopes::create(&store, read_stdin_json("scope")?, now).await?)
         }
-        ScopeCommand::Update { id } => {
-            scopes::to_json(
-                &scopes::update(&store, &id, read_stdin_json("scope")?, now, None).await?,
-            )
-        }
+        ScopeCommand::Update { id } => scopes::to_json(
+            &scopes::update(&store, &id, read_stdin_json("scope")?, now, None).await?,
+        ),
         ScopeCommand::Delete { id } => {
             scopes::delete(&store, &id).await?;
             serde_json::json!({ "deleted": id })

@@ -345,7 +345,10 @@ impl Store {
 
     /// A client with its metadata exactly as stored: the text an administrator's conditional
     /// update ([`replace_client_if`](Self::replace_client_if)) compares against. Never cached.
-    pub async fn find_client_stored(&self, client_id: &str) -> StoreResult<Option<(Client, String)>> {
+    pub async fn find_client_stored(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<(Client, String)>> {
         let row = sqlx::query("SELECT client_id, secret_hash, secret_sealed, metadata, created_at FROM clients WHERE client_id = $1")
             .bind(client_id)
             .fetch_optional(&self.pool)

@@ -10,7 +10,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use tessera::admin::api::auth::all_scopes;
 use tessera::oauth::registration::Registered;
-use tessera_tests::browser::{Browser, authorize_url, pkce, response_params, sign_in};
+use tessera_tests::browser::{Browser, authorize_url, pkce, response_params, tokens_for};
 use tessera_tests::{Db, TestServer, challenge, on_both_backends};
 
 const API: &str = "/admin/api/v1";
@@ -45,7 +45,9 @@ async fn call(
     if_match: Option<&str>,
     body: Option<Value>,
 ) -> Response {
-    let mut req = srv.http.request(method.clone(), srv.url(&format!("{API}{path}")));
+    let mut req = srv
+        .http
+        .request(method.clone(), srv.url(&format!("{API}{path}")));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -119,7 +121,13 @@ async fn refuses_calls_without_the_right_token(db: Db) {
     let resp = call(&srv, Method::GET, "/scopes", Some(&read), None, None).await;
     assert_eq!(resp.status(), 200);
     let page: Value = resp.json().await.unwrap();
-    assert!(page["items"].as_array().unwrap().iter().any(|s| s["id"] == "openid"));
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == "openid")
+    );
     let resp = call(&srv, Method::GET, "/clients", Some(&read), None, None).await;
     problem(resp, 403).await;
     let resp = call(
@@ -132,7 +140,12 @@ async fn refuses_calls_without_the_right_token(db: Db) {
     )
     .await;
     let p = problem(resp, 403).await;
-    assert!(p["detail"].as_str().unwrap().contains("tessera.admin.scopes.write"));
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("tessera.admin.scopes.write")
+    );
     assert!(srv.state.store().find_scope("x").await.unwrap().is_none());
     // A write scope also reads.
     let write = token(&srv, &reg, "tessera.admin.clients.write").await;
@@ -142,7 +155,9 @@ async fn refuses_calls_without_the_right_token(db: Db) {
     // A revoked token stops at once.
     let all = token(&srv, &reg, "tessera.admin").await;
     assert_eq!(
-        call(&srv, Method::GET, "/keys", Some(&all), None, None).await.status(),
+        call(&srv, Method::GET, "/keys", Some(&all), None, None)
+            .await
+            .status(),
         200
     );
     let resp = srv
@@ -153,13 +168,21 @@ async fn refuses_calls_without_the_right_token(db: Db) {
         )
         .await;
     assert_eq!(resp.status(), 200);
-    problem(call(&srv, Method::GET, "/keys", Some(&all), None, None).await, 401).await;
+    problem(
+        call(&srv, Method::GET, "/keys", Some(&all), None, None).await,
+        401,
+    )
+    .await;
 
     // An expired token.
     let all = token(&srv, &reg, "tessera.admin").await;
     srv.clock
         .advance(srv.settings.tokens.access_token_lifetime + 1);
-    problem(call(&srv, Method::GET, "/keys", Some(&all), None, None).await, 401).await;
+    problem(
+        call(&srv, Method::GET, "/keys", Some(&all), None, None).await,
+        401,
+    )
+    .await;
 
     // The admin client exists once; init again is refused, --rotate gives a new secret.
     let again = tessera::admin::clients::init_admin_client(
@@ -196,8 +219,8 @@ async fn refuses_calls_without_the_right_token(db: Db) {
 async fn manages_clients_without_lost_updates(db: Db) {
     let srv = TestServer::start(db).await;
     let reg = admin(&srv).await;
-    let t = token(&srv, &reg, "tessera.admin.clients.write").await;
-    let t = Some(t.as_str());
+    let bearer = token(&srv, &reg, "tessera.admin.clients.write").await;
+    let t = Some(bearer.as_str());
 
     // An unknown field is refused by name, not dropped.
     let resp = call(
@@ -210,7 +233,10 @@ async fn manages_clients_without_lost_updates(db: Db) {
     )
     .await;
     let p = problem(resp, 400).await;
-    assert!(p["detail"].as_str().unwrap().starts_with("frobnicate"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().starts_with("frobnicate"),
+        "{p}"
+    );
     // A bad value names its field.
     let resp = call(
         &srv,
@@ -222,12 +248,15 @@ async fn manages_clients_without_lost_updates(db: Db) {
     )
     .await;
     let p = problem(resp, 400).await;
-    assert!(p["detail"].as_str().unwrap().starts_with("grant_types"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().starts_with("grant_types"),
+        "{p}"
+    );
     // Not JSON.
     let resp = srv
         .http
         .post(srv.url(&format!("{API}/clients")))
-        .bearer_auth(t.unwrap())
+        .bearer_auth(&bearer)
         .form(&[("client_name", "x")])
         .send()
         .await
@@ -311,14 +340,30 @@ async fn manages_clients_without_lost_updates(db: Db) {
     )
     .await;
     problem(
-        call(&srv, Method::PATCH, path, t, Some("\"stale\""), Some(rename.clone())).await,
+        call(
+            &srv,
+            Method::PATCH,
+            path,
+            t,
+            Some("\"stale\""),
+            Some(rename.clone()),
+        )
+        .await,
         412,
     )
     .await;
 
     // Two administrators read the same version; the first change wins, the second is refused
     // instead of silently overwriting it.
-    let resp = call(&srv, Method::PATCH, path, t, Some(&created_tag), Some(rename)).await;
+    let resp = call(
+        &srv,
+        Method::PATCH,
+        path,
+        t,
+        Some(&created_tag),
+        Some(rename),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let renamed_tag = etag(&resp);
     assert_ne!(renamed_tag, created_tag);
@@ -327,11 +372,23 @@ async fn manages_clients_without_lost_updates(db: Db) {
     assert!(body.get("client_secret").is_none());
     let other = json!([{"op": "replace", "path": "/description", "value": "lost?"}]);
     problem(
-        call(&srv, Method::PATCH, path, t, Some(&created_tag), Some(other)).await,
+        call(
+            &srv,
+            Method::PATCH,
+            path,
+            t,
+            Some(&created_tag),
+            Some(other),
+        )
+        .await,
         412,
     )
     .await;
-    let now: Value = call(&srv, Method::GET, path, t, None, None).await.json().await.unwrap();
+    let now: Value = call(&srv, Method::GET, path, t, None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(now["client_name"], "Billing v2");
     assert_eq!(now["description"], "Nightly billing jobs");
 
@@ -345,7 +402,12 @@ async fn manages_clients_without_lost_updates(db: Db) {
         Some(json!([{"op": "replace", "path": "/client_id", "value": "stolen"}])),
     )
     .await;
-    assert!(problem(resp, 400).await["detail"].as_str().unwrap().starts_with("client_id"));
+    assert!(
+        problem(resp, 400).await["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("client_id")
+    );
     let resp = call(
         &srv,
         Method::PATCH,
@@ -383,7 +445,15 @@ async fn manages_clients_without_lost_updates(db: Db) {
     assert_eq!(resp.status(), 200);
 
     // A new secret: shown once; the old one stops working.
-    let resp = call(&srv, Method::POST, "/clients/billing-service/secret", t, None, None).await;
+    let resp = call(
+        &srv,
+        Method::POST,
+        "/clients/billing-service/secret",
+        t,
+        None,
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let fresh: Value = resp.json().await.unwrap();
     let fresh = fresh["client_secret"].as_str().unwrap().to_string();
@@ -406,7 +476,9 @@ async fn manages_clients_without_lost_updates(db: Db) {
     assert_eq!(new.status(), 200);
 
     // Lists filter and page.
+    // Lists are ordered by creation time, then client_id.
     for i in 0..3 {
+        srv.clock.advance(1);
         let resp = call(
             &srv,
             Method::POST,
@@ -418,11 +490,18 @@ async fn manages_clients_without_lost_updates(db: Db) {
         .await;
         assert_eq!(resp.status(), 201);
     }
-    let page: Value = call(&srv, Method::GET, "/clients?pattern=batch&limit=2&offset=1", t, None, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = call(
+        &srv,
+        Method::GET,
+        "/clients?pattern=batch&limit=2&offset=1",
+        t,
+        None,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(page["total"], 3, "{page}");
     let names: Vec<&str> = page["items"]
         .as_array()
@@ -509,16 +588,33 @@ async fn manages_scopes_keys_and_sessions(db: Db) {
     )
     .await;
     assert!(p["detail"].as_str().unwrap().contains("claims"), "{p}");
-    problem(call(&srv, Method::DELETE, "/scopes/openid", t, None, None).await, 400).await;
+    problem(
+        call(&srv, Method::DELETE, "/scopes/openid", t, None, None).await,
+        400,
+    )
+    .await;
     assert_eq!(
-        call(&srv, Method::DELETE, "/scopes/employee", t, None, None).await.status(),
+        call(&srv, Method::DELETE, "/scopes/employee", t, None, None)
+            .await
+            .status(),
         204
     );
-    assert!(srv.state.store().find_scope("employee").await.unwrap().is_none());
+    assert!(
+        srv.state
+            .store()
+            .find_scope("employee")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Keys: a rotation's new kid is in /jwks at once; the replaced key is retired on request
     // once its successor signs, and leaves /jwks.
-    let before: Value = call(&srv, Method::GET, "/keys", t, None, None).await.json().await.unwrap();
+    let before: Value = call(&srv, Method::GET, "/keys", t, None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let es256 = before
         .as_array()
         .unwrap()
@@ -529,7 +625,15 @@ async fn manages_scopes_keys_and_sessions(db: Db) {
         .unwrap()
         .to_string();
     problem(
-        call(&srv, Method::POST, &format!("/keys/{es256}/retire"), t, None, None).await,
+        call(
+            &srv,
+            Method::POST,
+            &format!("/keys/{es256}/retire"),
+            t,
+            None,
+            None,
+        )
+        .await,
         409,
     )
     .await;
@@ -557,20 +661,48 @@ async fn manages_scopes_keys_and_sessions(db: Db) {
     assert!(published.contains(&new_kid) && published.contains(&es256));
     // Until the new key signs, the old one still does and cannot be retired.
     problem(
-        call(&srv, Method::POST, &format!("/keys/{es256}/retire"), t, None, None).await,
+        call(
+            &srv,
+            Method::POST,
+            &format!("/keys/{es256}/retire"),
+            t,
+            None,
+            None,
+        )
+        .await,
         409,
     )
     .await;
     srv.clock.advance(srv.settings.keys.publish_ahead + 1);
-    let resp = call(&srv, Method::POST, &format!("/keys/{es256}/retire"), t, None, None).await;
+    let resp = call(
+        &srv,
+        Method::POST,
+        &format!("/keys/{es256}/retire"),
+        t,
+        None,
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let retired: Value = resp.json().await.unwrap();
     assert_eq!(retired["published"], false);
     let published = kids(srv.get_json("/jwks").await);
     assert!(published.contains(&new_kid) && !published.contains(&es256));
-    problem(call(&srv, Method::POST, "/keys/nope/retire", t, None, None).await, 404).await;
     problem(
-        call(&srv, Method::POST, "/keys/rotate", t, None, Some(json!({"algorithms": ["HS256"]}))).await,
+        call(&srv, Method::POST, "/keys/nope/retire", t, None, None).await,
+        404,
+    )
+    .await;
+    problem(
+        call(
+            &srv,
+            Method::POST,
+            "/keys/rotate",
+            t,
+            None,
+            Some(json!({"algorithms": ["HS256"]})),
+        )
+        .await,
         400,
     )
     .await;
@@ -579,8 +711,10 @@ async fn manages_scopes_keys_and_sessions(db: Db) {
     srv.user("alice", json!({})).await;
     let rp = srv.web_client(json!({})).await;
     let mut b = Browser::new(&srv.base);
+    let tokens = tokens_for(&srv, &rp, &mut b, &[]).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(srv.introspect(&rp, access).await["active"], true);
     let (_, challenge) = pkce();
-    sign_in(&mut b, &authorize_url(&rp, &challenge, &[]), "alice").await;
     let silent = authorize_url(&rp, &challenge, &[("prompt", "none")]);
     let page = b.get(&silent).await;
     assert!(response_params(page.location.as_deref().unwrap()).contains_key("code"));
@@ -591,7 +725,11 @@ async fn manages_scopes_keys_and_sessions(db: Db) {
         .unwrap();
     assert_eq!(list["total"], 1, "{list}");
     assert_eq!(list["items"][0]["clients"], json!([rp.client.client_id]));
-    problem(call(&srv, Method::GET, "/sessions?user=bob", t, None, None).await, 404).await;
+    problem(
+        call(&srv, Method::GET, "/sessions?user=bob", t, None, None).await,
+        404,
+    )
+    .await;
     let resp = call(&srv, Method::DELETE, "/sessions?user=alice", t, None, None).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap()["ended"], 1);
@@ -600,13 +738,18 @@ async fn manages_scopes_keys_and_sessions(db: Db) {
         response_params(page.location.as_deref().unwrap())["error"],
         "login_required"
     );
+    assert_eq!(srv.introspect(&rp, access).await["active"], false);
     let list: Value = call(&srv, Method::GET, "/sessions", t, None, None)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(list["total"], 0, "{list}");
-    problem(call(&srv, Method::DELETE, "/sessions/none", t, None, None).await, 404).await;
+    problem(
+        call(&srv, Method::DELETE, "/sessions/none", t, None, None).await,
+        404,
+    )
+    .await;
     srv.stop().await;
 }
 
@@ -622,7 +765,11 @@ on_both_backends!(
 async fn openapi_document_holds_under_schemathesis() {
     let srv = TestServer::start(Db::Sqlite).await;
     let doc = srv.get_json("/admin/api/openapi.json").await;
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     let paths = doc["paths"].as_object().unwrap();
     for p in [
         "/admin/api/v1/clients",
@@ -636,7 +783,10 @@ async fn openapi_document_holds_under_schemathesis() {
         "/admin/api/v1/sessions",
         "/admin/api/v1/sessions/{sid}",
     ] {
-        assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+        assert!(
+            paths.contains_key(p),
+            "{p} missing from the OpenAPI document"
+        );
     }
     assert_eq!(all_scopes().len(), 9);
 
@@ -669,6 +819,11 @@ async fn openapi_document_holds_under_schemathesis() {
         out.status.success(),
         "schemathesis found problems:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert!(
+        stdout.contains(&format!("Tested: {operations}")),
+        "schemathesis did not test all {operations} operations:\n{stdout}"
     );
     srv.stop().await;
 }

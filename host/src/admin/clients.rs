@@ -284,7 +284,9 @@ pub async fn delete(store: &Store, client_id: &str, now: UnixTime) -> Result<(),
 fn object(input: Value) -> Result<Map<String, Value>, ClientError> {
     match input {
         Value::Object(m) => Ok(m),
-        _ => Err(ClientError::Invalid("the body must be a JSON object".into())),
+        _ => Err(ClientError::Invalid(
+            "the body must be a JSON object".into(),
+        )),
     }
 }
 

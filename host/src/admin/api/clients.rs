@@ -71,11 +71,8 @@ fn respond(status: StatusCode, reg: Registered) -> Response {
         },
     );
     if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&format!(
-            "{}/clients/{}",
-            super::BASE,
-            reg.client.client_id
-        ))
+        && let Ok(v) =
+            HeaderValue::from_str(&format!("{}/clients/{}", super::BASE, reg.client.client_id))
     {
         resp.headers_mut().insert(header::LOCATION, v);
     }
@@ -113,11 +110,19 @@ pub async fn list(
                         .is_some_and(|n| n.to_lowercase().contains(p))
             })
         })
-        .filter(|c| filter.grant_type.as_deref().is_none_or(|g| c.allows_grant(g)))
+        .filter(|c| {
+            filter
+                .grant_type
+                .as_deref()
+                .is_none_or(|g| c.allows_grant(g))
+        })
         .filter(|c| filter.active.is_none_or(|a| c.metadata.active == a))
         .map(ClientView::of)
         .collect();
-    Ok(json(StatusCode::OK, &super::page(all, filter.limit, filter.offset)?))
+    Ok(json(
+        StatusCode::OK,
+        &super::page(all, filter.limit, filter.offset)?,
+    ))
 }
 
 /// Creates a client. Its secret, chosen or generated, is in this answer only.
@@ -194,8 +199,14 @@ pub async fn replace(
     let caller = auth::require(&state, &headers, Resource::Clients, Access::Write).await?;
     let current = checked_current(&state, &client_id, &headers).await?;
     let input = json_body(&headers, &body, "application/json")?;
-    let reg = clients::replace(state.store(), state.master_key(), current, input, state.now())
-        .await?;
+    let reg = clients::replace(
+        state.store(),
+        state.master_key(),
+        current,
+        input,
+        state.now(),
+    )
+    .await?;
     tracing::info!(%client_id, by = %caller.client_id, "admin replaced a client");
     Ok(respond(StatusCode::OK, reg))
 }
@@ -225,8 +236,14 @@ pub async fn patch(
     let caller = auth::require(&state, &headers, Resource::Clients, Access::Write).await?;
     let current = checked_current(&state, &client_id, &headers).await?;
     let patch = json_body(&headers, &body, "application/json-patch+json")?;
-    let reg =
-        clients::patch(state.store(), state.master_key(), current, patch, state.now()).await?;
+    let reg = clients::patch(
+        state.store(),
+        state.master_key(),
+        current,
+        patch,
+        state.now(),
+    )
+    .await?;
     tracing::info!(%client_id, by = %caller.client_id, "admin patched a client");
     Ok(respond(StatusCode::OK, reg))
 }
@@ -279,8 +296,7 @@ pub async fn regenerate_secret(
     let caller = auth::require(&state, &headers, Resource::Clients, Access::Write).await?;
     let current = clients::current(state.store(), &client_id).await?;
     let reg =
-        clients::regenerate_secret(state.store(), state.master_key(), current, state.now())
-            .await?;
+        clients::regenerate_secret(state.store(), state.master_key(), current, state.now()).await?;
     tracing::info!(%client_id, by = %caller.client_id, "admin regenerated a client secret");
     Ok(respond(StatusCode::OK, reg))
 }

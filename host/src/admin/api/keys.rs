@@ -201,7 +201,9 @@ async fn views(state: &AppState) -> Result<Vec<KeyView>, Problem> {
         .iter()
         .map(|r| KeyView {
             published: live(r),
-            signing: signer.get(r.alg.as_str()).is_some_and(|&(_, kid)| kid == r.kid),
+            signing: signer
+                .get(r.alg.as_str())
+                .is_some_and(|&(_, kid)| kid == r.kid),
             signing_from: r.signs_from(),
             public_jwk: serde_json::from_str(&r.public_jwk).unwrap_or(Value::Null),
             kid: r.kid.clone(),

@@ -57,7 +57,10 @@ impl Problem {
     /// 500, with the cause logged and not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "admin API request failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "the server could not do this now")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server could not do this now",
+        )
     }
 
     /// Adds a `WWW-Authenticate` challenge.

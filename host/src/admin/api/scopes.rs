@@ -54,7 +54,12 @@ pub async fn list(
         .list_scopes()
         .await?
         .iter()
-        .filter(|s| filter.scope_type.as_ref().is_none_or(|t| *t == s.scope_type))
+        .filter(|s| {
+            filter
+                .scope_type
+                .as_ref()
+                .is_none_or(|t| *t == s.scope_type)
+        })
         .filter(|s| filter.creator_id.is_none() || s.creator_id == filter.creator_id)
         .filter(|s| {
             filter
@@ -64,7 +69,10 @@ pub async fn list(
         })
         .map(ScopeView::of)
         .collect();
-    Ok(json(StatusCode::OK, &super::page(all, filter.limit, filter.offset)?))
+    Ok(json(
+        StatusCode::OK,
+        &super::page(all, filter.limit, filter.offset)?,
+    ))
 }
 
 /// Creates a scope.

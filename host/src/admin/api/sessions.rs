@@ -93,7 +93,10 @@ pub async fn list(
         .map(serde_json::from_value::<SessionView>)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Problem::internal(&e))?;
-    Ok(json(StatusCode::OK, &super::page(all, filter.limit, filter.offset)?))
+    Ok(json(
+        StatusCode::OK,
+        &super::page(all, filter.limit, filter.offset)?,
+    ))
 }
 
 /// Ends every session of a user.
