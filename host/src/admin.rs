@@ -1,8 +1,9 @@
 //! Administration shared by the CLI, the admin REST API (`api`) and later the admin UI: clients,
-//! users, scopes, sessions and signing keys.
+//! users, scopes, sessions, signing keys and the run-time configuration.
 
 pub mod api;
 pub mod clients;
+pub mod config;
 pub mod scopes;
 pub mod sessions;
 pub mod users;

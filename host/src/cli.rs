@@ -469,7 +469,7 @@ async fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(listen = %listener.local_addr()?, issuer = state.settings().issuer(), "tessera is serving");
+    tracing::info!(listen = %listener.local_addr()?, issuer = state.issuer(), "tessera is serving");
     Server::serve_with_listener(state, listener, shutdown_signal()).await
 }
 

@@ -2,8 +2,10 @@
 //! validated at start-up so a bad value stops the server with one line naming the key.
 
 mod features;
+mod runtime;
 
 pub use features::{FeatureFlag, FeatureFlags};
+pub use runtime::{START_UP, start_up_key};
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -35,7 +37,7 @@ impl ConfigError {
 }
 
 /// A string that never appears in `Debug` output or logs.
-#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Secret(pub String);
 
@@ -50,7 +52,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// SQLite's `synchronous` pragma (`database_sqlite_synchronous`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SqliteSynchronous {
     /// Sync at WAL checkpoints: crash-safe for the process, not for power loss.
@@ -60,7 +62,7 @@ pub enum SqliteSynchronous {
 }
 
 /// Every setting of the server.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     /// Socket address the HTTP server binds.
@@ -78,6 +80,7 @@ pub struct Settings {
     /// before it is answered; slower writes). Ignored on PostgreSQL.
     pub database_sqlite_synchronous: SqliteSynchronous,
     /// Directory for the embedded database's companions (master key file).
+    #[schema(value_type = String)]
     pub data_dir: PathBuf,
     /// Base64url 32-byte key encrypting private keys and recoverable secrets at rest.
     /// Empty: read (or on first start create) `DATA_DIR/master.key`.
@@ -125,17 +128,19 @@ pub struct Settings {
     /// Software statement assertions (flag SSA).
     pub ssa: SsaSettings,
     /// Directory of plugins: `NAME.wasm` + `NAME.toml` pairs, watched for changes.
+    #[schema(value_type = String)]
     pub plugins_dir: PathBuf,
     /// The plugin runtime.
     pub plugins: PluginSettings,
 }
 
 /// The plugin runtime (`[plugins]`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginSettings {
     /// Where compiled plugins are cached (keyed by the wasm's SHA-256 and the engine
     /// configuration), so a restart does not recompile. Empty: no cache.
+    #[schema(value_type = String)]
     pub cache_dir: PathBuf,
     /// Watch `plugins_dir` and hot-reload changed plugins.
     pub watch: bool,
@@ -154,7 +159,7 @@ impl Default for PluginSettings {
 }
 
 /// A database URL whose password is hidden from `Debug`.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct DatabaseUrl(pub String);
 
@@ -171,7 +176,7 @@ impl std::fmt::Debug for DatabaseUrl {
 }
 
 /// Log output.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct LogSettings {
     /// A `tracing` filter: `info`, `debug`, `tessera=debug,sqlx=warn`, ...
@@ -183,7 +188,7 @@ pub struct LogSettings {
 }
 
 /// The log layout.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -193,7 +198,7 @@ pub enum LogFormat {
 }
 
 /// HTTP limits.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct HttpSettings {
     /// Largest accepted request body, in bytes.
@@ -201,7 +206,7 @@ pub struct HttpSettings {
 }
 
 /// Token issuance defaults (a client's own lifetimes win).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TokenSettings {
     /// Access-token lifetime in seconds when the client sets none.
@@ -223,7 +228,7 @@ pub struct TokenSettings {
 }
 
 /// Browser sessions and the login/consent interaction.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct SessionSettings {
     /// Seconds a browser session lives after login (Janssen `sessionIdLifetime`).
@@ -236,7 +241,7 @@ pub struct SessionSettings {
 
 /// Authentication Context Class References (Janssen "Enabled Acrs"). Every enabled ACR is
 /// satisfied today by password login; the value is what sessions and ID tokens record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct AcrSettings {
     /// The ACR values the server offers, in order of preference.
@@ -246,7 +251,7 @@ pub struct AcrSettings {
 }
 
 /// Signing keys.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct KeySettings {
     /// Algorithms the server keeps a signing key for.
@@ -262,7 +267,7 @@ pub struct KeySettings {
 }
 
 /// Client authentication.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ClientAuthSettings {
     /// Longest accepted lifetime (`exp` - now) of a client assertion, in seconds.
@@ -275,7 +280,7 @@ pub struct ClientAuthSettings {
 
 /// The authorization endpoint (`[authorize]`): PKCE policy and the bounds on what an
 /// unauthenticated request may make the server store.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct AuthorizeSettings {
     /// Require PKCE from confidential clients too (Janssen `requirePkce`; RFC 9700 §2.1.1).
@@ -303,7 +308,7 @@ pub struct AuthorizeSettings {
 }
 
 /// Password login protection (`[login]`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct LoginSettings {
     /// Password verifications running at once (each argon2id holds 19 MiB); 0 = one per core.
@@ -324,7 +329,7 @@ pub struct LoginSettings {
 
 /// Requests the server makes to other hosts (`[outbound]`): client `jwks_uri` documents, and
 /// later sector identifiers, request URIs and logout deliveries.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct OutboundSettings {
     /// Largest response body read, in bytes; the read stops there.
@@ -341,7 +346,7 @@ pub struct OutboundSettings {
 }
 
 /// Revocation policy (seed 004's properties).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RevocationSettings {
     /// `token=all` or `token_type_hint=all` revokes every token of the authenticated client
@@ -353,7 +358,7 @@ pub struct RevocationSettings {
 }
 
 /// Scopes and claim release (seeds 001, 002).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ScopeSettings {
     /// The userinfo endpoint answers access tokens without the `openid` scope (Janssen
@@ -363,7 +368,7 @@ pub struct ScopeSettings {
 
 /// Logout (`[logout]`): the five end-session properties of seed 003 with their Janssen
 /// meaning, what logout does to tokens, and the back-channel deliveries.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct LogoutSettings {
     /// A request without `id_token_hint` is `invalid_request` (Janssen `forceIdTokenHintPrecense`).
@@ -417,7 +422,7 @@ impl Default for LogoutSettings {
 /// Dynamic client registration (`[registration]`, flag REGISTRATION): who may register, and
 /// what a client registering itself may ask for. What only an administrator may set (trusted,
 /// plugins, token lifetimes, ...) is refused by name; see `oauth::registration::policy`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RegistrationSettings {
     /// Anyone may register (RFC 7591 §3 open registration). Off: a registration request needs an
@@ -453,7 +458,7 @@ impl Default for RegistrationSettings {
 }
 
 /// Software statement assertions (`[ssa]`, flag SSA; Janssen's SSA endpoint).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct SsaSettings {
     /// The scope a bearer token needs to issue, list and revoke SSAs (Janssen's).
@@ -468,7 +473,7 @@ pub struct SsaSettings {
 }
 
 /// An issuer of software statements the operator trusts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrustedIssuer {
     /// The `iss` of its statements.
     pub issuer: String,
@@ -488,7 +493,7 @@ impl Default for SsaSettings {
 }
 
 /// The stat endpoint (`[stat]`, flag STAT; Janssen's stat service).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct StatSettings {
     /// The scope a bearer token needs (Janssen `statAuthorizationScope`).
@@ -507,7 +512,7 @@ impl Default for StatSettings {
 }
 
 /// The metrics endpoint (`[metrics]`, flag METRIC), the operator's choice of protection.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct MetricsSettings {
     /// Empty: `/metrics` is served with the API and needs a bearer access token carrying
@@ -528,7 +533,7 @@ impl Default for MetricsSettings {
 }
 
 /// The device authorization grant (`[device]`, RFC 8628, flag DEVICE_AUTHZ).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct DeviceSettings {
     /// Seconds a device code and its user code live (Janssen `deviceAuthzRequestExpiresIn`).
@@ -554,7 +559,7 @@ impl Default for DeviceSettings {
 }
 
 /// DPoP (`[dpop]`, RFC 9449; Janssen's `dpop*` properties): sender-constrained tokens.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct DpopSettings {
     /// JWS algorithms accepted on proofs (Janssen `dpopSigningAlgValuesSupported`); empty: DPoP
@@ -583,7 +588,7 @@ impl Default for DpopSettings {
 }
 
 /// Who may introspect, and the response's shape (Janssen's introspection properties).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct IntrospectionSettings {
     /// A caller presenting a bearer access token needs the `introspection` scope in it

@@ -14,15 +14,11 @@ use crate::oauth::{
 use crate::server::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, Response};
 use axum::routing::{get, post};
-use std::time::Duration;
-use tower_http::trace::TraceLayer;
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let limit = state.settings().http.max_body_bytes;
-    let log_http = state.settings().log.http;
     let router = Router::new()
         .route(
             "/.well-known/openid-configuration",
@@ -93,19 +89,18 @@ pub fn app(state: AppState) -> Router {
     } else {
         router
     };
-    let router = router
+    router
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state);
-    if log_http {
-        with_request_log(router)
-    } else {
-        router
-    }
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_log,
+        ))
+        .with_state(state)
 }
 
 /// The separate metrics listener's application (`[metrics] listen`).
@@ -144,18 +139,26 @@ async fn not_found() -> (axum::http::StatusCode, axum::Json<serde_json::Value>) 
     )
 }
 
-/// One line per request: method, path (never the query, which may carry secrets), status and
-/// latency. Headers and bodies are never logged.
-fn with_request_log(router: Router) -> Router {
-    router.layer(
-        TraceLayer::new_for_http()
-            .make_span_with(|req: &Request<axum::body::Body>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()))
-            .on_request(())
-            .on_response(|resp: &Response<axum::body::Body>, latency: Duration, _span: &tracing::Span| {
-                tracing::info!(status = resp.status().as_u16(), latency_us = latency.as_micros() as u64, "request");
-            })
-            .on_body_chunk(())
-            .on_eos(())
-            .on_failure(()),
-    )
+/// One line per request (method, path, status, latency; never bodies or headers) while
+/// `log.http` is on; the setting is read per request so that it can change at run time.
+async fn request_log(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    if !state.settings().log.http {
+        return next.run(req).await;
+    }
+    let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = resp.status().as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            "request"
+        )
+    });
+    resp
 }

@@ -88,7 +88,12 @@ impl Urls {
 
 #[derive(Debug)]
 struct Inner {
-    settings: Settings,
+    /// The start-up settings (defaults < file < environment).
+    base: Settings,
+    /// The settings in force: `base` with the stored run-time overrides.
+    settings: ArcSwap<Settings>,
+    /// The run-time configuration revision `settings` reflects.
+    config_revision: std::sync::atomic::AtomicI64,
     features: ArcSwap<FeatureFlags>,
     store: Store,
     keys: KeyRing,
@@ -124,6 +129,12 @@ impl AppState {
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
         let master = Arc::new(load_master_key(&settings)?);
+        let base = settings;
+        let stored = store
+            .server_config()
+            .await
+            .context("reading the run-time configuration")?;
+        let settings = effective(&base, &stored);
         // Unknown-user logins verify against a dummy hash; make it before the first request.
         tokio::task::spawn_blocking(crate::crypto::password::warm_up).await?;
         let algs: Vec<SigningAlg> = settings
@@ -168,7 +179,9 @@ impl AppState {
             ),
             features: ArcSwap::from_pointee(settings.features.clone()),
             urls: Urls::new(settings.issuer()),
-            settings,
+            config_revision: stored.revision.into(),
+            settings: ArcSwap::from_pointee(settings),
+            base,
             store,
             keys,
             master,
@@ -179,9 +192,51 @@ impl AppState {
         })))
     }
 
-    /// The settings the server started with.
-    pub fn settings(&self) -> &Settings {
-        &self.0.settings
+    /// The settings in force: the start-up settings with the run-time configuration applied.
+    /// A snapshot: hold it for one request, not across requests.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.0.settings.load_full()
+    }
+
+    /// The issuer identifier (a start-up setting).
+    pub fn issuer(&self) -> &str {
+        self.0.base.issuer()
+    }
+
+    /// The start-up settings (defaults < file < environment), before run-time overrides.
+    pub fn base_settings(&self) -> &Settings {
+        &self.0.base
+    }
+
+    /// The run-time configuration revision in force.
+    pub fn config_revision(&self) -> i64 {
+        self.0
+            .config_revision
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Puts `settings` (revision `revision` of the run-time configuration) in force, unless a
+    /// later revision already is: feature flags, login protection and logging follow at once.
+    pub fn apply_config(&self, settings: Settings, revision: i64) {
+        use std::sync::atomic::Ordering;
+        if self.0.config_revision.fetch_max(revision, Ordering::AcqRel) > revision {
+            return;
+        }
+        self.0.features.store(Arc::new(settings.features.clone()));
+        self.login_guard().update(&settings.login);
+        crate::logging::reload(&settings.log);
+        self.0.settings.store(Arc::new(settings));
+    }
+
+    /// Reads the run-time configuration and puts it in force if it is newer than the one in
+    /// force (another replica or the offline CLI changed it).
+    pub async fn reload_config(&self) -> Result<(), crate::store::StoreError> {
+        let stored = self.store().server_config().await?;
+        if stored.revision > self.config_revision() {
+            tracing::info!(revision = stored.revision, by = %stored.updated_by, "run-time configuration changed");
+            self.apply_config(effective(&self.0.base, &stored), stored.revision);
+        }
+        Ok(())
     }
 
     /// The current feature flags.
@@ -189,11 +244,13 @@ impl AppState {
         self.0.features.load()
     }
 
-    /// Switches a feature on or off at run time.
+    /// Switches a feature on or off in this process only (tests; administrators change flags
+    /// through the run-time configuration, which reaches every replica).
     pub fn set_feature(&self, flag: FeatureFlag, on: bool) {
-        let mut f = FeatureFlags::clone(&self.0.features.load());
-        f.set(flag, on);
-        self.0.features.store(Arc::new(f));
+        let mut s = Settings::clone(&self.settings());
+        s.features.set(flag, on);
+        self.0.features.store(Arc::new(s.features.clone()));
+        self.0.settings.store(Arc::new(s));
     }
 
     /// `Err(feature_disabled)` unless `flag` is on.
@@ -298,6 +355,18 @@ impl AppState {
     }
 }
 
+/// `base` with the stored overrides; `base` alone (logged) when they no longer apply, e.g. the
+/// file changed so that an override is now a start-up key or invalid.
+fn effective(base: &Settings, stored: &crate::store::ConfigRow) -> Settings {
+    match base.with_overrides(&stored.overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, revision = stored.revision, "the stored run-time configuration does not apply; using the start-up settings");
+            base.clone()
+        }
+    }
+}
+
 /// Reads the master key from settings, or from (creating) `DATA_DIR/master.key`.
 pub fn load_master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
     if settings.master_key.0.is_empty() {
@@ -321,6 +390,9 @@ impl Server {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         state.store().watch_changes();
+        // Another replica's (or the offline CLI's) configuration change, once the watcher saw it;
+        // reading one row is cheap, so any change triggers a check of the revision.
+        let config_changes = state.store().changes();
         let mut metrics_stop = stop_rx.clone();
         let metrics_listener = match state.settings().metrics.listen.as_str() {
             "" => None,
@@ -334,6 +406,11 @@ impl Server {
             tokio::spawn(reload_keys(state.clone(), stop_rx.clone())),
             tokio::spawn(purge_expired(state.clone(), stop_rx.clone())),
             tokio::spawn(flush_stats(state.clone(), stop_rx.clone())),
+            tokio::spawn(follow_config(
+                state.clone(),
+                config_changes,
+                stop_rx.clone(),
+            )),
         ];
         if state.settings().plugins.watch {
             tasks.push(tokio::spawn(crate::plugins::reload::watch(
@@ -369,6 +446,26 @@ impl Server {
             let _ = t.await;
         }
         result.context("HTTP server failed")
+    }
+}
+
+async fn follow_config(
+    state: AppState,
+    mut changes: tokio::sync::watch::Receiver<u64>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    // A change made between start-up's read and the watcher's first look.
+    if let Err(e) = state.reload_config().await {
+        tracing::warn!(error = %e, "reading the run-time configuration failed");
+    }
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            changed = changes.changed() => if changed.is_err() { return },
+        }
+        if let Err(e) = state.reload_config().await {
+            tracing::warn!(error = %e, "reading the run-time configuration failed");
+        }
     }
 }
 

@@ -7,11 +7,13 @@ mod cache;
 mod device;
 mod migrate;
 mod registration;
+mod server_config;
 mod ssa;
 mod stats;
 
 pub use browser::{CodeRow, ConsentRow, PendingRow, PushedRow, SessionRow};
 pub use device::DeviceRow;
+pub use server_config::ConfigRow;
 pub use ssa::SsaRow;
 
 use crate::clock::UnixTime;

@@ -753,10 +753,196 @@ async fn manages_scopes_keys_and_sessions(db: Db) {
     srv.stop().await;
 }
 
+async fn changes_the_configuration_at_run_time(db: Db) {
+    let srv = TestServer::start(db).await;
+    let reg = admin(&srv).await;
+    let bearer = token(&srv, &reg, "tessera.admin.config.write").await;
+    let t = Some(bearer.as_str());
+    let plain = srv.cc_client("client_secret_basic", false).await;
+
+    let resp = call(&srv, Method::GET, "/config", t, None, None).await;
+    assert_eq!(resp.status(), 200);
+    let first = etag(&resp);
+    let view: Value = resp.json().await.unwrap();
+    assert_eq!(view["revision"], 0);
+    assert_eq!(view["overrides"], json!({}));
+    assert_eq!(view["settings"]["features"]["introspection"], true);
+    assert!(
+        view["start_up"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["key"] == "listen")
+    );
+    // The master key never shows.
+    let master = view["settings"]["master_key"].as_str().unwrap();
+    assert!(master.is_empty() || master == "[redacted]", "{master}");
+
+    // Updates need the current entity tag.
+    let off = json!([{"op": "replace", "path": "/features/introspection", "value": false}]);
+    problem(
+        call(&srv, Method::PATCH, "/config", t, None, Some(off.clone())).await,
+        428,
+    )
+    .await;
+    problem(
+        call(
+            &srv,
+            Method::PATCH,
+            "/config",
+            t,
+            Some("\"old\""),
+            Some(off.clone()),
+        )
+        .await,
+        412,
+    )
+    .await;
+
+    // A feature turned off: its endpoint answers 403 and leaves discovery, at once.
+    let issued = srv.access_token(&plain).await;
+    assert_eq!(srv.introspect(&plain, &issued).await["active"], true);
+    let resp = call(&srv, Method::PATCH, "/config", t, Some(&first), Some(off)).await;
+    assert_eq!(resp.status(), 200);
+    let second = etag(&resp);
+    assert_ne!(second, first);
+    let view: Value = resp.json().await.unwrap();
+    assert_eq!(view["revision"], 1);
+    assert_eq!(view["updated_by"], tessera::admin::clients::ADMIN_CLIENT_ID);
+    assert_eq!(
+        view["overrides"],
+        json!({"features": {"introspection": false}})
+    );
+    let resp = srv
+        .post_form(
+            "/introspect",
+            Some((&plain.client.client_id, plain.secret.as_deref().unwrap())),
+            &[("token", &issued)],
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "feature_disabled"
+    );
+    let discovery = srv.get_json("/.well-known/openid-configuration").await;
+    assert!(
+        discovery.get("introspection_endpoint").is_none(),
+        "{discovery}"
+    );
+
+    // The stale tag is refused now that the configuration moved on.
+    let on = json!([{"op": "replace", "path": "/features/introspection", "value": true}]);
+    problem(
+        call(
+            &srv,
+            Method::PATCH,
+            "/config",
+            t,
+            Some(&first),
+            Some(on.clone()),
+        )
+        .await,
+        412,
+    )
+    .await;
+
+    // Refused keys and values are named, and change nothing.
+    for (ops, key) in [
+        (
+            json!([{"op": "replace", "path": "/listen", "value": "0.0.0.0:1"}]),
+            "listen",
+        ),
+        (
+            json!([{"op": "replace", "path": "/outbound/timeout_ms", "value": 1}]),
+            "outbound.timeout_ms",
+        ),
+        (
+            json!([{"op": "add", "path": "/tokens/bogus", "value": 1}]),
+            "tokens.bogus",
+        ),
+        (
+            json!([{"op": "replace", "path": "/tokens/access_token_lifetime", "value": "long"}]),
+            "tokens.access_token_lifetime",
+        ),
+        (
+            json!([{"op": "replace", "path": "/log/level", "value": "no=such=level"}]),
+            "log.level",
+        ),
+        (
+            json!([{"op": "replace", "path": "/master_key", "value": "x"}]),
+            "master_key",
+        ),
+    ] {
+        let p = problem(
+            call(&srv, Method::PATCH, "/config", t, Some(&second), Some(ops)).await,
+            400,
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().starts_with(key), "{key}: {p}");
+    }
+    let p = problem(
+        call(
+            &srv,
+            Method::PATCH,
+            "/config",
+            t,
+            Some(&second),
+            Some(json!([{"op": "remove", "path": "/nothing"}])),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("does not apply"),
+        "{p}"
+    );
+
+    // Properties apply to the next request: a shorter access-token lifetime, and the flag back on.
+    let resp = call(
+        &srv,
+        Method::PATCH,
+        "/config",
+        t,
+        Some(&second),
+        Some(json!([
+            {"op": "replace", "path": "/features/introspection", "value": true},
+            {"op": "replace", "path": "/tokens/access_token_lifetime", "value": 600},
+            {"op": "replace", "path": "/log/level", "value": "info,tessera=debug"},
+        ])),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let view: Value = resp.json().await.unwrap();
+    assert_eq!(
+        view["overrides"],
+        json!({"tokens": {"access_token_lifetime": 600}, "log": {"level": "info,tessera=debug"}})
+    );
+    assert_eq!(srv.token(&plain, &[]).await["expires_in"], 600);
+    assert_eq!(srv.introspect(&plain, &issued).await["active"], true);
+    assert!(
+        srv.get_json("/.well-known/openid-configuration").await["introspection_endpoint"]
+            .is_string()
+    );
+    // Stored: a restart on the same database comes up with it.
+    assert_eq!(srv.state.store().server_config().await.unwrap().revision, 2);
+
+    // Reading needs the config scope.
+    let other = token(&srv, &reg, "tessera.admin.clients.read").await;
+    problem(
+        call(&srv, Method::GET, "/config", Some(&other), None, None).await,
+        403,
+    )
+    .await;
+    srv.stop().await;
+}
+
 on_both_backends!(
     refuses_calls_without_the_right_token,
     manages_clients_without_lost_updates,
     manages_scopes_keys_and_sessions,
+    changes_the_configuration_at_run_time,
 );
 
 /// The OpenAPI document is 3.1, covers every resource, and schemathesis (PyPI) finds no 5xx
@@ -782,13 +968,14 @@ async fn openapi_document_holds_under_schemathesis() {
         "/admin/api/v1/keys/{kid}/retire",
         "/admin/api/v1/sessions",
         "/admin/api/v1/sessions/{sid}",
+        "/admin/api/v1/config",
     ] {
         assert!(
             paths.contains_key(p),
             "{p} missing from the OpenAPI document"
         );
     }
-    assert_eq!(all_scopes().len(), 9);
+    assert_eq!(all_scopes().len(), 11);
 
     let reg = admin(&srv).await;
     let t = token(&srv, &reg, "tessera.admin").await;

@@ -4,7 +4,7 @@
 //! replica answering from a stale cache, one success for a refresh token or code presented
 //! to two replicas at once, and a client or scope change made anywhere (another replica, the
 //! offline CLI on the same SQLite file) reaching every server's client and scope cache within a
-//! second.
+//! second, and so does a change of the run-time configuration (issue 14).
 
 #![allow(clippy::unwrap_used)]
 
@@ -380,5 +380,79 @@ async fn client_and_scope_changes_by_another_process_reach_a_sqlite_server_withi
     let took = changes_reach(&srv, &cli, &c).await;
     eprintln!("SQLite, another process's change seen after {took:?} (polled)");
     cli.close().await;
+    srv.stop().await;
+}
+
+/// Whether `server`'s discovery document lists the introspection endpoint.
+async fn offers_introspection(server: &TestServer) -> bool {
+    server.get_json("/.well-known/openid-configuration").await["introspection_endpoint"].is_string()
+}
+
+/// The `expires_in` of a client-credentials token from `server`.
+async fn lifetime(server: &TestServer, c: &Registered) -> i64 {
+    server.token(c, &[]).await["expires_in"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_configuration_change_reaches_every_replica_within_a_second() {
+    let servers = TestServer::replicas(2).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let c = a.cc_client("client_secret_basic", false).await;
+    assert!(offers_introspection(b).await);
+    assert_eq!(lifetime(b, &c).await, 3600);
+    // What the admin API does on replica a.
+    let view = tessera::admin::config::patch(
+        &a.state,
+        json!([
+            {"op": "replace", "path": "/features/introspection", "value": false},
+            {"op": "replace", "path": "/tokens/access_token_lifetime", "value": 900},
+        ]),
+        "*",
+        "test",
+        a.state.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(view.revision, 1);
+    // In force on a at once, on b within a second.
+    assert!(!offers_introspection(a).await);
+    let took = within_a_second!("the flag", !offers_introspection(b).await);
+    assert_eq!(lifetime(b, &c).await, 900);
+    let token = b.access_token(&c).await;
+    let resp = b
+        .post_form(
+            "/introspect",
+            Some((&c.client.client_id, c.secret.as_deref().unwrap())),
+            &[("token", &token)],
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(b.state.config_revision(), 1);
+    eprintln!("PostgreSQL, another replica's configuration change seen after {took:?}");
+    stop_all(servers).await;
+}
+
+#[tokio::test]
+async fn a_configuration_change_by_another_process_reaches_a_sqlite_server_within_a_second() {
+    let srv = TestServer::start(Db::Sqlite).await;
+    let c = srv.cc_client("client_secret_basic", false).await;
+    assert_eq!(lifetime(&srv, &c).await, 3600);
+    let other = Store::connect(&srv.settings.database_url.0, 1)
+        .await
+        .unwrap();
+    assert!(
+        other
+            .set_server_config(
+                &json!({"tokens": {"access_token_lifetime": 900}}),
+                0,
+                srv.state.now(),
+                "test"
+            )
+            .await
+            .unwrap()
+    );
+    let took = within_a_second!("the lifetime", lifetime(&srv, &c).await == 900);
+    eprintln!("SQLite, another process's configuration change seen after {took:?} (polled)");
+    other.close().await;
     srv.stop().await;
 }

@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod clients;
+pub mod config;
 pub mod keys;
 pub mod problem;
 pub mod scopes;
@@ -40,7 +41,7 @@ pub const OPENAPI_PATH: &str = "/admin/api/openapi.json";
     info(
         title = "Tessera admin API",
         version = "1",
-        description = "Administration of a Tessera OpenID Provider: clients, scopes, signing keys and sessions. Every call needs a bearer access token issued by this server with the resource's scope (tessera.admin.<resource>.read or .write, or tessera.admin for all)."
+        description = "Administration of a Tessera OpenID Provider: clients, scopes, signing keys, sessions and the run-time configuration. Every call needs a bearer access token issued by this server with the resource's scope (tessera.admin.<resource>.read or .write, or tessera.admin for all)."
     ),
     modifiers(&BearerScheme),
     tags(
@@ -48,6 +49,7 @@ pub const OPENAPI_PATH: &str = "/admin/api/openapi.json";
         (name = "scopes", description = "Scopes and the claims they release (seed 001: Scopes)"),
         (name = "keys", description = "Signing keys (seed 001: Keys)"),
         (name = "sessions", description = "Browser sessions (seed 001: Sessions)"),
+        (name = "config", description = "Server properties, feature flags and logging (seed 001: Server configuration, Logging)"),
     )
 )]
 struct ApiDoc;
@@ -113,6 +115,7 @@ fn resources() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::retire))
         .routes(routes!(sessions::list, sessions::revoke_user))
         .routes(routes!(sessions::revoke))
+        .routes(routes!(config::read, config::patch))
 }
 
 /// One page of a list.

@@ -23,7 +23,7 @@ macro_rules! feature_flags {
 
         /// Which features are on. Every flag defaults to on, as Janssen does when its
         /// `featureFlags` list is empty.
-        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(default)]
         pub struct FeatureFlags {
             $(#[doc = $doc] pub $field: bool,)*

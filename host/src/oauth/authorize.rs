@@ -595,7 +595,7 @@ pub async fn proceed(
             if let Some(s) = &request.state {
                 params.push(("state", s));
             }
-            params.push(("iss", state.settings().issuer()));
+            params.push(("iss", state.issuer()));
             request.target.respond(&params)
         }
         Err(e) => fail(state, &request, e),
@@ -807,7 +807,7 @@ fn error_response(
     if let Some(s) = st {
         params.push(("state", s));
     }
-    params.push(("iss", state.settings().issuer()));
+    params.push(("iss", state.issuer()));
     target.respond(&params)
 }
 

@@ -155,7 +155,7 @@ pub async fn from_request(state: &AppState, req: Request) -> Result<Presented, B
         return Err(BearerError::Missing);
     }
     if let Some((true, token)) = header_token {
-        let htu = format!("{}{}", state.settings().issuer(), req.uri().path());
+        let htu = format!("{}{}", state.issuer(), req.uri().path());
         let proof =
             crate::oauth::dpop::verify(state, req.headers(), req.method(), &htu, Some(&token))
                 .await

@@ -115,7 +115,7 @@ async fn find_user(state: &AppState, id: &SubjectId) -> Result<Option<User>, Bea
         "opaque" | "inum" => store.find_user(value(&id.id)?).await?,
         "uid" => store.find_user_by_username(value(&id.id)?).await?,
         "iss_sub" => {
-            if value(&id.iss)? != state.settings().issuer() {
+            if value(&id.iss)? != state.issuer() {
                 return Ok(None);
             }
             store.find_user(value(&id.sub)?).await?

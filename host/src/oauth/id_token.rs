@@ -36,11 +36,12 @@ pub struct IdTokenInput<'a> {
 
 /// The JWS algorithm of this client's ID tokens.
 pub fn alg_for(state: &AppState, client: &Client) -> Result<SigningAlg, OAuthError> {
+    let settings = state.settings();
     let name = client
         .metadata
         .id_token_signed_response_alg
         .as_deref()
-        .unwrap_or(&state.settings().tokens.id_token_signing_alg);
+        .unwrap_or(&settings.tokens.id_token_signing_alg);
     SigningAlg::parse(name)
         .ok_or_else(|| OAuthError::Server(anyhow::anyhow!("unsupported id_token alg {name}")))
 }
@@ -58,7 +59,7 @@ pub async fn mint(
         .ok_or_else(|| OAuthError::Server(anyhow::anyhow!("no signing key for {}", alg.name())))?;
     let mut c = input.claims;
     let standard = json!({
-        "iss": state.settings().issuer(),
+        "iss": state.issuer(),
         "sub": input.subject,
         "aud": input.client.client_id,
         "exp": now + state.settings().tokens.id_token_lifetime,

@@ -177,7 +177,7 @@ async fn active_response(
         // An array, as in the JWT access token (RFC 7662 §2.2 allows either form).
         r.insert("aud".into(), json!(t.audience));
     }
-    r.insert("iss".into(), json!(state.settings().issuer()));
+    r.insert("iss".into(), json!(state.issuer()));
     insert_authentication(&mut r, grant);
     if let Some(jti) = &t.jti {
         r.insert("jti".into(), json!(jti));
@@ -226,7 +226,7 @@ fn signed(state: &AppState, caller: &Client, response: Value) -> Result<Response
         .as_deref()
         .unwrap_or("RS256");
     let claims = json!({
-        "iss": state.settings().issuer(),
+        "iss": state.issuer(),
         "aud": caller.client_id,
         "iat": state.now(),
         "token_introspection": response,

@@ -123,7 +123,7 @@ fn frontchannel_uri(state: &AppState, client: &Client, sid: &str) -> Option<Fron
     let mut uri = url::Url::parse(raw).ok()?;
     if client.metadata.frontchannel_logout_session_required {
         uri.query_pairs_mut()
-            .append_pair("iss", state.settings().issuer())
+            .append_pair("iss", state.issuer())
             .append_pair("sid", sid);
     }
     Some(FrontchannelRp {
@@ -146,7 +146,7 @@ pub fn logout_token(
         .signer(alg)
         .ok_or_else(|| OAuthError::Server(anyhow::anyhow!("no signing key for {}", alg.name())))?;
     let claims = json!({
-        "iss": state.settings().issuer(),
+        "iss": state.issuer(),
         "aud": client.client_id,
         "iat": now,
         "exp": now + state.settings().logout.logout_token_lifetime,

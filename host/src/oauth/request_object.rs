@@ -188,7 +188,7 @@ async fn verify(
         return Err(JarError::Object("iss is not the client"));
     }
     if let Some(aud) = claims.get("aud") {
-        let issuer = state.settings().issuer();
+        let issuer = state.issuer();
         let ours = |v: &Value| {
             v.as_str()
                 .is_some_and(|a| a == issuer || a.trim_end_matches('/') == issuer)

@@ -121,7 +121,7 @@ pub async fn create(
     }
     let jti = random_token(16);
     let mut claims = json!({
-        "iss": state.settings().issuer(),
+        "iss": state.issuer(),
         "iat": now,
         "exp": expires_at,
         "jti": jti,
@@ -236,7 +236,7 @@ pub async fn verify(state: &AppState, jwt: &str) -> Result<Statement, OAuthError
         .get("iss")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if iss == state.settings().issuer() {
+    if iss == state.issuer() {
         return verify_own(state, jwt).await;
     }
     match state

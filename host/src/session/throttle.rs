@@ -49,7 +49,7 @@ struct Job {
 
 /// The login guard of one server.
 pub struct LoginGuard {
-    settings: LoginSettings,
+    settings: arc_swap::ArcSwap<LoginSettings>,
     verifications: Semaphore,
     failures: Mutex<HashMap<Key, Failures>>,
     jobs: std::sync::mpsc::Sender<Job>,
@@ -107,11 +107,16 @@ impl LoginGuard {
             n => n,
         };
         Self {
-            settings: settings.clone(),
+            settings: arc_swap::ArcSwap::from_pointee(settings.clone()),
             verifications: Semaphore::new(slots),
             failures: Mutex::new(HashMap::new()),
             jobs: spawn_verifiers(slots),
         }
+    }
+
+    /// Applies changed login settings (all but the verifier thread count, fixed at start-up).
+    pub fn update(&self, settings: &LoginSettings) {
+        self.settings.store(std::sync::Arc::new(settings.clone()));
     }
 
     fn keys(username: &str, ip: Option<IpAddr>) -> Vec<(Key, u32)> {
@@ -128,9 +133,9 @@ impl LoginGuard {
 
     fn threshold(&self, which: u32) -> u32 {
         if which == 0 {
-            self.settings.account_failures
+            self.settings.load().account_failures
         } else {
-            self.settings.ip_failures
+            self.settings.load().ip_failures
         }
     }
 
@@ -140,10 +145,11 @@ impl LoginGuard {
             return 0;
         }
         let doublings = (count - threshold).min(20);
-        self.settings
+        let settings = self.settings.load();
+        settings
             .lockout_seconds
             .saturating_mul(1_i64 << doublings)
-            .min(self.settings.max_lockout_seconds)
+            .min(settings.max_lockout_seconds)
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Failures>> {
@@ -172,7 +178,7 @@ impl LoginGuard {
 
     /// Counts a failed login against the username and the address.
     pub fn record_failure(&self, username: &str, ip: Option<IpAddr>, now: UnixTime) {
-        let window = self.settings.failure_window_seconds;
+        let window = self.settings.load().failure_window_seconds;
         let mut map = self.map();
         for (k, _) in Self::keys(username, ip) {
             let f = map.entry(k).or_insert(Failures {
@@ -186,7 +192,7 @@ impl LoginGuard {
             f.last = now;
         }
         if map.len() > MAX_TRACKED {
-            let keep = window.max(self.settings.max_lockout_seconds);
+            let keep = window.max(self.settings.load().max_lockout_seconds);
             map.retain(|_, f| now - f.last <= keep);
             while map.len() > MAX_TRACKED {
                 let Some(oldest) = map
@@ -213,7 +219,7 @@ impl LoginGuard {
     /// Verifies `password` on a verification thread once a slot is free; waits for one at most
     /// `login.verification_wait_ms`.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Refusal> {
-        let wait = Duration::from_millis(self.settings.verification_wait_ms);
+        let wait = Duration::from_millis(self.settings.load().verification_wait_ms);
         let _slot = match tokio::time::timeout(wait, self.verifications.acquire()).await {
             Ok(Ok(slot)) => slot,
             _ => return Err(Refusal::Busy),

@@ -1,5 +1,6 @@
 //! In-process cache of clients and scopes: the rows every token request reads and an
-//! administrator rarely changes. Revocation state and tokens are never cached.
+//! administrator rarely changes. Revocation state and tokens are never cached. The same watcher
+//! tells the server when another process changed the run-time configuration (migration 0017).
 //!
 //! Invalidation (ADR 0002, "Caching"):
 //! - a write through this process's [`Store`](super::Store) clears the cache once it commits;
@@ -40,6 +41,8 @@ pub struct Cache {
     alive: tokio::sync::watch::Sender<()>,
     /// Whether the watcher tasks were started.
     watching: std::sync::atomic::AtomicBool,
+    /// Counts the changes other processes made, as the watcher saw them.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Cache {
@@ -50,6 +53,7 @@ impl Default for Cache {
             scopes: RwLock::default(),
             alive: tokio::sync::watch::channel(()).0,
             watching: Default::default(),
+            changes: tokio::sync::watch::channel(0).0,
         }
     }
 }
@@ -97,6 +101,11 @@ impl Cache {
         }
     }
 
+    /// Fires when another process changed a client, a scope or the run-time configuration.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     /// Drops everything: a client or scope changed.
     pub fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
@@ -120,9 +129,16 @@ pub fn watch(cache: &Arc<Cache>, pool: AnyPool, backend: Backend, url: &str) {
     }
 }
 
-/// Clears `cache` if it still exists; false when it is gone.
+/// Clears `cache` and tells the [`Cache::changes`] subscribers, if it still exists; false when
+/// it is gone.
 fn clear(cache: &Weak<Cache>) -> bool {
-    cache.upgrade().map(|c| c.clear()).is_some()
+    cache
+        .upgrade()
+        .map(|c| {
+            c.clear();
+            c.changes.send_modify(|n| *n = n.wrapping_add(1));
+        })
+        .is_some()
 }
 
 /// The sum of the change counters: it grows with every client or scope change.

@@ -54,6 +54,13 @@ const MIGRATIONS: &[(i64, Sql)] = &[
             postgres: include_str!("../../migrations/0016_cache_generations.postgres.sql"),
         },
     ),
+    (
+        17,
+        Sql::PerBackend {
+            sqlite: include_str!("../../migrations/0017_server_config.sqlite.sql"),
+            postgres: include_str!("../../migrations/0017_server_config.postgres.sql"),
+        },
+    ),
 ];
 
 /// Applies every migration not yet applied.

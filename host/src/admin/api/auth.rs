@@ -28,15 +28,18 @@ pub enum Resource {
     Keys,
     /// Browser sessions.
     Sessions,
+    /// The run-time configuration (server properties, feature flags, logging).
+    Config,
 }
 
 impl Resource {
     /// Every resource.
-    pub const ALL: [Resource; 4] = [
+    pub const ALL: [Resource; 5] = [
         Resource::Clients,
         Resource::Scopes,
         Resource::Keys,
         Resource::Sessions,
+        Resource::Config,
     ];
 
     fn name(self) -> &'static str {
@@ -45,6 +48,7 @@ impl Resource {
             Resource::Scopes => "scopes",
             Resource::Keys => "keys",
             Resource::Sessions => "sessions",
+            Resource::Config => "config",
         }
     }
 

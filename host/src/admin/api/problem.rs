@@ -118,3 +118,14 @@ impl From<ScopeError> for Problem {
         }
     }
 }
+
+impl From<crate::admin::config::ChangeError> for Problem {
+    fn from(e: crate::admin::config::ChangeError) -> Self {
+        use crate::admin::config::ChangeError;
+        match e {
+            ChangeError::Invalid(_) => Problem::bad_request(e.to_string()),
+            ChangeError::Stale => Problem::stale(e.to_string()),
+            ChangeError::Store(e) => e.into(),
+        }
+    }
+}

@@ -224,7 +224,7 @@ async fn read_hint(state: &AppState, raw: &str) -> Result<Hint, OAuthError> {
     });
     if let (Some(jwt), true) = (&verified, is_id_token) {
         let c = &jwt.claims;
-        if c.get("iss").and_then(|v| v.as_str()) != Some(state.settings().issuer()) {
+        if c.get("iss").and_then(|v| v.as_str()) != Some(state.issuer()) {
             return Err(OAuthError::invalid_request(
                 "the ID token hint was not issued by this server",
             ));

@@ -1,0 +1,17 @@
+-- Run-time configuration (issue 14; config/runtime.rs): the overrides administrators made through
+-- the admin API, as one JSON merge patch over the start-up settings, with a revision that every
+-- change increments (compare-and-set: no lost update between two administrators). A change bumps
+-- the 'config' counter of cache_generations, which running servers poll.
+CREATE TABLE server_config (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    overrides TEXT NOT NULL,
+    revision BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL
+);
+INSERT INTO server_config (id, overrides, revision, updated_at, updated_by) VALUES (1, '{}', 0, 0, '');
+INSERT INTO cache_generations (name, value) VALUES ('config', 0);
+
+CREATE TRIGGER server_config_updated AFTER UPDATE ON server_config BEGIN
+    UPDATE cache_generations SET value = value + 1 WHERE name = 'config';
+END;

@@ -1,0 +1,57 @@
+//! `/config`: seed 001's Server configuration and Logging screens: every setting in force, and
+//! changes to the run-time ones (properties, feature flags, logging) as JSON Patch documents.
+
+use super::auth::{self, Access, Resource};
+use super::problem::Problem;
+use super::{PatchOperation, json_body, required_if_match, tagged};
+use crate::admin::config::{self, ConfigView};
+use crate::server::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+/// Reads the configuration: every setting in force, what administrators overrode, and which
+/// settings only the file sets.
+#[utoipa::path(get, path = "/config", tag = "config",
+    security(("bearer" = ["tessera.admin.config.read"])),
+    responses(
+        (status = 200, description = "The configuration", body = ConfigView, headers(("ETag" = String, description = "Entity tag"))),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn read(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+    auth::require(&state, &headers, Resource::Config, Access::Read).await?;
+    let (_, view) = config::current(&state).await?;
+    Ok(tagged(StatusCode::OK, &view.etag(), &view))
+}
+
+/// Changes run-time settings with an RFC 6902 JSON Patch of `settings` (e.g.
+/// `[{"op": "replace", "path": "/features/introspection", "value": false}]`). A start-up
+/// setting, an unknown key or a bad value is refused with the key and the reason. The change
+/// applies to the next request here and on every replica within a second. Needs `If-Match`.
+#[utoipa::path(patch, path = "/config", tag = "config",
+    params(("If-Match" = String, Header, description = "The entity tag of the configuration this patches")),
+    request_body(content = Vec<PatchOperation>, content_type = "application/json-patch+json"),
+    security(("bearer" = ["tessera.admin.config.write"])),
+    responses(
+        (status = 200, description = "Changed", body = ConfigView, headers(("ETag" = String, description = "Entity tag"))),
+        (status = 400, description = "The patch does not apply, or a key is refused (named in detail)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The configuration changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not a JSON Patch", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn patch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let caller = auth::require(&state, &headers, Resource::Config, Access::Write).await?;
+    let if_match = required_if_match(&headers)?;
+    let ops = json_body(&headers, &body, "application/json-patch+json")?;
+    let view = config::patch(&state, ops, if_match, &caller.client_id, state.now()).await?;
+    tracing::info!(revision = view.revision, by = %caller.client_id, "admin changed the configuration");
+    Ok(tagged(StatusCode::OK, &view.etag(), &view))
+}

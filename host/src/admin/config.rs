@@ -1,0 +1,137 @@
+//! Seed 001's Server configuration (and Logging) screen: every setting readable, the run-time
+//! ones changeable while the server runs. A change is stored as overrides over the start-up
+//! settings ([`crate::config::Settings::with_overrides`]), conditional on the revision it was
+//! made against, put in force in this process at once and in every other replica within a second
+//! (the `config` change counter of migration 0017).
+
+use crate::clock::UnixTime;
+use crate::config::{START_UP, Settings};
+use crate::server::AppState;
+use crate::store::{ConfigRow, StoreError};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Why a configuration change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// A key is unknown, a start-up setting, or its value is wrong (the message names it).
+    #[error("{0}")]
+    Invalid(String),
+    /// The configuration changed since the representation the change was made against.
+    #[error("the configuration changed since it was read; read it again")]
+    Stale,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A setting that only the file or environment sets, read at start-up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartUpKey {
+    /// Dotted key (`outbound`, `metrics.listen`).
+    pub key: String,
+    /// Why it cannot change at run time.
+    pub reason: String,
+}
+
+/// The configuration as administrators see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigView {
+    /// Incremented by every change; 0 before the first.
+    pub revision: i64,
+    /// When it last changed (0: never).
+    pub updated_at: UnixTime,
+    /// Who changed it last (the admin client); empty before the first change.
+    pub updated_by: String,
+    /// Every setting in force (the master key masked). JSON Patch paths point into this.
+    #[schema(value_type = Settings)]
+    pub settings: Value,
+    /// What administrators changed over the file and environment: an RFC 7396 merge patch.
+    #[schema(value_type = Object)]
+    pub overrides: Value,
+    /// The settings that need the file or environment and a restart.
+    pub start_up: Vec<StartUpKey>,
+}
+
+impl ConfigView {
+    fn of(settings: &Settings, row: &ConfigRow) -> Self {
+        Self {
+            revision: row.revision,
+            updated_at: row.updated_at,
+            updated_by: row.updated_by.clone(),
+            settings: settings.to_public_json(),
+            overrides: row.overrides.clone(),
+            start_up: START_UP
+                .iter()
+                .map(|(key, reason)| StartUpKey {
+                    key: (*key).into(),
+                    reason: (*reason).into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The view's entity tag.
+    pub fn etag(&self) -> String {
+        super::etag(self)
+    }
+}
+
+/// The stored configuration and its view, as this process applies it.
+pub async fn current(state: &AppState) -> Result<(ConfigRow, ConfigView), ChangeError> {
+    let row = state.store().server_config().await?;
+    // The stored overrides were valid when stored; if the file changed since so that they no
+    // longer apply, the start-up settings are what is in force (the server logged why).
+    let settings = state
+        .base_settings()
+        .with_overrides(&row.overrides)
+        .unwrap_or_else(|_| state.base_settings().clone());
+    let view = ConfigView::of(&settings, &row);
+    Ok((row, view))
+}
+
+/// Applies an RFC 6902 JSON Patch to the `settings` of the view whose tag is `if_match`,
+/// stores the result and puts it in force here; every other replica follows.
+pub async fn patch(
+    state: &AppState,
+    patch: Value,
+    if_match: &str,
+    by: &str,
+    now: UnixTime,
+) -> Result<ConfigView, ChangeError> {
+    let (row, view) = current(state).await?;
+    if !super::if_match(if_match, &view.etag()) {
+        return Err(ChangeError::Stale);
+    }
+    let ops: json_patch::Patch = serde_json::from_value(patch)
+        .map_err(|e| ChangeError::Invalid(format!("the JSON Patch is malformed: {e}")))?;
+    let mut doc = view.settings.clone();
+    json_patch::patch(&mut doc, &ops)
+        .map_err(|e| ChangeError::Invalid(format!("the JSON Patch does not apply: {e}")))?;
+    let base = state.base_settings();
+    // The masked master key is not a change (and the real one is a start-up setting).
+    if doc.get("master_key") == view.settings.get("master_key") {
+        doc["master_key"] = Value::from(base.master_key.0.as_str());
+    }
+    let overrides = base.overrides_for(&doc);
+    let settings = base
+        .with_overrides(&overrides)
+        .map_err(|e| ChangeError::Invalid(format!("{}: {}", e.key, e.message)))?;
+    if !state
+        .store()
+        .set_server_config(&overrides, row.revision, now, by)
+        .await?
+    {
+        return Err(ChangeError::Stale);
+    }
+    let row = ConfigRow {
+        overrides,
+        revision: row.revision + 1,
+        updated_at: now,
+        updated_by: by.into(),
+    };
+    let view = ConfigView::of(&settings, &row);
+    state.apply_config(settings, row.revision);
+    Ok(view)
+}

@@ -1,0 +1,224 @@
+//! Run-time configuration: the settings an administrator changes through the admin API while the
+//! server runs. What is stored is the set of *overrides*, a JSON merge patch (RFC 7396) over the
+//! start-up settings (defaults < file < `TESSERA_*` variables), so that a later change to the file
+//! still applies to every key no administrator overrode. Start-up settings ([`START_UP`]) cannot be
+//! overridden: they are read once (sockets, database, master key, thread pools).
+
+use super::{ConfigError, Settings};
+use serde_json::{Map, Value};
+
+/// Settings read once at start-up, with why; a change needs the file or environment and a
+/// restart. Every other setting can be changed at run time and applies to the next request.
+pub const START_UP: &[(&str, &str)] = &[
+    ("listen", "the socket is bound at start-up"),
+    (
+        "issuer",
+        "clients and tokens depend on it; change it in the file",
+    ),
+    ("database_url", "the database is opened at start-up"),
+    ("worker_threads", "the runtime is built at start-up"),
+    ("database_max_connections", "the pool is built at start-up"),
+    ("database_sqlite_synchronous", "set when connections open"),
+    ("data_dir", "read at start-up"),
+    ("master_key", "a secret of the file or environment only"),
+    ("plugins_dir", "watched from start-up"),
+    ("plugins", "the plugin runtime is built at start-up"),
+    ("metrics.listen", "the socket is bound at start-up"),
+    (
+        "http.max_body_bytes",
+        "the body limit is built into the router at start-up",
+    ),
+    (
+        "outbound",
+        "the outbound HTTP clients are built at start-up",
+    ),
+    (
+        "login.max_concurrent_verifications",
+        "the verifier threads start at start-up",
+    ),
+    (
+        "device.user_code_failures",
+        "the user-code guard is built at start-up",
+    ),
+    (
+        "device.failure_window_seconds",
+        "the user-code guard is built at start-up",
+    ),
+    (
+        "keys.algorithms",
+        "keys for each algorithm are made at start-up",
+    ),
+    (
+        "keys.reload_interval_ms",
+        "the key reload task starts at start-up",
+    ),
+    (
+        "stat.flush_interval_seconds",
+        "the stat flush task starts at start-up",
+    ),
+];
+
+/// The start-up key `path` (dotted) falls under, with the reason.
+pub fn start_up_key(path: &str) -> Option<(&'static str, &'static str)> {
+    START_UP.iter().copied().find(|(key, _)| {
+        path == *key || path.starts_with(&format!("{key}.")) || key.starts_with(&format!("{path}."))
+    })
+}
+
+impl Settings {
+    /// The settings as JSON, with the master key masked: what administrators read.
+    pub fn to_public_json(&self) -> Value {
+        let mut doc = serde_json::to_value(self).unwrap_or_default();
+        if !self.master_key.0.is_empty() {
+            doc["master_key"] = Value::from("[redacted]");
+        }
+        doc
+    }
+
+    /// These settings with `overrides` (a merge patch) applied, parsed and validated. An unknown
+    /// key, a start-up key, a wrongly typed or an invalid value is refused, naming the key.
+    pub fn with_overrides(&self, overrides: &Value) -> Result<Settings, ConfigError> {
+        let mut refused = Vec::new();
+        leaves(overrides, "", &mut refused);
+        if let Some((path, (key, why))) =
+            refused.iter().find_map(|p| start_up_key(p).map(|k| (p, k)))
+        {
+            return Err(ConfigError::new(
+                path.clone(),
+                format!(
+                    "a start-up setting ({key}: {why}); change it in the file or environment and restart"
+                ),
+            ));
+        }
+        let mut doc = serde_json::to_value(self)
+            .map_err(|e| ConfigError::new("(settings)", e.to_string()))?;
+        merge(&mut doc, overrides);
+        let mut unknown = Vec::new();
+        let mut note = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+        let de = serde_ignored::Deserializer::new(doc, &mut note);
+        let parsed: Result<Settings, _> = serde_path_to_error::deserialize(de);
+        if let Some(path) = unknown.first() {
+            return Err(ConfigError::new(path.clone(), "not a Tessera setting"));
+        }
+        let settings =
+            parsed.map_err(|e| ConfigError::new(e.path().to_string(), e.inner().to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The overrides (a merge patch) that turn these settings into the settings document
+    /// `doc`; check them with [`with_overrides`](Self::with_overrides).
+    pub fn overrides_for(&self, doc: &Value) -> Value {
+        let base = serde_json::to_value(self).unwrap_or_default();
+        diff(&base, doc).unwrap_or_else(|| Value::Object(Map::new()))
+    }
+}
+
+/// RFC 7396 merge: objects merge key by key, `null` removes, anything else replaces.
+fn merge(into: &mut Value, patch: &Value) {
+    match (into, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (k, v) in patch {
+                if v.is_null() {
+                    target.remove(k);
+                } else {
+                    merge(target.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+/// The merge patch from `base` to `new`; `None` when they are equal. A key of `base` missing
+/// from `new` is not a change (settings documents always hold every key).
+fn diff(base: &Value, new: &Value) -> Option<Value> {
+    match (base, new) {
+        (Value::Object(b), Value::Object(n)) => {
+            let out: Map<String, Value> = n
+                .iter()
+                .filter_map(|(k, v)| match b.get(k) {
+                    Some(old) => diff(old, v).map(|d| (k.clone(), d)),
+                    None => Some((k.clone(), v.clone())),
+                })
+                .collect();
+            (!out.is_empty()).then_some(Value::Object(out))
+        }
+        (b, n) if b == n => None,
+        (_, n) => Some(n.clone()),
+    }
+}
+
+/// The dotted paths of the non-object values of `v`.
+fn leaves(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaves(v, &path, out);
+            }
+        }
+        _ if !prefix.is_empty() => out.push(prefix.to_string()),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn overrides_round_trip_and_name_refused_keys() {
+        let base = Settings::default();
+        let changed = base
+            .with_overrides(&json!({"tokens": {"access_token_lifetime": 600}, "features": {"introspection": false}}))
+            .unwrap();
+        assert_eq!(changed.tokens.access_token_lifetime, 600);
+        assert!(!changed.features.introspection);
+        let doc = serde_json::to_value(&changed).unwrap();
+        assert_eq!(
+            base.overrides_for(&doc),
+            json!({"tokens": {"access_token_lifetime": 600}, "features": {"introspection": false}})
+        );
+        assert_eq!(
+            base.overrides_for(&serde_json::to_value(&base).unwrap()),
+            json!({})
+        );
+
+        let err = base
+            .with_overrides(&json!({"listen": "0.0.0.0:1"}))
+            .unwrap_err();
+        assert_eq!(err.key, "listen");
+        let err = base
+            .with_overrides(&json!({"outbound": {"timeout_ms": 1}}))
+            .unwrap_err();
+        assert_eq!(err.key, "outbound.timeout_ms");
+        let err = base
+            .with_overrides(&json!({"tokens": {"bogus": 1}}))
+            .unwrap_err();
+        assert_eq!(err.key, "tokens.bogus");
+        let err = base
+            .with_overrides(&json!({"tokens": {"access_token_lifetime": "long"}}))
+            .unwrap_err();
+        assert_eq!(err.key, "tokens.access_token_lifetime");
+        let err = base
+            .with_overrides(&json!({"log": {"level": "no=such=level"}}))
+            .unwrap_err();
+        assert_eq!(err.key, "log.level");
+    }
+
+    #[test]
+    fn start_up_keys_match_whole_segments() {
+        assert!(start_up_key("plugins.watch").is_some());
+        assert!(start_up_key("plugins_dir").is_some());
+        assert!(start_up_key("login.max_concurrent_verifications").is_some());
+        assert!(start_up_key("login.account_failures").is_none());
+        assert!(start_up_key("log").is_none());
+    }
+}
