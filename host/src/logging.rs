@@ -2,21 +2,25 @@
 //! logs secrets or tokens: handlers log ids (client, grant, kid), never credentials.
 //!
 //! The filter and the layout can be changed while the server runs ([`reload`]), as the run-time
-//! configuration's `log` section changes.
+//! configuration's `log` section changes. Both layouts are installed, each behind a per-layer
+//! filter that lets it see only what is logged while it is the chosen one: a span opened under
+//! one layout never reaches the other (whose formatter would not find the span's fields).
 
 use crate::config::{LogFormat, LogSettings};
+use std::io::IsTerminal;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
 
-type Filtered = tracing_subscriber::layer::Layered<reload::Layer<EnvFilter, Registry>, Registry>;
-type Output = Box<dyn Layer<Filtered> + Send + Sync>;
+/// Whether the JSON layout is the chosen one.
+static JSON: AtomicBool = AtomicBool::new(false);
 
-/// The handles that change the installed subscriber, and what it was last set to.
+/// The handle that changes the installed filter, and the settings last applied.
 struct Handles {
     filter: reload::Handle<EnvFilter, Registry>,
-    output: reload::Handle<Output, Filtered>,
     current: std::sync::Mutex<(String, LogFormat)>,
 }
 
@@ -26,26 +30,27 @@ fn filter(level: &str) -> EnvFilter {
     EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
-fn output(format: LogFormat) -> Output {
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    match format {
-        LogFormat::Plain => layer.boxed(),
-        LogFormat::Json => layer.json().flatten_event(true).boxed(),
-    }
-}
-
 /// Installs the global subscriber (once; later calls are no-ops).
 pub fn init(log: &LogSettings) {
+    JSON.store(log.format == LogFormat::Json, Ordering::Relaxed);
     let (filter_layer, filter_handle) = reload::Layer::new(filter(&log.level));
-    let (output_layer, output_handle) = reload::Layer::new(output(log.format));
+    let plain = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(filter_fn(|_| !JSON.load(Ordering::Relaxed)));
+    let json = tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_writer(std::io::stderr)
+        .with_filter(filter_fn(|_| JSON.load(Ordering::Relaxed)));
     let installed = tracing_subscriber::registry()
         .with(filter_layer)
-        .with(output_layer)
+        .with(plain)
+        .with(json)
         .try_init();
     if installed.is_ok() {
         let _ = HANDLES.set(Handles {
             filter: filter_handle,
-            output: output_handle,
             current: std::sync::Mutex::new((log.level.clone(), log.format)),
         });
     }
@@ -64,12 +69,8 @@ pub fn reload(log: &LogSettings) {
     {
         tracing::warn!(error = %e, "changing the log level failed");
     }
-    if current.1 != log.format
-        && let Err(e) = h.output.reload(output(log.format))
-    {
-        tracing::warn!(error = %e, "changing the log layout failed");
-    }
+    JSON.store(log.format == LogFormat::Json, Ordering::Relaxed);
     *current = (log.level.clone(), log.format);
     drop(current);
-    tracing::info!(level = %log.level, format = ?log.format, "logging settings applied");
+    tracing::info!(filter = %log.level, layout = ?log.format, "logging settings applied");
 }

@@ -135,6 +135,8 @@ impl AppState {
             .await
             .context("reading the run-time configuration")?;
         let settings = effective(&base, &stored);
+        // Logging was set up from the file before the database was open.
+        crate::logging::reload(&settings.log);
         // Unknown-user logins verify against a dummy hash; make it before the first request.
         tokio::task::spawn_blocking(crate::crypto::password::warm_up).await?;
         let algs: Vec<SigningAlg> = settings
