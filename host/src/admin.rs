@@ -1,7 +1,8 @@
 //! Administration shared by the CLI, the admin REST API (`api`) and later the admin UI: clients,
-//! users, scopes, sessions, signing keys and the run-time configuration.
+//! users, scopes, sessions, signing keys, the run-time configuration and the audit log.
 
 pub mod api;
+pub mod audit;
 pub mod clients;
 pub mod config;
 pub mod scopes;

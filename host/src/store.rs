@@ -1,6 +1,7 @@
 //! Storage: one code base over SQLite (embedded default, WAL) and PostgreSQL, chosen by URL.
 //! This is the only module that speaks SQL; every write that must be atomic is one transaction.
 
+mod audit;
 mod batch;
 mod browser;
 mod cache;
@@ -11,6 +12,7 @@ mod server_config;
 mod ssa;
 mod stats;
 
+pub use audit::{AuditEntry, AuditQuery};
 pub use browser::{CodeRow, ConsentRow, PendingRow, PushedRow, SessionRow};
 pub use device::DeviceRow;
 pub use server_config::ConfigRow;

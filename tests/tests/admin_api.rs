@@ -528,6 +528,57 @@ async fn manages_clients_without_lost_updates(db: Db) {
     assert_eq!(introspected["active"], false);
     problem(call(&srv, Method::GET, path, t, None, None).await, 404).await;
     problem(call(&srv, Method::DELETE, path, t, None, None).await, 404).await;
+
+    // The audit log holds every change, newest first, with who and before/after, and never a
+    // secret: neither the chosen one nor the regenerated one.
+    problem(call(&srv, Method::GET, "/audit", t, None, None).await, 403).await;
+    let auditor = token(&srv, &reg, "tessera.admin.audit.read").await;
+    let resp = call(
+        &srv,
+        Method::GET,
+        "/audit?resource=clients&resource_id=billing-service",
+        Some(&auditor),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains(secret) && !text.contains(&fresh), "{text}");
+    let log: Value = serde_json::from_str(&text).unwrap();
+    let actions: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.first(), Some(&"clients.delete"), "{log}");
+    assert_eq!(actions.last(), Some(&"clients.create"), "{log}");
+    assert!(actions.contains(&"clients.regenerate_secret") && actions.contains(&"clients.patch"));
+    let deleted = &log["items"][0];
+    assert_eq!(
+        deleted["actor_client"],
+        tessera::admin::clients::ADMIN_CLIENT_ID
+    );
+    assert_eq!(deleted["before"]["client_id"], "billing-service");
+    assert!(deleted["after"].is_null());
+    let created = log["items"].as_array().unwrap().last().unwrap();
+    assert!(created["before"].is_null());
+    assert_eq!(created["after"]["client_id"], "billing-service");
+    let all: Value = call(
+        &srv,
+        Method::GET,
+        "/audit?limit=500",
+        Some(&auditor),
+        None,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    // The three batch clients were created too.
+    assert_eq!(all["total"], log["total"].as_u64().unwrap() + 3, "{all}");
     srv.stop().await;
 }
 
@@ -928,6 +979,30 @@ async fn changes_the_configuration_at_run_time(db: Db) {
     // Stored: a restart on the same database comes up with it.
     assert_eq!(srv.state.store().server_config().await.unwrap().revision, 2);
 
+    // Each change is in the audit log with the overrides before and after.
+    let auditor = token(&srv, &reg, "tessera.admin.audit.read").await;
+    let log: Value = call(
+        &srv,
+        Method::GET,
+        "/audit?resource=config",
+        Some(&auditor),
+        None,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(log["total"], 2, "{log}");
+    assert_eq!(log["items"][0]["action"], "config.patch");
+    assert_eq!(log["items"][0]["resource_id"], "2");
+    assert_eq!(
+        log["items"][0]["before"],
+        json!({"features": {"introspection": false}})
+    );
+    assert_eq!(log["items"][0]["after"], view["overrides"]);
+    assert_eq!(log["items"][1]["before"], json!({}));
+
     // Reading needs the config scope.
     let other = token(&srv, &reg, "tessera.admin.clients.read").await;
     problem(
@@ -969,13 +1044,14 @@ async fn openapi_document_holds_under_schemathesis() {
         "/admin/api/v1/sessions",
         "/admin/api/v1/sessions/{sid}",
         "/admin/api/v1/config",
+        "/admin/api/v1/audit",
     ] {
         assert!(
             paths.contains_key(p),
             "{p} missing from the OpenAPI document"
         );
     }
-    assert_eq!(all_scopes().len(), 11);
+    assert_eq!(all_scopes().len(), 12);
 
     let reg = admin(&srv).await;
     let t = token(&srv, &reg, "tessera.admin").await;

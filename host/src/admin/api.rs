@@ -9,6 +9,7 @@
 //! JSON Patch documents (`application/json-patch+json`), as in Janssen's config-api. Every
 //! call needs a bearer token with the resource's scope ([`auth`]).
 
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod config;
@@ -49,6 +50,7 @@ pub const OPENAPI_PATH: &str = "/admin/api/openapi.json";
         (name = "scopes", description = "Scopes and the claims they release (seed 001: Scopes)"),
         (name = "keys", description = "Signing keys (seed 001: Keys)"),
         (name = "sessions", description = "Browser sessions (seed 001: Sessions)"),
+        (name = "audit", description = "The audit log of administrative changes (seed 001: Logging)"),
         (name = "config", description = "Server properties, feature flags and logging (seed 001: Server configuration, Logging)"),
     )
 )]
@@ -116,6 +118,7 @@ fn resources() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::list, sessions::revoke_user))
         .routes(routes!(sessions::revoke))
         .routes(routes!(config::read, config::patch))
+        .routes(routes!(audit::list))
 }
 
 /// One page of a list.
@@ -218,6 +221,33 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+/// Records a change `caller` made in the audit log (and the server log).
+pub async fn audit(
+    state: &AppState,
+    caller: &auth::Caller,
+    resource: auth::Resource,
+    action: &str,
+    id: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+) {
+    let change = crate::admin::audit::Change {
+        actor_client: &caller.client_id,
+        actor_user: caller.subject.as_deref(),
+        resource: resource.name(),
+        action,
+        resource_id: id,
+        before,
+        after,
+    };
+    crate::admin::audit::record(state.store(), change, state.now()).await;
+}
+
+/// `t` as JSON, for the audit log.
+pub fn repr<T: Serialize>(t: &T) -> Option<Value> {
+    serde_json::to_value(t).ok()
 }
 
 /// The query string of a request as `T`, or a 400 problem.

@@ -61,6 +61,13 @@ const MIGRATIONS: &[(i64, Sql)] = &[
             postgres: include_str!("../../migrations/0017_server_config.postgres.sql"),
         },
     ),
+    (
+        18,
+        Sql::PerBackend {
+            sqlite: include_str!("../../migrations/0018_audit_log.sqlite.sql"),
+            postgres: include_str!("../../migrations/0018_audit_log.postgres.sql"),
+        },
+    ),
 ];
 
 /// Applies every migration not yet applied.

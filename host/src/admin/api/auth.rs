@@ -30,31 +30,41 @@ pub enum Resource {
     Sessions,
     /// The run-time configuration (server properties, feature flags, logging).
     Config,
+    /// The audit log (read only).
+    Audit,
 }
 
 impl Resource {
     /// Every resource.
-    pub const ALL: [Resource; 5] = [
+    pub const ALL: [Resource; 6] = [
         Resource::Clients,
         Resource::Scopes,
         Resource::Keys,
         Resource::Sessions,
         Resource::Config,
+        Resource::Audit,
     ];
 
-    fn name(self) -> &'static str {
+    /// The resource's name in scopes and in the audit log.
+    pub fn name(self) -> &'static str {
         match self {
             Resource::Clients => "clients",
             Resource::Scopes => "scopes",
             Resource::Keys => "keys",
             Resource::Sessions => "sessions",
             Resource::Config => "config",
+            Resource::Audit => "audit",
         }
     }
 
     /// The resource's read scope.
     pub fn read_scope(self) -> String {
         format!("{ALL}.{}.read", self.name())
+    }
+
+    /// Whether nothing can change it through the API (the audit log).
+    pub fn read_only(self) -> bool {
+        self == Resource::Audit
     }
 
     /// The resource's write scope (which also reads).
@@ -72,14 +82,12 @@ pub enum Access {
     Write,
 }
 
-/// Every admin scope: [`ALL`] and each resource's pair.
+/// Every admin scope: [`ALL`] and each resource's read and (unless read-only) write scope.
 pub fn all_scopes() -> Vec<String> {
     std::iter::once(ALL.to_string())
-        .chain(
-            Resource::ALL
-                .iter()
-                .flat_map(|r| [r.read_scope(), r.write_scope()]),
-        )
+        .chain(Resource::ALL.iter().flat_map(|r| {
+            std::iter::once(r.read_scope()).chain((!r.read_only()).then(|| r.write_scope()))
+        }))
         .collect()
 }
 

@@ -2,7 +2,7 @@
 
 use super::auth::{self, Access, Resource};
 use super::problem::Problem;
-use super::{Page, PatchOperation, json, json_body, query, required_if_match, tagged};
+use super::{Page, PatchOperation, audit, json, json_body, query, repr, required_if_match, tagged};
 use crate::admin::clients::{self, ClientView};
 use crate::oauth::registration::Registered;
 use crate::server::AppState;
@@ -146,7 +146,17 @@ pub async fn create(
     let caller = auth::require(&state, &headers, Resource::Clients, Access::Write).await?;
     let input = json_body(&headers, &body, "application/json")?;
     let reg = clients::create(state.store(), state.master_key(), input, state.now()).await?;
-    tracing::info!(client_id = %reg.client.client_id, by = %caller.client_id, "admin created a client");
+    let after = repr(&ClientView::of(&reg.client));
+    audit(
+        &state,
+        &caller,
+        Resource::Clients,
+        "create",
+        &reg.client.client_id,
+        None,
+        after,
+    )
+    .await;
     Ok(respond(StatusCode::CREATED, reg))
 }
 
@@ -198,6 +208,7 @@ pub async fn replace(
 ) -> Result<Response, Problem> {
     let caller = auth::require(&state, &headers, Resource::Clients, Access::Write).await?;
     let current = checked_current(&state, &client_id, &headers).await?;
+    let before = repr(&ClientView::of(&current.client));
     let input = json_body(&headers, &body, "application/json")?;
     let reg = clients::replace(
         state.store(),
@@ -207,7 +218,17 @@ pub async fn replace(
         state.now(),
     )
     .await?;
-    tracing::info!(%client_id, by = %caller.client_id, "admin replaced a client");
+    let after = repr(&ClientView::of(&reg.client));
+    audit(
+        &state,
+        &caller,
+        Resource::Clients,
+        "replace",
+        &client_id,
+        before,
+        after,
+    )
+    .await;
     Ok(respond(StatusCode::OK, reg))
 }
 
@@ -235,6 +256,7 @@ pub async fn patch(
 ) -> Result<Response, Problem> {
     let caller = auth::require(&state, &headers, Resource::Clients, Access::Write).await?;
     let current = checked_current(&state, &client_id, &headers).await?;
+    let before = repr(&ClientView::of(&current.client));
     let patch = json_body(&headers, &body, "application/json-patch+json")?;
     let reg = clients::patch(
         state.store(),
@@ -244,7 +266,17 @@ pub async fn patch(
         state.now(),
     )
     .await?;
-    tracing::info!(%client_id, by = %caller.client_id, "admin patched a client");
+    let after = repr(&ClientView::of(&reg.client));
+    audit(
+        &state,
+        &caller,
+        Resource::Clients,
+        "patch",
+        &client_id,
+        before,
+        after,
+    )
+    .await;
     Ok(respond(StatusCode::OK, reg))
 }
 
@@ -267,11 +299,23 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     let caller = auth::require(&state, &headers, Resource::Clients, Access::Write).await?;
-    if headers.contains_key(header::IF_MATCH) {
-        checked_current(&state, &client_id, &headers).await?;
-    }
+    let current = if headers.contains_key(header::IF_MATCH) {
+        checked_current(&state, &client_id, &headers).await?
+    } else {
+        clients::current(state.store(), &client_id).await?
+    };
     clients::delete(state.store(), &client_id, state.now()).await?;
-    tracing::info!(%client_id, by = %caller.client_id, "admin deleted a client");
+    let before = repr(&ClientView::of(&current.client));
+    audit(
+        &state,
+        &caller,
+        Resource::Clients,
+        "delete",
+        &client_id,
+        before,
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -297,7 +341,16 @@ pub async fn regenerate_secret(
     let current = clients::current(state.store(), &client_id).await?;
     let reg =
         clients::regenerate_secret(state.store(), state.master_key(), current, state.now()).await?;
-    tracing::info!(%client_id, by = %caller.client_id, "admin regenerated a client secret");
+    audit(
+        &state,
+        &caller,
+        Resource::Clients,
+        "regenerate_secret",
+        &client_id,
+        None,
+        None,
+    )
+    .await;
     Ok(respond(StatusCode::OK, reg))
 }
 

@@ -3,7 +3,7 @@
 
 use super::auth::{self, Access, Resource};
 use super::problem::Problem;
-use super::{PatchOperation, json_body, required_if_match, tagged};
+use super::{PatchOperation, audit, json_body, repr, required_if_match, tagged};
 use crate::admin::config::{self, ConfigView};
 use crate::server::AppState;
 use axum::body::Bytes;
@@ -51,7 +51,18 @@ pub async fn patch(
     let caller = auth::require(&state, &headers, Resource::Config, Access::Write).await?;
     let if_match = required_if_match(&headers)?;
     let ops = json_body(&headers, &body, "application/json-patch+json")?;
+    let (_, before) = config::current(&state).await?;
     let view = config::patch(&state, ops, if_match, &caller.client_id, state.now()).await?;
-    tracing::info!(revision = view.revision, by = %caller.client_id, "admin changed the configuration");
+    let id = view.revision.to_string();
+    audit(
+        &state,
+        &caller,
+        Resource::Config,
+        "patch",
+        &id,
+        repr(&before.overrides),
+        repr(&view.overrides),
+    )
+    .await;
     Ok(tagged(StatusCode::OK, &view.etag(), &view))
 }

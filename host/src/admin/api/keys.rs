@@ -2,8 +2,8 @@
 //! retirement. Private halves never leave the database (sealed with the master key).
 
 use super::auth::{self, Access, Resource};
-use super::json;
 use super::problem::Problem;
+use super::{audit, json, repr};
 use crate::clock::UnixTime;
 use crate::crypto::{SigningAlg, keys};
 use crate::server::AppState;
@@ -120,7 +120,18 @@ pub async fn rotate(
         .refresh(state.store(), now)
         .await
         .map_err(|e| Problem::internal(&e))?;
-    tracing::info!(kids = ?rotated, by = %caller.client_id, "admin rotated signing keys");
+    let after =
+        Some(serde_json::json!({"rotated": rotated, "signing_from": now + timing.publish_ahead}));
+    audit(
+        &state,
+        &caller,
+        Resource::Keys,
+        "rotate",
+        &rotated.join(" "),
+        None,
+        after,
+    )
+    .await;
     Ok(json(
         StatusCode::CREATED,
         &Rotated {
@@ -172,12 +183,22 @@ pub async fn retire(
         .refresh(state.store(), now)
         .await
         .map_err(|e| Problem::internal(&e))?;
-    tracing::info!(%kid, by = %caller.client_id, "admin retired a signing key");
+    let before = repr(&key);
     let key = views(&state)
         .await?
         .into_iter()
         .find(|k| k.kid == kid)
         .ok_or_else(|| Problem::not_found(format!("no key {kid:?}")))?;
+    audit(
+        &state,
+        &caller,
+        Resource::Keys,
+        "retire",
+        &kid,
+        before,
+        repr(&key),
+    )
+    .await;
     Ok(json(StatusCode::OK, &key))
 }
 

@@ -3,7 +3,7 @@
 
 use super::auth::{self, Access, Resource};
 use super::problem::Problem;
-use super::{Page, PatchOperation, json, json_body, query, required_if_match, tagged};
+use super::{Page, PatchOperation, audit, json, json_body, query, repr, required_if_match, tagged};
 use crate::admin::scopes::{self, ScopeInput, ScopeView};
 use crate::server::AppState;
 use axum::body::Bytes;
@@ -96,8 +96,17 @@ pub async fn create(
     let caller = auth::require(&state, &headers, Resource::Scopes, Access::Write).await?;
     let input = json_body(&headers, &body, "application/json")?;
     let row = scopes::create(state.store(), input, state.now()).await?;
-    tracing::info!(scope = %row.scope_id, by = %caller.client_id, "admin created a scope");
     let view = ScopeView::of(&row);
+    audit(
+        &state,
+        &caller,
+        Resource::Scopes,
+        "create",
+        &row.scope_id,
+        None,
+        repr(&view),
+    )
+    .await;
     let mut resp = tagged(StatusCode::CREATED, &view.etag(), &view);
     let location = format!(
         "{}/scopes/{}",
@@ -161,9 +170,19 @@ pub async fn replace(
     let caller = auth::require(&state, &headers, Resource::Scopes, Access::Write).await?;
     let if_match = required_if_match(&headers)?;
     let input = json_body(&headers, &body, "application/json")?;
+    let before = scope_repr(&state, &id).await?;
     let row = scopes::update(state.store(), &id, input, state.now(), Some(if_match)).await?;
-    tracing::info!(scope = %id, by = %caller.client_id, "admin changed a scope");
     let view = ScopeView::of(&row);
+    audit(
+        &state,
+        &caller,
+        Resource::Scopes,
+        "replace",
+        &id,
+        before,
+        repr(&view),
+    )
+    .await;
     Ok(tagged(StatusCode::OK, &view.etag(), &view))
 }
 
@@ -192,9 +211,19 @@ pub async fn patch(
     let caller = auth::require(&state, &headers, Resource::Scopes, Access::Write).await?;
     let if_match = required_if_match(&headers)?;
     let patch = json_body(&headers, &body, "application/json-patch+json")?;
+    let before = scope_repr(&state, &id).await?;
     let row = scopes::patch(state.store(), &id, patch, state.now(), if_match).await?;
-    tracing::info!(scope = %id, by = %caller.client_id, "admin patched a scope");
     let view = ScopeView::of(&row);
+    audit(
+        &state,
+        &caller,
+        Resource::Scopes,
+        "patch",
+        &id,
+        before,
+        repr(&view),
+    )
+    .await;
     Ok(tagged(StatusCode::OK, &view.etag(), &view))
 }
 
@@ -232,7 +261,26 @@ pub async fn delete(
             ));
         }
     }
+    let before = scope_repr(&state, &id).await?;
     scopes::delete(state.store(), &id).await?;
-    tracing::info!(scope = %id, by = %caller.client_id, "admin deleted a scope");
+    audit(
+        &state,
+        &caller,
+        Resource::Scopes,
+        "delete",
+        &id,
+        before,
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The scope's representation for the audit log, if it exists.
+async fn scope_repr(state: &AppState, id: &str) -> Result<Option<serde_json::Value>, Problem> {
+    Ok(state
+        .store()
+        .find_scope(id)
+        .await?
+        .and_then(|row| repr(&ScopeView::of(&row))))
 }

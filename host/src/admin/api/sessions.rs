@@ -4,7 +4,7 @@
 
 use super::auth::{self, Access, Resource};
 use super::problem::Problem;
-use super::{Page, json, query};
+use super::{Page, audit, json, query};
 use crate::clock::UnixTime;
 use crate::server::AppState;
 use axum::extract::{Path, State};
@@ -120,7 +120,17 @@ pub async fn revoke_user(
     let ended = crate::oauth::logout::end_user_sessions(&state, &id)
         .await
         .map_err(|e| Problem::internal(&e))?;
-    tracing::info!(%user, ended, by = %caller.client_id, "admin ended a user's sessions");
+    let after = Some(serde_json::json!({"user": user, "ended": ended}));
+    audit(
+        &state,
+        &caller,
+        Resource::Sessions,
+        "end_all",
+        &id,
+        None,
+        after,
+    )
+    .await;
     Ok(json(StatusCode::OK, &Ended { ended }))
 }
 
@@ -151,7 +161,17 @@ pub async fn revoke(
     if ended.is_none() {
         return Err(Problem::not_found(format!("no active session {sid:?}")));
     }
-    tracing::info!(%sid, by = %caller.client_id, "admin ended a session");
+    let before = Some(serde_json::json!({"sid": sid, "user_id": session.user_id}));
+    audit(
+        &state,
+        &caller,
+        Resource::Sessions,
+        "end",
+        &sid,
+        before,
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
