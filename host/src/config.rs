@@ -185,6 +185,10 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// Log one line per HTTP request (method, path, status, latency; never bodies or headers).
     pub http: bool,
+    /// Record OAuth events (tokens issued, refreshed and revoked, logins that succeeded or
+    /// failed, consent given) in the audit log, readable through the admin API (Janssen
+    /// `enabledOAuthAuditLogging`).
+    pub oauth_audit: bool,
 }
 
 /// The log layout.
@@ -664,6 +668,7 @@ impl Default for LogSettings {
             level: "info".into(),
             format: LogFormat::Plain,
             http: false,
+            oauth_audit: false,
         }
     }
 }

@@ -759,12 +759,38 @@ async fn manages_scopes_keys_and_sessions(db: Db) {
     .await;
 
     // Sessions: alice's session is listed; ending all of hers makes prompt=none ask for a login.
-    srv.user("alice", json!({})).await;
+    // (With OAuth audit logging on, the sign-in is recorded.)
+    let on = json!([{"op": "replace", "path": "/log/oauth_audit", "value": true}]);
+    tessera::admin::config::patch(&srv.state, on, "*", "test", srv.state.now())
+        .await
+        .unwrap();
+    let alice = srv.user("alice", json!({})).await;
     let rp = srv.web_client(json!({})).await;
     let mut b = Browser::new(&srv.base);
     let tokens = tokens_for(&srv, &rp, &mut b, &[]).await;
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(srv.introspect(&rp, access).await["active"], true);
+    let events = srv
+        .state
+        .store()
+        .list_audit(
+            &tessera::store::AuditQuery {
+                actor_client: Some(rp.client.client_id.clone()),
+                ..Default::default()
+            },
+            50,
+            0,
+        )
+        .await
+        .unwrap()
+        .0;
+    let login = events
+        .iter()
+        .find(|e| e.action == "oauth.login_succeeded")
+        .unwrap();
+    assert_eq!(login.actor_user.as_deref(), Some(alice.user_id.as_str()));
+    assert!(events.iter().any(|e| e.action == "oauth.token_issued"
+        && e.after.as_ref().unwrap()["grant_type"] == "authorization_code"));
     let (_, challenge) = pkce();
     let silent = authorize_url(&rp, &challenge, &[("prompt", "none")]);
     let page = b.get(&silent).await;
@@ -961,6 +987,7 @@ async fn changes_the_configuration_at_run_time(db: Db) {
             {"op": "replace", "path": "/features/introspection", "value": true},
             {"op": "replace", "path": "/tokens/access_token_lifetime", "value": 600},
             {"op": "replace", "path": "/log/level", "value": "info,tessera=debug"},
+            {"op": "replace", "path": "/log/oauth_audit", "value": true},
         ])),
     )
     .await;
@@ -968,9 +995,19 @@ async fn changes_the_configuration_at_run_time(db: Db) {
     let view: Value = resp.json().await.unwrap();
     assert_eq!(
         view["overrides"],
-        json!({"tokens": {"access_token_lifetime": 600}, "log": {"level": "info,tessera=debug"}})
+        json!({"tokens": {"access_token_lifetime": 600}, "log": {"level": "info,tessera=debug", "oauth_audit": true}})
     );
-    assert_eq!(srv.token(&plain, &[]).await["expires_in"], 600);
+    let fresh = srv.token(&plain, &[]).await;
+    assert_eq!(fresh["expires_in"], 600);
+    let fresh = fresh["access_token"].as_str().unwrap();
+    let resp = srv
+        .post_form(
+            "/revoke",
+            Some((&plain.client.client_id, plain.secret.as_deref().unwrap())),
+            &[("token", fresh)],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
     assert_eq!(srv.introspect(&plain, &issued).await["active"], true);
     assert!(
         srv.get_json("/.well-known/openid-configuration").await["introspection_endpoint"]
@@ -1002,6 +1039,25 @@ async fn changes_the_configuration_at_run_time(db: Db) {
     );
     assert_eq!(log["items"][0]["after"], view["overrides"]);
     assert_eq!(log["items"][1]["before"], json!({}));
+    // With OAuth audit logging on, token issuance and revocation are recorded too, without
+    // the token.
+    // (The auditor's own token was issued with it on too; filter by client.)
+    let path = format!(
+        "/audit?resource=oauth&actor_client={}",
+        plain.client.client_id
+    );
+    let resp = call(&srv, Method::GET, &path, Some(&auditor), None, None).await;
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains(fresh), "{text}");
+    let log: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(log["total"], 2, "{log}");
+    assert_eq!(log["items"][0]["action"], "oauth.token_revoked");
+    assert_eq!(log["items"][1]["action"], "oauth.token_issued");
+    assert_eq!(
+        log["items"][1]["actor_client"],
+        plain.client.client_id.as_str()
+    );
+    assert_eq!(log["items"][1]["after"]["grant_type"], "client_credentials");
 
     // Reading needs the config scope.
     let other = token(&srv, &reg, "tessera.admin.clients.read").await;

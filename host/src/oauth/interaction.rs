@@ -223,6 +223,15 @@ pub async fn login_submit(
             tracing::warn!(username = ?username, client_ip = ?peer, client_id = %p.client.client_id, "login failed");
             let now = state.now();
             state.metrics().login(false);
+            let details = serde_json::json!({"client_ip": peer.map(|ip| ip.to_string())});
+            crate::admin::audit::oauth_event(
+                &state,
+                "login_failed",
+                &p.client.client_id,
+                Some(&username),
+                details,
+            )
+            .await;
             guard.record_failure(&username, peer, now);
             if let Err(Refusal::LockedOut(secs)) = guard.check(&username, peer, now) {
                 return locked_out(&p, &username, secs);
@@ -232,6 +241,16 @@ pub async fn login_submit(
     };
     guard.record_success(&username);
     state.metrics().login(true);
+    let details =
+        serde_json::json!({"client_ip": peer.map(|ip| ip.to_string()), "acr": p.request.acr});
+    crate::admin::audit::oauth_event(
+        &state,
+        "login_succeeded",
+        &p.client.client_id,
+        Some(&user.user_id),
+        details,
+    )
+    .await;
     state.stats().user_active(state.now(), &user.user_id);
     let now = state.now();
     let (session, cookie) = match session::login(&state, &headers, &user, &p.request.acr, now).await
@@ -407,6 +426,15 @@ pub async fn consent_submit(
         }
     }
     p.request.consented = true;
+    let details = serde_json::json!({"scope": p.request.scope});
+    crate::admin::audit::oauth_event(
+        &state,
+        "consent_given",
+        &p.client.client_id,
+        Some(&session.user_id),
+        details,
+    )
+    .await;
     authorize::proceed(
         &state,
         &headers,

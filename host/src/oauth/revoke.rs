@@ -74,6 +74,16 @@ pub async fn revoke(
         .await?
     {
         tracing::info!(client_id = %client.client_id, grant_id = %record.grant_id, "grant revoked");
+        let details =
+            serde_json::json!({"grant_id": record.grant_id, "token_client_id": record.client_id});
+        crate::admin::audit::oauth_event(
+            &state,
+            "token_revoked",
+            &client.client_id,
+            grant.user_id.as_deref(),
+            details,
+        )
+        .await;
     }
     Ok(no_store(StatusCode::OK))
 }

@@ -47,6 +47,7 @@ pub async fn token(
         }
     };
     count_issued(&state, &client, grant_type, &response);
+    audit_issued(&state, &client, grant_type, &response).await;
     let mut resp = no_store(Json(response));
     if proof.is_some() && state.settings().dpop.use_nonce {
         dpop::add_nonce(&state, &mut resp);
@@ -75,6 +76,22 @@ fn count_issued(state: &AppState, client: &Client, grant_type: &str, r: &TokenRe
         m.token_issued(grant_type, kind, format);
         stats.token_issued(now, &client.client_id, grant_type, kind);
     }
+}
+
+/// Records the issuance in the audit log when OAuth audit logging is on (never the tokens).
+async fn audit_issued(state: &AppState, client: &Client, grant_type: &str, r: &TokenResponse) {
+    let event = if grant_type == "refresh_token" {
+        "token_refreshed"
+    } else {
+        "token_issued"
+    };
+    let details = serde_json::json!({
+        "grant_type": grant_type,
+        "scope": r.scope,
+        "refresh_token": r.refresh_token.is_some(),
+        "id_token": r.id_token.is_some(),
+    });
+    crate::admin::audit::oauth_event(state, event, &client.client_id, None, details).await;
 }
 
 /// A successful token response (RFC 6749 §5.1).
