@@ -9,6 +9,7 @@ fn settings(level: &str, format: LogFormat) -> LogSettings {
         level: level.into(),
         format,
         http: true,
+        oauth_audit: false,
     }
 }
 
