@@ -1059,6 +1059,59 @@ async fn changes_the_configuration_at_run_time(db: Db) {
     );
     assert_eq!(log["items"][1]["after"]["grant_type"], "client_credentials");
 
+    // Enabled ACRs (seed 001): a view of the acr section, changed with its own tag.
+    let resp = call(&srv, Method::GET, "/acrs", t, None, None).await;
+    assert_eq!(resp.status(), 200);
+    let acr_tag = etag(&resp);
+    let acrs: Value = resp.json().await.unwrap();
+    assert_eq!(
+        acrs,
+        json!({"enabled": ["simple_password_auth"], "default": "simple_password_auth"})
+    );
+    let wanted = json!({"enabled": ["simple_password_auth", "passkey"], "default": "passkey"});
+    problem(
+        call(
+            &srv,
+            Method::PUT,
+            "/acrs",
+            t,
+            Some("\"x\""),
+            Some(wanted.clone()),
+        )
+        .await,
+        412,
+    )
+    .await;
+    let bad = json!({"enabled": ["passkey"], "default": "otp"});
+    let p = problem(
+        call(&srv, Method::PUT, "/acrs", t, Some(&acr_tag), Some(bad)).await,
+        400,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().starts_with("acr.default"),
+        "{p}"
+    );
+    let resp = call(
+        &srv,
+        Method::PUT,
+        "/acrs",
+        t,
+        Some(&acr_tag),
+        Some(wanted.clone()),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_ne!(etag(&resp), acr_tag);
+    assert_eq!(resp.json::<Value>().await.unwrap(), wanted);
+    let discovery = srv.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(discovery["acr_values_supported"], wanted["enabled"]);
+    problem(
+        call(&srv, Method::PUT, "/acrs", t, Some(&acr_tag), Some(wanted)).await,
+        412,
+    )
+    .await;
+
     // Reading needs the config scope.
     let other = token(&srv, &reg, "tessera.admin.clients.read").await;
     problem(
@@ -1101,6 +1154,7 @@ async fn openapi_document_holds_under_schemathesis() {
         "/admin/api/v1/sessions/{sid}",
         "/admin/api/v1/config",
         "/admin/api/v1/audit",
+        "/admin/api/v1/acrs",
     ] {
         assert!(
             paths.contains_key(p),

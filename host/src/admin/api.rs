@@ -9,6 +9,7 @@
 //! JSON Patch documents (`application/json-patch+json`), as in Janssen's config-api. Every
 //! call needs a bearer token with the resource's scope ([`auth`]).
 
+pub mod acrs;
 pub mod audit;
 pub mod auth;
 pub mod clients;
@@ -118,6 +119,7 @@ fn resources() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::list, sessions::revoke_user))
         .routes(routes!(sessions::revoke))
         .routes(routes!(config::read, config::patch))
+        .routes(routes!(acrs::read, acrs::replace))
         .routes(routes!(audit::list))
 }
 
