@@ -62,8 +62,11 @@ pub enum Command {
 pub enum AdminCommand {
     /// Create the admin client `tessera-admin` (client_credentials, every admin API scope) and
     /// print its secret once. The secret is `TESSERA_ADMIN_CLIENT_SECRET` when set (16 to 512
-    /// printable characters), generated otherwise. With `--rotate`, give the existing admin
-    /// client a new generated secret instead.
+    /// printable characters), generated otherwise. Unless an administrator exists, also make the
+    /// first one: user `TESSERA_ADMIN_USERNAME` (default `admin`) with the `admin` role, password
+    /// `TESSERA_ADMIN_PASSWORD` or generated and printed once (an existing user of that name is
+    /// given the role, its password unchanged). With `--rotate`, give the existing admin client a
+    /// new generated secret instead.
     Init {
         /// Regenerate the secret of the existing admin client.
         #[arg(long)]
@@ -287,15 +290,26 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
                 clock.now(),
             )
             .await?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "client_id": reg.client.client_id,
-                    "client_secret": reg.secret,
-                    "scope": reg.client.metadata.scope,
-                    "token_endpoint": format!("{}/token", settings.issuer()),
-                }))?
-            );
+            let mut out = serde_json::json!({
+                "client_id": reg.client.client_id,
+                "client_secret": reg.secret,
+                "scope": reg.client.metadata.scope,
+                "token_endpoint": format!("{}/token", settings.issuer()),
+            });
+            let first = crate::admin::users::init_admin_user(
+                &store,
+                std::env::var("TESSERA_ADMIN_USERNAME").ok(),
+                std::env::var("TESSERA_ADMIN_PASSWORD").ok(),
+                clock.now(),
+            )
+            .await?;
+            if let Some((user, generated)) = first {
+                out["admin_user"] = user.username.into();
+                if let Some(pw) = generated {
+                    out["admin_password"] = pw.into();
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
         }
         Command::User(UserCommand::List) => {

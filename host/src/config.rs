@@ -15,7 +15,12 @@ use std::path::{Path, PathBuf};
 pub const ENV_PREFIX: &str = "TESSERA_";
 
 /// Environment variables with our prefix that are not settings (read by the CLI itself).
-const ENV_NOT_SETTINGS: &[&str] = &["TESSERA_CONFIG"];
+const ENV_NOT_SETTINGS: &[&str] = &[
+    "TESSERA_CONFIG",
+    "TESSERA_ADMIN_CLIENT_SECRET",
+    "TESSERA_ADMIN_USERNAME",
+    "TESSERA_ADMIN_PASSWORD",
+];
 
 /// A configuration problem, always naming the key it is about.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! The `tessera` binary itself: configuration errors stop start-up with one line naming the
 //! key; `client create|list`, `keys rotate|list`, `scope create|update|delete|list`,
-//! `user create|update`, `session list|revoke` and `migrate` work on a fresh SQLite database.
+//! `user create|update`, `session list|revoke`, `admin init` and `migrate` work on a fresh SQLite
+//! database.
 
 #![allow(clippy::unwrap_used)]
 
@@ -339,4 +340,45 @@ fn session_commands() {
     assert!(!ok && err.contains("no user bob"), "{err}");
     let (ok, _, _) = run_json(d, &["session", "revoke", "sid-1", "--user", "alice"], "");
     assert!(!ok);
+}
+
+#[test]
+fn admin_init_makes_the_admin_client_and_the_first_administrator_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = run(tessera(dir.path()).args(["admin", "init"]));
+    assert_eq!(first["client_id"], "tessera-admin");
+    assert_eq!(first["admin_user"], "admin");
+    let password = first["admin_password"].as_str().unwrap();
+    assert!(password.len() >= 20, "{password}");
+    // The password is shown once and never stored as given.
+    let users = run(tessera(dir.path()).args(["user", "list"]));
+    assert_eq!(users[0]["username"], "admin");
+    assert_eq!(users[0]["roles"], serde_json::json!(["admin"]));
+    assert!(!users.to_string().contains(password));
+    // Again: the client exists, so only --rotate works, and no second administrator appears.
+    let out = tessera(dir.path())
+        .args(["admin", "init"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let rotated = run(tessera(dir.path()).args(["admin", "init", "--rotate"]));
+    assert_ne!(rotated["client_secret"], first["client_secret"]);
+    assert!(rotated.get("admin_user").is_none(), "{rotated}");
+    // A chosen name and password on another database.
+    let other = tempfile::tempdir().unwrap();
+    let chosen = run(tessera(other.path())
+        .args(["admin", "init"])
+        .env("TESSERA_ADMIN_USERNAME", "root")
+        .env("TESSERA_ADMIN_PASSWORD", "a-long-admin-password"));
+    assert_eq!(chosen["admin_user"], "root");
+    assert!(chosen.get("admin_password").is_none(), "{chosen}");
 }

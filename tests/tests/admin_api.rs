@@ -213,6 +213,65 @@ async fn refuses_calls_without_the_right_token(db: Db) {
         .await;
     assert_eq!(resp.status(), 401, "the old admin secret still works");
     token(&srv, &rotated, "tessera.admin").await;
+
+    // A token issued for a user acts for that user: accepted only while the user is an active
+    // administrator, checked on every call.
+    let scope = "openid tessera.admin.clients.read";
+    let ui = srv.web_client(json!({"scope": scope})).await;
+    srv.user("alice", json!({})).await;
+    let mut b = Browser::new(&srv.base);
+    let tokens = tokens_for(&srv, &ui, &mut b, &[("scope", scope)]).await;
+    assert_eq!(tokens["scope"], scope);
+    let as_alice = Some(tokens["access_token"].as_str().unwrap());
+    let p = problem(
+        call(&srv, Method::GET, "/clients", as_alice, None, None).await,
+        403,
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not an active administrator"),
+        "{p}"
+    );
+    let now = srv.state.now();
+    let store = srv.state.store();
+    let set_roles =
+        |roles: Value| tessera::admin::users::update(store, "alice", json!({"roles": roles}), now);
+    set_roles(json!(["admin"])).await.unwrap();
+    assert_eq!(
+        call(&srv, Method::GET, "/clients", as_alice, None, None)
+            .await
+            .status(),
+        200
+    );
+    // Still only what the token's scope allows.
+    problem(
+        call(&srv, Method::GET, "/scopes", as_alice, None, None).await,
+        403,
+    )
+    .await;
+    set_roles(json!([])).await.unwrap();
+    problem(
+        call(&srv, Method::GET, "/clients", as_alice, None, None).await,
+        403,
+    )
+    .await;
+    let bad = set_roles(json!(["root"])).await.unwrap_err();
+    assert!(bad.to_string().contains("roles"), "{bad}");
+    // The first administrator: made once, then init leaves users alone.
+    let (first, password) = tessera::admin::users::init_admin_user(store, None, None, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.is_admin() && first.username == "admin" && password.is_some());
+    assert!(
+        tessera::admin::users::init_admin_user(store, None, None, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
     srv.stop().await;
 }
 

@@ -1,4 +1,4 @@
-//! Users: `{"username": ..., "password": ..., "active": true, <attributes>}` in, a stored user
+//! Users: `{"username": ..., "password": ..., "active": true, "roles": [...], <attributes>}` in, a stored user
 //! with an argon2id hash out. Attributes are the OpenID standard claims (type-checked) and custom
 //! attributes (any JSON value) that custom scopes may release. The password is never stored or
 //! printed.
@@ -45,6 +45,10 @@ pub async fn create(store: &Store, input: Value, now: UnixTime) -> Result<User, 
         None => true,
         Some(v) => active_flag(v)?,
     };
+    let roles = match fields.remove("roles") {
+        None => Vec::new(),
+        Some(v) => roles(v)?,
+    };
     let claims: Map<String, Value> = fields;
     validate_claims(&claims).map_err(UserError::Invalid)?;
     let hash = hash_password(pw).await?;
@@ -54,6 +58,7 @@ pub async fn create(store: &Store, input: Value, now: UnixTime) -> Result<User, 
         password_hash: hash,
         claims,
         active,
+        roles,
         created_at: now,
     };
     match store.insert_user(&user).await {
@@ -87,6 +92,9 @@ pub async fn update(
     if let Some(v) = fields.remove("active") {
         user.active = active_flag(v)?;
     }
+    if let Some(v) = fields.remove("roles") {
+        user.roles = roles(v)?;
+    }
     if let Some(pw) = fields.remove("password") {
         let Value::String(pw) = pw else {
             return Err(UserError::Invalid("password: must be a string".into()));
@@ -113,6 +121,69 @@ pub async fn update(
     Ok(user)
 }
 
+/// Makes the first administrator unless an active one exists: user `username` (default
+/// `admin`) with the admin role. A new user's password is `password`, or generated and returned
+/// (to be shown once); an existing user of that name is given the role and keeps its password.
+/// `None` when an administrator already existed.
+pub async fn init_admin_user(
+    store: &Store,
+    username: Option<String>,
+    password: Option<String>,
+    now: UnixTime,
+) -> Result<Option<(User, Option<String>)>, UserError> {
+    let users = store.list_users().await.map_err(UserError::Store)?;
+    if users.iter().any(User::is_admin) {
+        return Ok(None);
+    }
+    let username = username.unwrap_or_else(|| "admin".into());
+    let role = json!([crate::model::user::ADMIN_ROLE]);
+    if users.iter().any(|u| u.username == username) {
+        let user = update(
+            store,
+            &username,
+            json!({"roles": role, "active": true}),
+            now,
+        )
+        .await?;
+        return Ok(Some((user, None)));
+    }
+    let (password, generated) = match password {
+        Some(p) => (p, None),
+        None => {
+            let p = random_token(18);
+            (p.clone(), Some(p))
+        }
+    };
+    let input = json!({"username": username, "password": password, "roles": role});
+    let user = create(store, input, now).await?;
+    Ok(Some((user, generated)))
+}
+
+/// `roles`: an array of known role names, each once.
+fn roles(v: Value) -> Result<Vec<String>, UserError> {
+    let invalid = || {
+        UserError::Invalid(format!(
+            "roles: an array of {}",
+            crate::model::user::ROLES.join(", ")
+        ))
+    };
+    let Value::Array(items) = v else {
+        return Err(invalid());
+    };
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        match item.as_str() {
+            Some(r) if crate::model::user::ROLES.contains(&r) => {
+                if !out.iter().any(|o| o == r) {
+                    out.push(r.into());
+                }
+            }
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(out)
+}
+
 fn active_flag(v: Value) -> Result<bool, UserError> {
     v.as_bool()
         .ok_or_else(|| UserError::Invalid("active: must be true or false".into()))
@@ -137,6 +208,7 @@ pub fn to_json(u: &User) -> Value {
     v["sub"] = json!(u.user_id);
     v["username"] = json!(u.username);
     v["active"] = json!(u.active);
+    v["roles"] = json!(u.roles);
     v["created_at"] = json!(u.created_at);
     v
 }

@@ -87,8 +87,24 @@ pub struct User {
     pub claims: Map<String, Value>,
     /// Whether the user may log in.
     pub active: bool,
+    /// Roles ([`ROLES`]); `admin` makes the user an administrator.
+    pub roles: Vec<String>,
     /// Creation time.
     pub created_at: UnixTime,
+}
+
+/// The administrator role: the admin API accepts a token issued for a user only while the user
+/// is active and has it.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// Every role a user may have.
+pub const ROLES: &[&str] = &[ADMIN_ROLE];
+
+impl User {
+    /// Whether the user is an active administrator.
+    pub fn is_admin(&self) -> bool {
+        self.active && self.roles.iter().any(|r| r == ADMIN_ROLE)
+    }
 }
 
 /// Longest serialised value of one user attribute, in bytes.

@@ -95,31 +95,34 @@ impl Store {
         claims.insert("active".into(), serde_json::Value::Bool(u.active));
         let claims =
             serde_json::to_string(&claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query("INSERT INTO users (user_id, username, password_hash, claims, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+        sqlx::query("INSERT INTO users (user_id, username, password_hash, claims, created_at, updated_at, roles) VALUES ($1, $2, $3, $4, $5, $5, $6)")
             .bind(&u.user_id)
             .bind(&u.username)
             .bind(&u.password_hash)
             .bind(claims)
             .bind(u.created_at)
+            .bind(u.roles.join(" "))
             .execute(&self.pool)
             .await
             .map_err(StoreError::from_write)?;
         Ok(())
     }
 
-    /// Replaces a user's password hash, attributes and active flag; returns whether it exists.
+    /// Replaces a user's password hash, attributes, active flag and roles; returns whether it
+    /// exists.
     pub async fn update_user(&self, u: &User, now: UnixTime) -> StoreResult<bool> {
         let mut claims = u.claims.clone();
         claims.insert("active".into(), serde_json::Value::Bool(u.active));
         let claims =
             serde_json::to_string(&claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let r = sqlx::query(
-            "UPDATE users SET password_hash = $1, claims = $2, updated_at = $3 WHERE user_id = $4",
+            "UPDATE users SET password_hash = $1, claims = $2, updated_at = $3, roles = $5 WHERE user_id = $4",
         )
         .bind(&u.password_hash)
         .bind(claims)
         .bind(now)
         .bind(&u.user_id)
+        .bind(u.roles.join(" "))
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
@@ -127,7 +130,7 @@ impl Store {
 
     /// Finds a user by login name.
     pub async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT user_id, username, password_hash, claims, created_at FROM users WHERE username = $1")
+        let row = sqlx::query("SELECT user_id, username, password_hash, claims, roles, created_at FROM users WHERE username = $1")
             .bind(username)
             .fetch_optional(&self.pool)
             .await?;
@@ -136,7 +139,7 @@ impl Store {
 
     /// Finds a user by id.
     pub async fn find_user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT user_id, username, password_hash, claims, created_at FROM users WHERE user_id = $1")
+        let row = sqlx::query("SELECT user_id, username, password_hash, claims, roles, created_at FROM users WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -147,10 +150,10 @@ impl Store {
     pub async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let sql = match self.backend() {
             super::Backend::Sqlite => {
-                "SELECT user_id, username, password_hash, claims, created_at FROM users WHERE json_extract(claims, '$.email') = $1 ORDER BY created_at, user_id LIMIT 1"
+                "SELECT user_id, username, password_hash, claims, roles, created_at FROM users WHERE json_extract(claims, '$.email') = $1 ORDER BY created_at, user_id LIMIT 1"
             }
             super::Backend::Postgres => {
-                "SELECT user_id, username, password_hash, claims, created_at FROM users WHERE (claims::jsonb ->> 'email') = $1 ORDER BY created_at, user_id LIMIT 1"
+                "SELECT user_id, username, password_hash, claims, roles, created_at FROM users WHERE (claims::jsonb ->> 'email') = $1 ORDER BY created_at, user_id LIMIT 1"
             }
         };
         let row = sqlx::query(sql)
@@ -176,7 +179,7 @@ impl Store {
 
     /// Every user, oldest first.
     pub async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let rows = sqlx::query("SELECT user_id, username, password_hash, claims, created_at FROM users ORDER BY created_at, username")
+        let rows = sqlx::query("SELECT user_id, username, password_hash, claims, roles, created_at FROM users ORDER BY created_at, username")
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(user_from_row).collect()
@@ -681,6 +684,11 @@ fn user_from_row(r: &AnyRow) -> StoreResult<User> {
         password_hash: r.try_get("password_hash")?,
         claims,
         active,
+        roles: r
+            .try_get::<String, _>("roles")?
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
         created_at: r.try_get("created_at")?,
     })
 }

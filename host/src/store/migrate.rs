@@ -68,6 +68,7 @@ const MIGRATIONS: &[(i64, Sql)] = &[
             postgres: include_str!("../../migrations/0018_audit_log.postgres.sql"),
         },
     ),
+    (19, both!("0019_user_roles.sql")),
 ];
 
 /// Applies every migration not yet applied.

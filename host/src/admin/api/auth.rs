@@ -96,7 +96,7 @@ pub fn all_scopes() -> Vec<String> {
 pub struct Caller {
     /// The client the token was issued to.
     pub client_id: String,
-    /// The end-user the token was issued for, when one was.
+    /// The id of the user the token was issued for, when one was (an active administrator).
     pub subject: Option<String>,
 }
 
@@ -133,9 +133,31 @@ pub async fn require(
         )));
     }
     let client = bearer::client_of(state, &record).await.map_err(refusal)?;
+    // A token issued for a user (the admin UI's) acts for that user: only while the user is an
+    // active administrator, checked on every call so that removing the role takes effect at once.
+    let user_id = match state.store().find_grant(&record.grant_id).await? {
+        Some((grant, _)) => grant.user_id,
+        None => return Err(refusal(BearerError::InvalidToken("no grant"))),
+    };
+    if let Some(uid) = &user_id {
+        let admin = state
+            .store()
+            .find_user(uid)
+            .await?
+            .is_some_and(|u| u.is_admin());
+        if !admin {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "the user the access token was issued for is not an active administrator",
+            )
+            .with_challenge(format!(
+                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\""
+            )));
+        }
+    }
     Ok(Caller {
         client_id: client.client_id,
-        subject: record.subject,
+        subject: user_id,
     })
 }
 
