@@ -7,6 +7,7 @@ pub mod clients;
 pub mod config;
 pub mod scopes;
 pub mod sessions;
+pub mod transfer;
 pub mod users;
 
 use crate::crypto::secrets::sha256_b64;

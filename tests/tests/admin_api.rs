@@ -1181,11 +1181,155 @@ async fn changes_the_configuration_at_run_time(db: Db) {
     srv.stop().await;
 }
 
+async fn exports_and_imports_the_configuration(db: Db) {
+    let source = TestServer::start(db).await;
+    let reg = admin(&source).await;
+    let bearer = token(&source, &reg, "tessera.admin").await;
+    let t = Some(bearer.as_str());
+    let resp = call(
+        &source,
+        Method::POST,
+        "/clients",
+        t,
+        None,
+        Some(json!({"client_id": "inventory", "client_name": "Inventory", "grant_types": ["client_credentials"], "response_types": [], "scope": "inventory.read"})),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let source_secret = resp.json::<Value>().await.unwrap()["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resp = call(
+        &source,
+        Method::POST,
+        "/scopes",
+        t,
+        None,
+        Some(json!({"id": "reports.read", "scope_type": "oauth", "description": "Read reports"})),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let ops = json!([{"op": "replace", "path": "/tokens/access_token_lifetime", "value": 900}]);
+    tessera::admin::config::patch(&source.state, ops, "*", "test", source.state.now())
+        .await
+        .unwrap();
+
+    let resp = call(&source, Method::GET, "/export", t, None, None).await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(
+        !text.contains(&source_secret) && !text.contains("client_secret\""),
+        "{text}"
+    );
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["format"], "tessera-export/1");
+    assert_eq!(
+        doc["config"],
+        json!({"tokens": {"access_token_lifetime": 900}})
+    );
+    source.stop().await;
+
+    // Into a fresh server: everything created, the confidential client with a new secret.
+    let target = TestServer::start(db).await;
+    let reg = admin(&target).await;
+    let bearer = token(&target, &reg, "tessera.admin").await;
+    let t = Some(bearer.as_str());
+    let resp = call(&target, Method::POST, "/import", t, None, Some(doc.clone())).await;
+    assert_eq!(resp.status(), 200);
+    let report: Value = resp.json().await.unwrap();
+    let created = report["created"].as_array().unwrap();
+    assert!(created.contains(&json!("clients/inventory")), "{report}");
+    assert!(created.contains(&json!("scopes/reports.read")), "{report}");
+    assert_eq!(report["updated"], json!(["config"]), "{report}");
+    let secret = report["secrets"]["inventory"].as_str().unwrap();
+    assert_ne!(secret, source_secret);
+    let issued = target
+        .post_form(
+            "/token",
+            Some(("inventory", secret)),
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "inventory.read"),
+            ],
+        )
+        .await;
+    assert_eq!(issued.status(), 200);
+    assert_eq!(issued.json::<Value>().await.unwrap()["expires_in"], 900);
+
+    // Again: nothing changes.
+    let again: Value = call(&target, Method::POST, "/import", t, None, Some(doc.clone()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["created"], json!([]), "{again}");
+    assert_eq!(again["updated"], json!([]), "{again}");
+    assert!(again["unchanged"].as_u64().unwrap() >= 3, "{again}");
+    assert_eq!(again["secrets"], json!({}));
+
+    // A changed item is updated; a secret in the document is refused by name.
+    let mut changed = doc.clone();
+    let i = changed["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c["client_id"] == "inventory")
+        .unwrap();
+    changed["clients"][i]["client_name"] = json!("Inventory v2");
+    let report: Value = call(
+        &target,
+        Method::POST,
+        "/import",
+        t,
+        None,
+        Some(changed.clone()),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(report["updated"], json!(["clients/inventory"]), "{report}");
+    changed["clients"][i]["client_secret"] = json!("a-secret-in-the-document");
+    let p = problem(
+        call(&target, Method::POST, "/import", t, None, Some(changed)).await,
+        400,
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("clients[{i}]: client_secret")),
+        "{p}"
+    );
+    let p = problem(
+        call(
+            &target,
+            Method::POST,
+            "/import",
+            t,
+            None,
+            Some(json!({"format": "other"})),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("exported_at")
+            || p["detail"].as_str().unwrap().contains("format"),
+        "{p}"
+    );
+    target.stop().await;
+}
+
 on_both_backends!(
     refuses_calls_without_the_right_token,
     manages_clients_without_lost_updates,
     manages_scopes_keys_and_sessions,
     changes_the_configuration_at_run_time,
+    exports_and_imports_the_configuration,
 );
 
 /// The OpenAPI document is 3.1, covers every resource, and schemathesis (PyPI) finds no 5xx
@@ -1214,6 +1358,8 @@ async fn openapi_document_holds_under_schemathesis() {
         "/admin/api/v1/config",
         "/admin/api/v1/audit",
         "/admin/api/v1/acrs",
+        "/admin/api/v1/export",
+        "/admin/api/v1/import",
     ] {
         assert!(
             paths.contains_key(p),

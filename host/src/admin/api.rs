@@ -18,6 +18,7 @@ pub mod keys;
 pub mod problem;
 pub mod scopes;
 pub mod sessions;
+pub mod transfer;
 
 use crate::server::AppState;
 use axum::Router;
@@ -51,6 +52,7 @@ pub const OPENAPI_PATH: &str = "/admin/api/openapi.json";
         (name = "scopes", description = "Scopes and the claims they release (seed 001: Scopes)"),
         (name = "keys", description = "Signing keys (seed 001: Keys)"),
         (name = "sessions", description = "Browser sessions (seed 001: Sessions)"),
+        (name = "transfer", description = "Export and import of the whole configuration"),
         (name = "audit", description = "The audit log of administrative changes (seed 001: Logging)"),
         (name = "config", description = "Server properties, feature flags and logging (seed 001: Server configuration, Logging)"),
     )
@@ -121,6 +123,8 @@ fn resources() -> OpenApiRouter<AppState> {
         .routes(routes!(config::read, config::patch))
         .routes(routes!(acrs::read, acrs::replace))
         .routes(routes!(audit::list))
+        .routes(routes!(transfer::export))
+        .routes(routes!(transfer::import))
 }
 
 /// One page of a list.

@@ -290,6 +290,19 @@ fn object(input: Value) -> Result<Map<String, Value>, ClientError> {
     }
 }
 
+/// A client's view (`client_id` and metadata, no registration time) from an administrator's
+/// JSON, with every default filled in as storing it would: comparable with a stored client's
+/// view.
+pub fn normalized(input: Value) -> Result<Value, ClientError> {
+    let mut input = object(input)?;
+    let client_id = input.remove("client_id").unwrap_or(Value::Null);
+    let mut view = object(
+        serde_json::to_value(metadata(input)?).map_err(|e| ClientError::Invalid(e.to_string()))?,
+    )?;
+    view.insert("client_id".into(), client_id);
+    Ok(Value::Object(view))
+}
+
 /// Client metadata from an administrator's JSON: every field known (an unknown one is named in
 /// the error), then checked as for any registration.
 fn metadata(input: Map<String, Value>) -> Result<ClientMetadata, ClientError> {
