@@ -55,6 +55,31 @@ pub enum Command {
     /// The admin API's bootstrap.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The run-time configuration in the database (what `PATCH /admin/api/v1/config` changes),
+    /// offline: running servers follow a change within a second.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `tessera config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the settings in force (file, environment and stored overrides; the master key
+    /// masked), the overrides and the revision.
+    Show,
+    /// Override run-time settings: `KEY=VALUE` with a dotted key (`tokens.access_token_lifetime=900`,
+    /// `features.introspection=false`); the value is JSON, or else a string.
+    Set {
+        /// `KEY=VALUE` pairs.
+        #[arg(required = true)]
+        pairs: Vec<String>,
+    },
+    /// Remove overrides: the keys take their file (or default) values again.
+    Unset {
+        /// Dotted keys.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
 }
 
 /// `tessera admin ...`
@@ -279,6 +304,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Scope(cmd) => scope(cmd, &settings, clock.now()).await,
+        Command::Config(cmd) => config(cmd, &settings, clock.now()).await,
         Command::Admin(AdminCommand::Init { rotate }) => {
             let store = Store::open(&settings, 2).await?;
             let master = load_master_key(&settings)?;
@@ -504,4 +530,53 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+async fn config(
+    cmd: ConfigCommand,
+    base: &Settings,
+    now: crate::clock::UnixTime,
+) -> anyhow::Result<()> {
+    let store = Store::open(base, 2).await?;
+    let changes: Vec<(String, Option<serde_json::Value>)> = match cmd {
+        ConfigCommand::Show => {
+            let row = store.server_config().await?;
+            let settings = base.with_overrides(&row.overrides).unwrap_or_else(|e| {
+                eprintln!(
+                    "warning: the stored overrides do not apply ({e}); showing the file settings"
+                );
+                base.clone()
+            });
+            let out = serde_json::json!({
+                "revision": row.revision,
+                "updated_at": row.updated_at,
+                "updated_by": row.updated_by,
+                "overrides": row.overrides,
+                "settings": settings.to_public_json(),
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            return Ok(());
+        }
+        ConfigCommand::Set { pairs } => pairs
+            .iter()
+            .map(|p| {
+                let (k, v) = p
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("{p}: expected KEY=VALUE"))?;
+                let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::from(v));
+                Ok((k.to_string(), Some(value)))
+            })
+            .collect::<anyhow::Result<_>>()?,
+        ConfigCommand::Unset { keys } => keys.into_iter().map(|k| (k, None)).collect(),
+    };
+    let (row, _) = crate::admin::config::set_keys(&store, base, &changes, "cli", now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(
+            &serde_json::json!({"revision": row.revision, "overrides": row.overrides})
+        )?
+    );
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! The `tessera` binary itself: configuration errors stop start-up with one line naming the
 //! key; `client create|list`, `keys rotate|list`, `scope create|update|delete|list`,
-//! `user create|update`, `session list|revoke`, `admin init` and `migrate` work on a fresh SQLite
-//! database.
+//! `user create|update`, `session list|revoke`, `admin init`, `config show|set|unset` and `migrate`
+//! work on a fresh SQLite database.
 
 #![allow(clippy::unwrap_used)]
 
@@ -381,4 +381,60 @@ fn admin_init_makes_the_admin_client_and_the_first_administrator_once() {
         .env("TESSERA_ADMIN_PASSWORD", "a-long-admin-password"));
     assert_eq!(chosen["admin_user"], "root");
     assert!(chosen.get("admin_password").is_none(), "{chosen}");
+}
+
+#[test]
+fn config_commands_change_the_stored_run_time_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = tessera(dir.path()).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, err) = run(&[
+        "config",
+        "set",
+        "tokens.access_token_lifetime=900",
+        "features.introspection=false",
+        "acr.enabled=[\"simple_password_auth\",\"passkey\"]",
+    ]);
+    assert!(ok, "{err}");
+    let set: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(set["revision"], 1);
+    let (ok, out, err) = run(&["config", "show"]);
+    assert!(ok, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["settings"]["tokens"]["access_token_lifetime"], 900);
+    assert_eq!(shown["settings"]["features"]["introspection"], false);
+    assert_eq!(
+        shown["settings"]["acr"]["enabled"],
+        serde_json::json!(["simple_password_auth", "passkey"])
+    );
+    assert_eq!(shown["overrides"], set["overrides"]);
+    // Refused with the key: a start-up setting, an unknown key, a bad value; nothing stored.
+    for (pair, key) in [
+        ("listen=0.0.0.0:1", "listen"),
+        ("tokens.bogus=1", "tokens.bogus"),
+        ("acr.default=otp", "acr.default"),
+    ] {
+        let (ok, _, err) = run(&["config", "set", pair]);
+        assert!(!ok, "{pair}");
+        assert!(err.contains(&format!("{key}: ")), "{pair}: {err}");
+    }
+    // Unset: back to the default; a value equal to the default is no override either.
+    let (ok, out, err) = run(&["config", "unset", "features.introspection", "acr.enabled"]);
+    assert!(ok, "{err}");
+    let (ok, out2, err2) = run(&["config", "set", "tokens.access_token_lifetime=3600"]);
+    assert!(ok, "{err2}");
+    let unset: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        unset["overrides"],
+        serde_json::json!({"tokens": {"access_token_lifetime": 900}})
+    );
+    let reset: serde_json::Value = serde_json::from_str(&out2).unwrap();
+    assert_eq!(reset["overrides"], serde_json::json!({}));
+    assert_eq!(reset["revision"], 3);
 }

@@ -135,3 +135,90 @@ pub async fn patch(
     state.apply_config(settings, row.revision);
     Ok(view)
 }
+
+/// Sets (`Some`) or removes (`None`) the overrides of dotted keys directly in the database, as
+/// the offline CLI does: validated as a patch is, stored against the revision read, recorded in
+/// the audit log; running servers follow within a second. Returns the new row and settings.
+pub async fn set_keys(
+    store: &crate::store::Store,
+    base: &Settings,
+    changes: &[(String, Option<Value>)],
+    by: &str,
+    now: UnixTime,
+) -> Result<(ConfigRow, Settings), ChangeError> {
+    let row = store.server_config().await?;
+    let mut overrides = row.overrides.clone();
+    for (key, value) in changes {
+        let path: Vec<&str> = key.split('.').collect();
+        if path.iter().any(|p| p.is_empty()) {
+            return Err(ChangeError::Invalid(format!("{key}: not a dotted key")));
+        }
+        match value {
+            Some(v) => set_path(&mut overrides, &path, v.clone()),
+            None => remove_path(&mut overrides, &path),
+        }
+    }
+    let settings = base
+        .with_overrides(&overrides)
+        .map_err(|e| ChangeError::Invalid(format!("{}: {}", e.key, e.message)))?;
+    // Normalized: a key set back to its file value is no override.
+    let overrides = base.overrides_for(&serde_json::to_value(&settings).unwrap_or_default());
+    if !store
+        .set_server_config(&overrides, row.revision, now, by)
+        .await?
+    {
+        return Err(ChangeError::Stale);
+    }
+    let audit = super::audit::Change {
+        actor_client: by,
+        actor_user: None,
+        resource: "config",
+        action: "patch",
+        resource_id: &(row.revision + 1).to_string(),
+        before: Some(row.overrides),
+        after: Some(overrides.clone()),
+    };
+    super::audit::record(store, audit, now).await;
+    let row = ConfigRow {
+        overrides,
+        revision: row.revision + 1,
+        updated_at: now,
+        updated_by: by.into(),
+    };
+    Ok((row, settings))
+}
+
+fn set_path(v: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = v;
+    for p in parents {
+        if !cur.get(*p).is_some_and(Value::is_object) {
+            cur[*p] = Value::Object(serde_json::Map::new());
+        }
+        cur = &mut cur[*p];
+    }
+    cur[*last] = value;
+}
+
+fn remove_path(v: &mut Value, path: &[&str]) {
+    match path {
+        [] => {}
+        [last] => {
+            if let Some(m) = v.as_object_mut() {
+                m.remove(*last);
+            }
+        }
+        [first, rest @ ..] => {
+            if let Some(child) = v.get_mut(*first) {
+                remove_path(child, rest);
+                if child.as_object().is_some_and(serde_json::Map::is_empty)
+                    && let Some(m) = v.as_object_mut()
+                {
+                    m.remove(*first);
+                }
+            }
+        }
+    }
+}
