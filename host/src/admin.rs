@@ -5,6 +5,7 @@ pub mod api;
 pub mod audit;
 pub mod clients;
 pub mod config;
+pub mod plugins;
 pub mod scopes;
 pub mod sessions;
 pub mod transfer;

@@ -109,6 +109,8 @@ struct Inner {
     metrics: Arc<crate::metrics::Metrics>,
     stats: crate::stats::Stats,
     metrics_addr: tokio::sync::watch::Sender<Option<std::net::SocketAddr>>,
+    /// One plugin sync at a time in this process.
+    plugin_sync: tokio::sync::Mutex<()>,
 }
 
 /// Everything a request handler needs; cheap to clone.
@@ -164,6 +166,10 @@ impl AppState {
                         .context("building the plugins' HTTP client")?,
                 )),
         );
+        // Plugins deployed through the admin API, written into the directory first.
+        if let Err(e) = crate::admin::plugins::sync(&store, &registry).await {
+            tracing::error!(error = %e, "writing the stored plugins failed");
+        }
         // Load what is there before serving; a plugin that fails is refused and logged, the
         // server starts anyway.
         registry.reload().await;
@@ -175,6 +181,7 @@ impl AppState {
             metrics,
             stats: crate::stats::Stats::default(),
             metrics_addr: tokio::sync::watch::Sender::new(None),
+            plugin_sync: tokio::sync::Mutex::new(()),
             device_guard: crate::oauth::device::CodeGuard::new(
                 settings.device.user_code_failures,
                 settings.device.failure_window_seconds,
@@ -228,6 +235,17 @@ impl AppState {
         self.login_guard().update(&settings.login);
         crate::logging::reload(&settings.log);
         self.0.settings.store(Arc::new(settings));
+    }
+
+    /// Writes the plugins stored through the admin API into the plugin directory and reloads
+    /// when that changed a file. Returns the names of plugins whose new files were refused.
+    pub async fn sync_plugins(&self) -> anyhow::Result<Vec<String>> {
+        let _one_at_a_time = self.0.plugin_sync.lock().await;
+        let registry = self.hooks().registry();
+        if crate::admin::plugins::sync(self.store(), registry).await? {
+            return Ok(registry.reload().await);
+        }
+        Ok(Vec::new())
     }
 
     /// Reads the run-time configuration and puts it in force if it is newer than the one in
@@ -467,6 +485,9 @@ async fn follow_config(
         }
         if let Err(e) = state.reload_config().await {
             tracing::warn!(error = %e, "reading the run-time configuration failed");
+        }
+        if let Err(e) = state.sync_plugins().await {
+            tracing::warn!(error = %e, "writing the stored plugins failed");
         }
     }
 }

@@ -7,6 +7,7 @@ mod browser;
 mod cache;
 mod device;
 mod migrate;
+mod plugins;
 mod registration;
 mod server_config;
 mod ssa;
@@ -15,6 +16,7 @@ mod stats;
 pub use audit::{AuditEntry, AuditQuery};
 pub use browser::{CodeRow, ConsentRow, PendingRow, PushedRow, SessionRow};
 pub use device::DeviceRow;
+pub use plugins::PluginRow;
 pub use server_config::ConfigRow;
 pub use ssa::SsaRow;
 

@@ -111,6 +111,14 @@ impl TestServer {
         .await
     }
 
+    /// [`replica`](Self::replica) with its own `settings` (e.g. another plugin directory, as on
+    /// another machine); the database and clock are this server's.
+    pub async fn replica_with(&self, mut settings: Settings) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        settings.database_url = self.settings.database_url.clone();
+        Self::launch(listener, settings, self.clock.clone(), None, None).await
+    }
+
     /// Starts `n` replicas at the same moment on one fresh PostgreSQL database, as a deployment
     /// starts them. The first owns the database (stop it last).
     pub async fn replicas(n: usize) -> Vec<TestServer> {

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use base64::Engine as _;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use tessera::admin::api::auth::all_scopes;
@@ -1324,12 +1325,112 @@ async fn exports_and_imports_the_configuration(db: Db) {
     target.stop().await;
 }
 
+/// The claims of a fresh JWT access token of `c`.
+async fn access_claims(srv: &TestServer, c: &Registered) -> Value {
+    let t = srv.access_token(c).await;
+    tessera_tests::jwt_parts(&t).1
+}
+
+async fn deploys_plugins_through_the_api(db: Db) {
+    let srv = TestServer::start(db).await;
+    let reg = admin(&srv).await;
+    let bearer = token(&srv, &reg, "tessera.admin.plugins.write").await;
+    let t = Some(bearer.as_str());
+    let name = "add-tenant-claims";
+    let wasm = tessera_tests::plugins::wasm(name);
+    let manifest =
+        std::fs::read_to_string(tessera_tests::plugins::built().join(format!("{name}.toml")))
+            .unwrap();
+    let sha = tessera_tests::plugins::sha256_hex(&wasm);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&wasm);
+    let upload =
+        |sha: &str| json!({"name": name, "manifest": manifest, "wasm": b64, "sha256": sha});
+    let client = srv.cc_client("client_secret_basic", true).await;
+    assert!(access_claims(&srv, &client).await.get("tenant").is_none());
+
+    // A checksum that is not the component's is refused, naming it; nothing is stored.
+    let wrong = "0".repeat(64);
+    let p = problem(
+        call(
+            &srv,
+            Method::POST,
+            "/plugins",
+            t,
+            None,
+            Some(upload(&wrong)),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().starts_with("sha256: "), "{p}");
+    assert!(srv.state.store().list_plugins().await.unwrap().is_empty());
+    // So is a component that is not one.
+    let junk = json!({"name": name, "manifest": manifest, "wasm": "AGFzbQEAAAA=", "sha256": tessera_tests::plugins::sha256_hex(b"\0asm\x01\0\0\0")});
+    problem(
+        call(&srv, Method::POST, "/plugins", t, None, Some(junk)).await,
+        400,
+    )
+    .await;
+
+    // The right one serves at once.
+    let resp = call(&srv, Method::POST, "/plugins", t, None, Some(upload(&sha))).await;
+    assert_eq!(resp.status(), 201);
+    let deployed: Value = resp.json().await.unwrap();
+    assert_eq!(deployed["state"], "loaded", "{deployed}");
+    assert_eq!(deployed["sha256"], sha);
+    assert_eq!(deployed["hook"], "update-token");
+    assert_eq!(
+        deployed["uploaded_by"],
+        tessera::admin::clients::ADMIN_CLIENT_ID
+    );
+    assert_eq!(access_claims(&srv, &client).await["tenant"], "acme");
+    let list: Value = call(&srv, Method::GET, "/plugins", t, None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"][0]["name"], name);
+    assert!(list["items"][0]["calls"].as_u64().unwrap() >= 1, "{list}");
+
+    // Removed: it stops at once.
+    assert_eq!(
+        call(
+            &srv,
+            Method::DELETE,
+            &format!("/plugins/{name}"),
+            t,
+            None,
+            None
+        )
+        .await
+        .status(),
+        204
+    );
+    assert!(access_claims(&srv, &client).await.get("tenant").is_none());
+    problem(
+        call(
+            &srv,
+            Method::DELETE,
+            &format!("/plugins/{name}"),
+            t,
+            None,
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
+    srv.stop().await;
+}
+
 on_both_backends!(
     refuses_calls_without_the_right_token,
     manages_clients_without_lost_updates,
     manages_scopes_keys_and_sessions,
     changes_the_configuration_at_run_time,
     exports_and_imports_the_configuration,
+    deploys_plugins_through_the_api,
 );
 
 /// The OpenAPI document is 3.1, covers every resource, and schemathesis (PyPI) finds no 5xx
@@ -1360,13 +1461,15 @@ async fn openapi_document_holds_under_schemathesis() {
         "/admin/api/v1/acrs",
         "/admin/api/v1/export",
         "/admin/api/v1/import",
+        "/admin/api/v1/plugins",
+        "/admin/api/v1/plugins/{name}",
     ] {
         assert!(
             paths.contains_key(p),
             "{p} missing from the OpenAPI document"
         );
     }
-    assert_eq!(all_scopes().len(), 12);
+    assert_eq!(all_scopes().len(), 14);
 
     let reg = admin(&srv).await;
     let t = token(&srv, &reg, "tessera.admin").await;

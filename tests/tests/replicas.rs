@@ -456,3 +456,53 @@ async fn a_configuration_change_by_another_process_reaches_a_sqlite_server_withi
     other.close().await;
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_plugin_deployed_on_one_replica_serves_on_every_replica_within_a_second() {
+    // Replicas on one machine would share the plugin directory; give b its own, as on another
+    // machine, so that it must write the stored plugin itself.
+    let a = TestServer::start(Db::Postgres).await;
+    let mut settings = a.settings.clone();
+    let b_dir = tempfile::tempdir().unwrap();
+    settings.plugins_dir = b_dir.path().join("plugins");
+    settings.data_dir = b_dir.path().to_path_buf();
+    let b = a.replica_with(settings).await;
+    let client = a.cc_client("client_secret_basic", true).await;
+    let tenant = |jwt: String| tessera_tests::jwt_parts(&jwt).1.get("tenant").cloned();
+    assert_eq!(tenant(b.access_token(&client).await), None);
+
+    let name = "add-tenant-claims";
+    let wasm = tessera_tests::plugins::wasm(name);
+    let manifest =
+        std::fs::read_to_string(tessera_tests::plugins::built().join(format!("{name}.toml")))
+            .unwrap();
+    let upload = tessera::admin::plugins::Upload {
+        name: name.into(),
+        manifest,
+        sha256: tessera_tests::plugins::sha256_hex(&wasm),
+        wasm,
+    };
+    tessera::admin::plugins::deploy(
+        a.state.store(),
+        a.state.hooks().registry(),
+        upload,
+        "test",
+        a.state.now(),
+    )
+    .await
+    .unwrap();
+    let took = within_a_second!(
+        "the plugin",
+        tenant(b.access_token(&client).await) == Some(json!("acme"))
+    );
+    eprintln!("PostgreSQL, a plugin deployed on another replica serves after {took:?}");
+    tessera::admin::plugins::remove(a.state.store(), name)
+        .await
+        .unwrap();
+    let _ = within_a_second!(
+        "the removal",
+        tenant(b.access_token(&client).await).is_none()
+    );
+    b.stop().await;
+    a.stop().await;
+}

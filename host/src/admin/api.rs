@@ -15,6 +15,7 @@ pub mod auth;
 pub mod clients;
 pub mod config;
 pub mod keys;
+pub mod plugins;
 pub mod problem;
 pub mod scopes;
 pub mod sessions;
@@ -52,6 +53,7 @@ pub const OPENAPI_PATH: &str = "/admin/api/openapi.json";
         (name = "scopes", description = "Scopes and the claims they release (seed 001: Scopes)"),
         (name = "keys", description = "Signing keys (seed 001: Keys)"),
         (name = "sessions", description = "Browser sessions (seed 001: Sessions)"),
+        (name = "plugins", description = "Wasm plugin deployment (seed 001: Agama deployment, for Wasm plugins)"),
         (name = "transfer", description = "Export and import of the whole configuration"),
         (name = "audit", description = "The audit log of administrative changes (seed 001: Logging)"),
         (name = "config", description = "Server properties, feature flags and logging (seed 001: Server configuration, Logging)"),
@@ -124,6 +126,8 @@ fn resources() -> OpenApiRouter<AppState> {
         .routes(routes!(acrs::read, acrs::replace))
         .routes(routes!(audit::list))
         .routes(routes!(transfer::export))
+        .routes(routes!(plugins::list, plugins::deploy))
+        .routes(routes!(plugins::remove))
         .routes(routes!(transfer::import))
 }
 

@@ -139,6 +139,11 @@ impl Registry {
         self
     }
 
+    /// The compiled-code cache, when there is one.
+    pub fn cache(&self) -> Option<&CompiledCache> {
+        self.cache.as_ref()
+    }
+
     /// The watched directory.
     pub fn dir(&self) -> &Path {
         &self.dir

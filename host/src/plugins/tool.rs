@@ -14,9 +14,18 @@ use std::time::Instant;
 /// version and imports, or a clear error.
 pub async fn check(wasm: &Path, cache: Option<&CompiledCache>) -> Result<Inspection, String> {
     let bytes = std::fs::read(wasm).map_err(|e| format!("reading {}: {e}", wasm.display()))?;
+    check_bytes(bytes, &file_stem(wasm), cache).await
+}
+
+/// [`check`] on the component's bytes, for plugin `name`.
+pub async fn check_bytes(
+    bytes: Vec<u8>,
+    name: &str,
+    cache: Option<&CompiledCache>,
+) -> Result<Inspection, String> {
     let sha = crate::crypto::secrets::sha256_hex(&bytes);
     let identity = Arc::new(PluginIdentity {
-        name: file_stem(wasm),
+        name: name.to_string(),
         version: "check".into(),
         config: Default::default(),
         http: None,

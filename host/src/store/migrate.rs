@@ -69,6 +69,13 @@ const MIGRATIONS: &[(i64, Sql)] = &[
         },
     ),
     (19, both!("0019_user_roles.sql")),
+    (
+        20,
+        Sql::PerBackend {
+            sqlite: include_str!("../../migrations/0020_plugins.sqlite.sql"),
+            postgres: include_str!("../../migrations/0020_plugins.postgres.sql"),
+        },
+    ),
 ];
 
 /// Applies every migration not yet applied.

@@ -32,17 +32,20 @@ pub enum Resource {
     Config,
     /// The audit log (read only).
     Audit,
+    /// Wasm plugin deployment.
+    Plugins,
 }
 
 impl Resource {
     /// Every resource.
-    pub const ALL: [Resource; 6] = [
+    pub const ALL: [Resource; 7] = [
         Resource::Clients,
         Resource::Scopes,
         Resource::Keys,
         Resource::Sessions,
         Resource::Config,
         Resource::Audit,
+        Resource::Plugins,
     ];
 
     /// The resource's name in scopes and in the audit log.
@@ -54,6 +57,7 @@ impl Resource {
             Resource::Sessions => "sessions",
             Resource::Config => "config",
             Resource::Audit => "audit",
+            Resource::Plugins => "plugins",
         }
     }
 

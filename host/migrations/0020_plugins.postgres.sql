@@ -1,0 +1,18 @@
+-- Plugins deployed through the admin API (issue 14, seed 001 deployment): the component, its
+-- manifest and checksum, stored so that every replica loads it. Each server writes the stored
+-- plugins into its plugin directory and reloads; a change bumps the 'plugins' counter of
+-- cache_generations and notifies tessera_cache, which every server LISTENs to.
+CREATE TABLE plugins (
+    name TEXT PRIMARY KEY,
+    manifest TEXT NOT NULL,
+    wasm BYTEA NOT NULL,
+    sha256 TEXT NOT NULL,
+    version TEXT NOT NULL,
+    hook TEXT NOT NULL,
+    uploaded_at BIGINT NOT NULL,
+    uploaded_by TEXT NOT NULL
+);
+INSERT INTO cache_generations (name, value) VALUES ('plugins', 0);
+
+CREATE TRIGGER plugins_changed AFTER INSERT OR UPDATE OR DELETE ON plugins
+    FOR EACH ROW EXECUTE FUNCTION tessera_cache_changed('plugins');
