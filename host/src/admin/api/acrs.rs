@@ -3,7 +3,7 @@
 //! the same way: stored, audited, and in force on every replica within a second.
 
 use super::auth::{self, Access, Resource};
-use super::problem::Problem;
+use super::problem::{Denied, Problem};
 use super::{audit, json_body, repr, required_if_match, tagged};
 use crate::admin::config;
 use crate::server::AppState;
@@ -40,8 +40,7 @@ impl Acrs {
     security(("bearer" = ["tessera.admin.config.read"])),
     responses(
         (status = 200, description = "The enabled ACRs", body = Acrs, headers(("ETag" = String, description = "Entity tag"))),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
     ))]
 pub async fn read(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     auth::require(&state, &headers, Resource::Config, Access::Read).await?;
@@ -58,8 +57,7 @@ pub async fn read(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     responses(
         (status = 200, description = "Replaced", body = Acrs, headers(("ETag" = String, description = "Entity tag"))),
         (status = 400, description = "A bad value (named in detail)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 412, description = "The configuration changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),

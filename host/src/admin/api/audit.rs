@@ -1,7 +1,7 @@
 //! `/audit`: the audit log of administrative changes (seed 001 Logging), newest first.
 
 use super::auth::{self, Access, Resource};
-use super::problem::Problem;
+use super::problem::{Denied, Problem};
 use super::{Page, json, query};
 use crate::clock::UnixTime;
 use crate::server::AppState;
@@ -39,8 +39,7 @@ pub struct AuditFilter {
     responses(
         (status = 200, description = "A page of the audit log", body = Page<AuditEntry>),
         (status = 400, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
     ))]
 pub async fn list(
     State(state): State<AppState>,

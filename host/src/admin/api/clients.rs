@@ -1,7 +1,7 @@
 //! `/clients`: seed 001's Clients screen as a resource.
 
 use super::auth::{self, Access, Resource};
-use super::problem::Problem;
+use super::problem::{Denied, Problem};
 use super::{Page, PatchOperation, audit, json, json_body, query, repr, required_if_match, tagged};
 use crate::admin::clients::{self, ClientView};
 use crate::oauth::registration::Registered;
@@ -85,8 +85,7 @@ fn respond(status: StatusCode, reg: Registered) -> Response {
     responses(
         (status = 200, description = "A page of clients", body = Page<ClientView>),
         (status = 400, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -133,8 +132,7 @@ pub async fn list(
         (status = 201, description = "Created", body = ClientWithSecret,
             headers(("ETag" = String, description = "Entity tag"), ("Location" = String, description = "The client's URL"))),
         (status = 400, description = "A field is refused (named in detail)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 409, description = "The client_id is taken", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -166,8 +164,7 @@ pub async fn create(
     security(("bearer" = ["tessera.admin.clients.read"])),
     responses(
         (status = 200, description = "The client", body = ClientView, headers(("ETag" = String, description = "Entity tag"))),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn read(
@@ -193,8 +190,7 @@ pub async fn read(
     responses(
         (status = 200, description = "Replaced", body = ClientWithSecret, headers(("ETag" = String, description = "Entity tag"))),
         (status = 400, description = "A field is refused (named in detail)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The client changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -241,8 +237,7 @@ pub async fn replace(
     responses(
         (status = 200, description = "Patched", body = ClientWithSecret, headers(("ETag" = String, description = "Entity tag"))),
         (status = 400, description = "The patch does not apply or a field is refused", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The client changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not a JSON Patch", body = Problem, content_type = "application/problem+json"),
@@ -288,8 +283,7 @@ pub async fn patch(
     security(("bearer" = ["tessera.admin.clients.write"])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The client changed since it was read", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -327,8 +321,7 @@ pub async fn delete(
     responses(
         (status = 200, description = "The client with its new secret", body = ClientWithSecret, headers(("ETag" = String, description = "Entity tag"))),
         (status = 400, description = "The client's auth method uses no secret", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The client changed meanwhile", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -2,7 +2,7 @@
 //! changes to the run-time ones (properties, feature flags, logging) as JSON Patch documents.
 
 use super::auth::{self, Access, Resource};
-use super::problem::Problem;
+use super::problem::{Denied, Problem};
 use super::{PatchOperation, audit, json_body, repr, required_if_match, tagged};
 use crate::admin::config::{self, ConfigView};
 use crate::server::AppState;
@@ -17,8 +17,7 @@ use axum::response::Response;
     security(("bearer" = ["tessera.admin.config.read"])),
     responses(
         (status = 200, description = "The configuration", body = ConfigView, headers(("ETag" = String, description = "Entity tag"))),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
     ))]
 pub async fn read(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     auth::require(&state, &headers, Resource::Config, Access::Read).await?;
@@ -37,8 +36,7 @@ pub async fn read(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     responses(
         (status = 200, description = "Changed", body = ConfigView, headers(("ETag" = String, description = "Entity tag"))),
         (status = 400, description = "The patch does not apply, or a key is refused (named in detail)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 412, description = "The configuration changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not a JSON Patch", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),

@@ -2,7 +2,7 @@
 //! retirement. Private halves never leave the database (sealed with the master key).
 
 use super::auth::{self, Access, Resource};
-use super::problem::Problem;
+use super::problem::{Denied, Problem};
 use super::{audit, json, repr};
 use crate::clock::UnixTime;
 use crate::crypto::{SigningAlg, keys};
@@ -63,8 +63,7 @@ pub struct Rotated {
     security(("bearer" = ["tessera.admin.keys.read"])),
     responses(
         (status = 200, description = "The keys", body = Vec<KeyView>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
     ))]
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     auth::require(&state, &headers, Resource::Keys, Access::Read).await?;
@@ -79,8 +78,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     responses(
         (status = 201, description = "Rotated", body = Rotated),
         (status = 400, description = "An unknown algorithm", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn rotate(
@@ -149,8 +147,7 @@ pub async fn rotate(
     security(("bearer" = ["tessera.admin.keys.write"])),
     responses(
         (status = 200, description = "Retired", body = KeyView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key still signs", body = Problem, content_type = "application/problem+json"),
     ))]

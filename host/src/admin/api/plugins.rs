@@ -3,7 +3,7 @@
 //! second; the deployment details and live call counts of each; delete.
 
 use super::auth::{self, Access, Resource};
-use super::problem::Problem;
+use super::problem::{Denied, Problem};
 use super::{Page, audit, json, repr};
 use crate::admin::plugins::{self, DeployError, Upload};
 use crate::server::AppState;
@@ -93,8 +93,7 @@ fn view(state: &AppState, row: PluginRow) -> PluginView {
     security(("bearer" = ["tessera.admin.plugins.read"])),
     responses(
         (status = 200, description = "The deployed plugins", body = Page<PluginView>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
     ))]
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     auth::require(&state, &headers, Resource::Plugins, Access::Read).await?;
@@ -117,8 +116,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     responses(
         (status = 201, description = "Deployed", body = PluginView),
         (status = 400, description = "Refused (checksum, manifest or component; named in detail)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -185,8 +183,7 @@ pub async fn deploy(
     security(("bearer" = ["tessera.admin.plugins.write"])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such deployed plugin", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn remove(

@@ -8,6 +8,26 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+/// The refusals every admin API operation documents: no valid token (401) and a token without
+/// the operation's scope (403).
+#[derive(utoipa::IntoResponses)]
+pub enum Denied {
+    /// No valid token.
+    #[response(
+        status = 401,
+        description = "No valid token",
+        content_type = "application/problem+json"
+    )]
+    Unauthorized(Problem),
+    /// The token lacks the scope.
+    #[response(
+        status = 403,
+        description = "The token lacks the scope",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(Problem),
+}
+
 /// An RFC 9457 problem: `type` is `about:blank`, so `title` is the status's reason phrase and
 /// `detail` says what was wrong with this request (naming the field, where there is one).
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -2,7 +2,7 @@
 //! created by administrators; spontaneous ones are listed (clients create them).
 
 use super::auth::{self, Access, Resource};
-use super::problem::Problem;
+use super::problem::{Denied, Problem};
 use super::{Page, PatchOperation, audit, json, json_body, query, repr, required_if_match, tagged};
 use crate::admin::scopes::{self, ScopeInput, ScopeView};
 use crate::server::AppState;
@@ -39,8 +39,7 @@ pub struct ScopeFilter {
     responses(
         (status = 200, description = "A page of scopes", body = Page<ScopeView>),
         (status = 400, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -83,8 +82,7 @@ pub async fn list(
         (status = 201, description = "Created", body = ScopeView,
             headers(("ETag" = String, description = "Entity tag"), ("Location" = String, description = "The scope's URL"))),
         (status = 400, description = "A field is refused (named in detail)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -125,8 +123,7 @@ pub async fn create(
     security(("bearer" = ["tessera.admin.scopes.read"])),
     responses(
         (status = 200, description = "The scope", body = ScopeView, headers(("ETag" = String, description = "Entity tag"))),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn read(
@@ -154,8 +151,7 @@ pub async fn read(
     responses(
         (status = 200, description = "Changed", body = ScopeView, headers(("ETag" = String, description = "Entity tag"))),
         (status = 400, description = "A field is refused (named in detail)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such scope", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The scope changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -195,8 +191,7 @@ pub async fn replace(
     responses(
         (status = 200, description = "Patched", body = ScopeView, headers(("ETag" = String, description = "Entity tag"))),
         (status = 400, description = "The patch does not apply or a field is refused", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such scope", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The scope changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not a JSON Patch", body = Problem, content_type = "application/problem+json"),
@@ -235,8 +230,7 @@ pub async fn patch(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "A standard scope cannot be deleted", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such scope", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The scope changed since it was read", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -3,7 +3,7 @@
 //! logout).
 
 use super::auth::{self, Access, Resource};
-use super::problem::Problem;
+use super::problem::{Denied, Problem};
 use super::{Page, audit, json, query};
 use crate::clock::UnixTime;
 use crate::server::AppState;
@@ -71,8 +71,7 @@ pub struct Ended {
     responses(
         (status = 200, description = "A page of sessions", body = Page<SessionView>),
         (status = 400, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -105,8 +104,7 @@ pub async fn list(
     responses(
         (status = 200, description = "How many ended", body = Ended),
         (status = 400, description = "No user named", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_user(
@@ -140,8 +138,7 @@ pub async fn revoke_user(
     security(("bearer" = ["tessera.admin.sessions.write"])),
     responses(
         (status = 204, description = "Ended"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "No such active session", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke(

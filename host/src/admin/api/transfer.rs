@@ -3,7 +3,7 @@
 //! between servers. Import is idempotent: importing the same document again changes nothing.
 
 use super::auth::{self, Access, Resource};
-use super::problem::Problem;
+use super::problem::{Denied, Problem};
 use super::{audit, json, json_body, repr};
 use crate::admin::transfer::{self, Export, ImportError, ImportReport};
 use crate::server::AppState;
@@ -31,8 +31,7 @@ impl From<ImportError> for Problem {
     security(("bearer" = ["tessera.admin.clients.read", "tessera.admin.scopes.read", "tessera.admin.config.read"])),
     responses(
         (status = 200, description = "The configuration", body = Export),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks a scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
     ))]
 pub async fn export(
     State(state): State<AppState>,
@@ -52,8 +51,7 @@ pub async fn export(
     responses(
         (status = 200, description = "What the import did", body = ImportReport),
         (status = 400, description = "The document or an item is refused (named in detail)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks a scope", body = Problem, content_type = "application/problem+json"),
+        Denied,
         (status = 412, description = "Something changed during the import; import again", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
     ))]
