@@ -362,7 +362,7 @@ fn admin_init_makes_the_admin_client_and_the_first_administrator_once() {
     // The password is shown once and never stored as given.
     let users = run(tessera(dir.path()).args(["user", "list"]));
     assert_eq!(users[0]["username"], "admin");
-    assert_eq!(users[0]["roles"], serde_json::json!(["admin"]));
+    assert_eq!(users[0]["tessera_roles"], serde_json::json!(["admin"]));
     assert!(!users.to_string().contains(password));
     // Again: the client exists, so only --rotate works, and no second administrator appears.
     let out = tessera(dir.path())

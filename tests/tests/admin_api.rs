@@ -238,8 +238,9 @@ async fn refuses_calls_without_the_right_token(db: Db) {
     );
     let now = srv.state.now();
     let store = srv.state.store();
-    let set_roles =
-        |roles: Value| tessera::admin::users::update(store, "alice", json!({"roles": roles}), now);
+    let set_roles = |roles: Value| {
+        tessera::admin::users::update(store, "alice", json!({"tessera_roles": roles}), now)
+    };
     set_roles(json!(["admin"])).await.unwrap();
     assert_eq!(
         call(&srv, Method::GET, "/clients", as_alice, None, None)
@@ -260,7 +261,7 @@ async fn refuses_calls_without_the_right_token(db: Db) {
     )
     .await;
     let bad = set_roles(json!(["root"])).await.unwrap_err();
-    assert!(bad.to_string().contains("roles"), "{bad}");
+    assert!(bad.to_string().contains("tessera_roles"), "{bad}");
     // The first administrator: made once, then init leaves users alone.
     let (first, password) = tessera::admin::users::init_admin_user(store, None, None, now)
         .await

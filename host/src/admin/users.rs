@@ -1,4 +1,4 @@
-//! Users: `{"username": ..., "password": ..., "active": true, "roles": [...], <attributes>}` in, a stored user
+//! Users: `{"username": ..., "password": ..., "active": true, "tessera_roles": [...], <attributes>}` in, a stored user
 //! with an argon2id hash out. Attributes are the OpenID standard claims (type-checked) and custom
 //! attributes (any JSON value) that custom scopes may release. The password is never stored or
 //! printed.
@@ -10,6 +10,10 @@ use crate::model::User;
 use crate::model::user::{validate_claims, validate_username};
 use crate::store::{Store, StoreError};
 use serde_json::{Map, Value, json};
+
+/// The member of a user's JSON that holds its Tessera roles (`["admin"]`). Not `roles`, which
+/// is an ordinary user attribute that scopes and plugins may release.
+pub const ROLES_FIELD: &str = "tessera_roles";
 
 /// Why a user could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +49,7 @@ pub async fn create(store: &Store, input: Value, now: UnixTime) -> Result<User, 
         None => true,
         Some(v) => active_flag(v)?,
     };
-    let roles = match fields.remove("roles") {
+    let roles = match fields.remove(ROLES_FIELD) {
         None => Vec::new(),
         Some(v) => roles(v)?,
     };
@@ -92,7 +96,7 @@ pub async fn update(
     if let Some(v) = fields.remove("active") {
         user.active = active_flag(v)?;
     }
-    if let Some(v) = fields.remove("roles") {
+    if let Some(v) = fields.remove(ROLES_FIELD) {
         user.roles = roles(v)?;
     }
     if let Some(pw) = fields.remove("password") {
@@ -141,7 +145,7 @@ pub async fn init_admin_user(
         let user = update(
             store,
             &username,
-            json!({"roles": role, "active": true}),
+            json!({ROLES_FIELD: role, "active": true}),
             now,
         )
         .await?;
@@ -154,7 +158,7 @@ pub async fn init_admin_user(
             (p.clone(), Some(p))
         }
     };
-    let input = json!({"username": username, "password": password, "roles": role});
+    let input = json!({"username": username, "password": password, ROLES_FIELD: role});
     let user = create(store, input, now).await?;
     Ok(Some((user, generated)))
 }
@@ -163,7 +167,7 @@ pub async fn init_admin_user(
 fn roles(v: Value) -> Result<Vec<String>, UserError> {
     let invalid = || {
         UserError::Invalid(format!(
-            "roles: an array of {}",
+            "{ROLES_FIELD}: an array of {}",
             crate::model::user::ROLES.join(", ")
         ))
     };
@@ -208,7 +212,7 @@ pub fn to_json(u: &User) -> Value {
     v["sub"] = json!(u.user_id);
     v["username"] = json!(u.username);
     v["active"] = json!(u.active);
-    v["roles"] = json!(u.roles);
+    v[ROLES_FIELD] = json!(u.roles);
     v["created_at"] = json!(u.created_at);
     v
 }
