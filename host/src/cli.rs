@@ -541,12 +541,7 @@ async fn config(
     let changes: Vec<(String, Option<serde_json::Value>)> = match cmd {
         ConfigCommand::Show => {
             let row = store.server_config().await?;
-            let settings = base.with_overrides(&row.overrides).unwrap_or_else(|e| {
-                eprintln!(
-                    "warning: the stored overrides do not apply ({e}); showing the file settings"
-                );
-                base.clone()
-            });
+            let settings = base.with_stored_overrides(&row.overrides);
             let out = serde_json::json!({
                 "revision": row.revision,
                 "updated_at": row.updated_at,

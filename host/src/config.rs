@@ -41,6 +41,9 @@ impl ConfigError {
     }
 }
 
+/// What stands in for a secret's value wherever settings or records are shown.
+pub const REDACTED: &str = "[redacted]";
+
 /// A string that never appears in `Debug` output or logs.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(transparent)]
@@ -51,7 +54,7 @@ impl std::fmt::Debug for Secret {
         if self.0.is_empty() {
             f.write_str("\"\"")
         } else {
-            f.write_str("\"[redacted]\"")
+            write!(f, "{REDACTED:?}")
         }
     }
 }

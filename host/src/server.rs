@@ -2,7 +2,7 @@
 //! `serve_with_listener` so tests bind `127.0.0.1:0` and run the real server in-process.
 
 use crate::clock::{SharedClock, UnixTime};
-use crate::config::{FeatureFlag, FeatureFlags, Settings};
+use crate::config::{FeatureFlag, Settings};
 use crate::crypto::secrets::MasterKey;
 use crate::crypto::{KeyRing, SigningAlg};
 use crate::oauth::OAuthError;
@@ -94,7 +94,6 @@ struct Inner {
     settings: ArcSwap<Settings>,
     /// The run-time configuration revision `settings` reflects.
     config_revision: std::sync::atomic::AtomicI64,
-    features: ArcSwap<FeatureFlags>,
     store: Store,
     keys: KeyRing,
     master: Arc<MasterKey>,
@@ -136,7 +135,7 @@ impl AppState {
             .server_config()
             .await
             .context("reading the run-time configuration")?;
-        let settings = effective(&base, &stored);
+        let settings = base.with_stored_overrides(&stored.overrides);
         // Logging was set up from the file before the database was open.
         crate::logging::reload(&settings.log);
         // Unknown-user logins verify against a dummy hash; make it before the first request.
@@ -186,7 +185,6 @@ impl AppState {
                 settings.device.user_code_failures,
                 settings.device.failure_window_seconds,
             ),
-            features: ArcSwap::from_pointee(settings.features.clone()),
             urls: Urls::new(settings.issuer()),
             config_revision: stored.revision.into(),
             settings: ArcSwap::from_pointee(settings),
@@ -225,13 +223,12 @@ impl AppState {
     }
 
     /// Puts `settings` (revision `revision` of the run-time configuration) in force, unless a
-    /// later revision already is: feature flags, login protection and logging follow at once.
+    /// later revision already is: login protection and logging follow at once.
     pub fn apply_config(&self, settings: Settings, revision: i64) {
         use std::sync::atomic::Ordering;
         if self.0.config_revision.fetch_max(revision, Ordering::AcqRel) > revision {
             return;
         }
-        self.0.features.store(Arc::new(settings.features.clone()));
         self.login_guard().update(&settings.login);
         crate::logging::reload(&settings.log);
         self.0.settings.store(Arc::new(settings));
@@ -254,14 +251,17 @@ impl AppState {
         let stored = self.store().server_config().await?;
         if stored.revision > self.config_revision() {
             tracing::info!(revision = stored.revision, by = %stored.updated_by, "run-time configuration changed");
-            self.apply_config(effective(&self.0.base, &stored), stored.revision);
+            self.apply_config(
+                self.0.base.with_stored_overrides(&stored.overrides),
+                stored.revision,
+            );
         }
         Ok(())
     }
 
-    /// The current feature flags.
-    pub fn features(&self) -> arc_swap::Guard<Arc<FeatureFlags>> {
-        self.0.features.load()
+    /// Whether feature `flag` is on in the settings in force.
+    pub fn is_enabled(&self, flag: FeatureFlag) -> bool {
+        self.0.settings.load().features.is_enabled(flag)
     }
 
     /// Switches a feature on or off in this process only (tests; administrators change flags
@@ -269,13 +269,12 @@ impl AppState {
     pub fn set_feature(&self, flag: FeatureFlag, on: bool) {
         let mut s = Settings::clone(&self.settings());
         s.features.set(flag, on);
-        self.0.features.store(Arc::new(s.features.clone()));
         self.0.settings.store(Arc::new(s));
     }
 
     /// `Err(feature_disabled)` unless `flag` is on.
     pub fn require(&self, flag: FeatureFlag) -> Result<(), OAuthError> {
-        if self.features().is_enabled(flag) {
+        if self.is_enabled(flag) {
             Ok(())
         } else {
             Err(OAuthError::FeatureDisabled(flag.name()))
@@ -372,18 +371,6 @@ impl AppState {
     /// Back-channel logout deliveries since start-up.
     pub fn logout_stats(&self) -> &crate::oauth::logout::DeliveryStats {
         &self.0.logout_stats
-    }
-}
-
-/// `base` with the stored overrides; `base` alone (logged) when they no longer apply, e.g. the
-/// file changed so that an override is now a start-up key or invalid.
-fn effective(base: &Settings, stored: &crate::store::ConfigRow) -> Settings {
-    match base.with_overrides(&stored.overrides) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, revision = stored.revision, "the stored run-time configuration does not apply; using the start-up settings");
-            base.clone()
-        }
     }
 }
 

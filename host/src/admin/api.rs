@@ -144,13 +144,18 @@ pub struct Page<T> {
     pub offset: u32,
 }
 
-/// The page of `all` that `limit` (1 to 500, default 50) and `offset` (default 0) select.
-pub fn page<T>(all: Vec<T>, limit: Option<u32>, offset: Option<u32>) -> Result<Page<T>, Problem> {
+/// The page size (1 to 500, default 50) and offset (default 0) a list request asks for.
+pub fn paging(limit: Option<u32>, offset: Option<u32>) -> Result<(u32, u32), Problem> {
     let limit = limit.unwrap_or(50);
-    let offset = offset.unwrap_or(0);
     if !(1..=500).contains(&limit) {
         return Err(Problem::bad_request("limit: 1 to 500"));
     }
+    Ok((limit, offset.unwrap_or(0)))
+}
+
+/// The page of `all` that `limit` (1 to 500, default 50) and `offset` (default 0) select.
+pub fn page<T>(all: Vec<T>, limit: Option<u32>, offset: Option<u32>) -> Result<Page<T>, Problem> {
+    let (limit, offset) = paging(limit, offset)?;
     let total = all.len() as u64;
     let items = all
         .into_iter()

@@ -8,7 +8,7 @@ use crate::store::{AuditEntry, Store};
 use serde_json::Value;
 
 /// What stands in for a secret's value.
-pub const MASK: &str = "[redacted]";
+pub const MASK: &str = crate::config::REDACTED;
 
 /// One administrative change to record.
 #[derive(Debug)]

@@ -81,12 +81,7 @@ impl ConfigView {
 /// The stored configuration and its view, as this process applies it.
 pub async fn current(state: &AppState) -> Result<(ConfigRow, ConfigView), ChangeError> {
     let row = state.store().server_config().await?;
-    // The stored overrides were valid when stored; if the file changed since so that they no
-    // longer apply, the start-up settings are what is in force (the server logged why).
-    let settings = state
-        .base_settings()
-        .with_overrides(&row.overrides)
-        .unwrap_or_else(|_| state.base_settings().clone());
+    let settings = state.base_settings().with_stored_overrides(&row.overrides);
     let view = ConfigView::of(&settings, &row);
     Ok((row, view))
 }
@@ -114,23 +109,27 @@ pub async fn patch(
     if doc.get("master_key") == view.settings.get("master_key") {
         doc["master_key"] = Value::from(base.master_key.0.as_str());
     }
-    let overrides = base.overrides_for(&doc);
-    let settings = base
-        .with_overrides(&overrides)
-        .map_err(|e| ChangeError::Invalid(format!("{}: {}", e.key, e.message)))?;
-    if !state
-        .store()
-        .set_server_config(&overrides, row.revision, now, by)
-        .await?
-    {
-        return Err(ChangeError::Stale);
-    }
-    let row = ConfigRow {
+    replace_overrides(state, base.overrides_for(&doc), &row, by, now).await
+}
+
+/// Replaces the stored overrides with `overrides` if the stored row is still `read`, and puts
+/// the result in force here (every other replica follows).
+pub async fn replace_overrides(
+    state: &AppState,
+    overrides: Value,
+    read: &ConfigRow,
+    by: &str,
+    now: UnixTime,
+) -> Result<ConfigView, ChangeError> {
+    let (row, settings) = store_overrides(
+        state.store(),
+        state.base_settings(),
         overrides,
-        revision: row.revision + 1,
-        updated_at: now,
-        updated_by: by.into(),
-    };
+        read,
+        by,
+        now,
+    )
+    .await?;
     let view = ConfigView::of(&settings, &row);
     state.apply_config(settings, row.revision);
     Ok(view)
@@ -158,30 +157,45 @@ pub async fn set_keys(
             None => remove_path(&mut overrides, &path),
         }
     }
-    let settings = base
-        .with_overrides(&overrides)
-        .map_err(|e| ChangeError::Invalid(format!("{}: {}", e.key, e.message)))?;
-    // Normalized: a key set back to its file value is no override.
-    let overrides = base.overrides_for(&serde_json::to_value(&settings).unwrap_or_default());
-    if !store
-        .set_server_config(&overrides, row.revision, now, by)
-        .await?
-    {
-        return Err(ChangeError::Stale);
-    }
+    let before = row.overrides.clone();
+    let (row, settings) = store_overrides(store, base, overrides, &row, by, now).await?;
     let audit = super::audit::Change {
         actor_client: by,
         actor_user: None,
         resource: "config",
         action: "patch",
-        resource_id: &(row.revision + 1).to_string(),
-        before: Some(row.overrides),
-        after: Some(overrides.clone()),
+        resource_id: &row.revision.to_string(),
+        before: Some(before),
+        after: Some(row.overrides.clone()),
     };
     super::audit::record(store, audit, now).await;
+    Ok((row, settings))
+}
+
+/// Validates `overrides` over `base` and stores them, normalized (a key equal to its file value
+/// is no override), as the revision after `read` if the stored one is still `read`'s. Returns
+/// the stored row and the settings it puts in force.
+async fn store_overrides(
+    store: &crate::store::Store,
+    base: &Settings,
+    overrides: Value,
+    read: &ConfigRow,
+    by: &str,
+    now: UnixTime,
+) -> Result<(ConfigRow, Settings), ChangeError> {
+    let settings = base
+        .with_overrides(&overrides)
+        .map_err(|e| ChangeError::Invalid(format!("{}: {}", e.key, e.message)))?;
+    let overrides = base.overrides_for(&serde_json::to_value(&settings).unwrap_or_default());
+    if !store
+        .set_server_config(&overrides, read.revision, now, by)
+        .await?
+    {
+        return Err(ChangeError::Stale);
+    }
     let row = ConfigRow {
         overrides,
-        revision: row.revision + 1,
+        revision: read.revision + 1,
         updated_at: now,
         updated_by: by.into(),
     };

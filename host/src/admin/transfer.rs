@@ -10,7 +10,7 @@ use super::scopes::{self, ScopeError, ScopeView};
 use crate::clock::UnixTime;
 use crate::server::AppState;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -278,22 +278,12 @@ async fn import_config(
     now: UnixTime,
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
-    let (row, view) = config::current(state).await?;
+    let row = state.store().server_config().await?;
     if row.overrides == overrides {
         report.unchanged += 1;
         return Ok(());
     }
-    // The document's overrides over the file settings, as a patch of the whole settings object.
-    let target = state
-        .base_settings()
-        .with_overrides(&overrides)
-        .map_err(|e| ImportError::Invalid(format!("config: {}: {}", e.key, e.message)))?;
-    let mut doc = target.to_public_json();
-    if let Some(masked) = view.settings.get("master_key") {
-        doc["master_key"] = masked.clone();
-    }
-    let ops = json!([{"op": "replace", "path": "", "value": doc}]);
-    config::patch(state, ops, &view.etag(), by, now).await?;
+    config::replace_overrides(state, overrides, &row, by, now).await?;
     report.updated.push("config".into());
     Ok(())
 }

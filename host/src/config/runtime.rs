@@ -70,7 +70,7 @@ impl Settings {
     pub fn to_public_json(&self) -> Value {
         let mut doc = serde_json::to_value(self).unwrap_or_default();
         if !self.master_key.0.is_empty() {
-            doc["master_key"] = Value::from("[redacted]");
+            doc["master_key"] = Value::from(super::REDACTED);
         }
         doc
     }
@@ -104,6 +104,16 @@ impl Settings {
             parsed.map_err(|e| ConfigError::new(e.path().to_string(), e.inner().to_string()))?;
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// These settings with stored `overrides`, or these settings alone (the reason logged) when
+    /// the overrides no longer apply: the file changed so that one is now a start-up key or an
+    /// invalid value. Stored overrides were valid when stored, so this is rare.
+    pub fn with_stored_overrides(&self, overrides: &Value) -> Settings {
+        self.with_overrides(overrides).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the stored run-time configuration does not apply; using the start-up settings");
+            self.clone()
+        })
     }
 
     /// The overrides (a merge patch) that turn these settings into the settings document

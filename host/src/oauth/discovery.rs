@@ -21,7 +21,7 @@ pub async fn metadata(State(state): State<AppState>) -> Result<Json<Value>, OAut
 pub async fn document(state: &AppState) -> Result<Value, OAuthError> {
     let s = state.settings();
     let urls = state.urls();
-    let features = state.features();
+    let features = &s.features;
     let auth_signing: Vec<&str> = ASYMMETRIC_ALGS.iter().chain(HMAC_ALGS).copied().collect();
     let scopes = state.store().list_scopes().await?;
     let mut claims: Vec<&str> = vec![

@@ -119,7 +119,7 @@ pub async fn resolve(state: &AppState, form: OAuthForm) -> Result<(OAuthForm, bo
     let Some(uri) = form.get("request_uri") else {
         return Ok((form, false));
     };
-    if !uri.starts_with(REQUEST_URI_PREFIX) || !state.features().is_enabled(FeatureFlag::Par) {
+    if !uri.starts_with(REQUEST_URI_PREFIX) || !state.is_enabled(FeatureFlag::Par) {
         return Ok((form, false));
     }
     let refused = |code: &str, msg: &str| {
@@ -160,7 +160,7 @@ pub async fn resolve(state: &AppState, form: OAuthForm) -> Result<(OAuthForm, bo
 
 /// Whether `client` may only send pushed authorization requests.
 pub fn required(state: &AppState, client: &Client) -> bool {
-    state.features().is_enabled(FeatureFlag::Par)
+    state.is_enabled(FeatureFlag::Par)
         && (state
             .settings()
             .authorize

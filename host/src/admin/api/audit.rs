@@ -2,7 +2,7 @@
 
 use super::auth::{self, Access, Resource};
 use super::problem::{Denied, Problem};
-use super::{Page, json, query};
+use super::{Page, json, paging, query};
 use crate::clock::UnixTime;
 use crate::server::AppState;
 use crate::store::{AuditEntry, AuditQuery};
@@ -48,11 +48,7 @@ pub async fn list(
 ) -> Result<Response, Problem> {
     auth::require(&state, &headers, Resource::Audit, Access::Read).await?;
     let f: AuditFilter = query(&uri)?;
-    let limit = f.limit.unwrap_or(50);
-    let offset = f.offset.unwrap_or(0);
-    if !(1..=500).contains(&limit) {
-        return Err(Problem::bad_request("limit: 1 to 500"));
-    }
+    let (limit, offset) = paging(f.limit, f.offset)?;
     let q = AuditQuery {
         resource: f.resource,
         resource_id: f.resource_id,

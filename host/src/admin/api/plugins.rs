@@ -6,6 +6,7 @@ use super::auth::{self, Access, Resource};
 use super::problem::{Denied, Problem};
 use super::{Page, audit, json, repr};
 use crate::admin::plugins::{self, DeployError, Upload};
+use crate::plugins::registry::PluginStatus;
 use crate::server::AppState;
 use crate::store::PluginRow;
 use axum::body::Body;
@@ -61,14 +62,9 @@ pub struct PluginView {
     pub errors: u64,
 }
 
-fn view(state: &AppState, row: PluginRow) -> PluginView {
-    let status = state
-        .hooks()
-        .registry()
-        .status()
-        .into_iter()
-        .find(|s| s.name == row.name);
-    match status {
+/// The view of `row` with its status among `statuses` (the registry's).
+fn view(statuses: &[PluginStatus], row: PluginRow) -> PluginView {
+    match statuses.iter().find(|s| s.name == row.name).cloned() {
         Some(s) => PluginView {
             deployment: row,
             state: s.state,
@@ -97,12 +93,13 @@ fn view(state: &AppState, row: PluginRow) -> PluginView {
     ))]
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     auth::require(&state, &headers, Resource::Plugins, Access::Read).await?;
+    let statuses = state.hooks().registry().status();
     let all: Vec<PluginView> = state
         .store()
         .list_plugins()
         .await?
         .into_iter()
-        .map(|r| view(&state, r))
+        .map(|r| view(&statuses, r))
         .collect();
     Ok(json(StatusCode::OK, &super::page(all, Some(500), None)?))
 }
@@ -158,7 +155,7 @@ pub async fn deploy(
         .await
         .map_err(|e| Problem::internal(&e))?;
     let name = row.name.clone();
-    let v = view(&state, row);
+    let v = view(&state.hooks().registry().status(), row);
     audit(
         &state,
         &caller,

@@ -68,7 +68,7 @@ pub async fn register(
     // A software statement this server issued (SSA on) stands in for an initial access token.
     let statement = match body.get("software_statement") {
         None => None,
-        Some(_) if !state.features().is_enabled(FeatureFlag::Ssa) => None,
+        Some(_) if !state.is_enabled(FeatureFlag::Ssa) => None,
         Some(Value::String(jwt)) => Some(ssa::verify(&state, jwt).await?),
         Some(_) => {
             return Err(OAuthError::Refused {
