@@ -9,6 +9,7 @@ pub mod plugins;
 pub mod scopes;
 pub mod sessions;
 pub mod transfer;
+pub mod ui;
 pub mod users;
 
 use crate::crypto::secrets::sha256_b64;

@@ -82,7 +82,8 @@ pub fn app(state: AppState) -> Router {
         .route("/stat", get(stat::stat).post(stat::stat))
         .route("/ssa", get(ssa::list).post(ssa::create).delete(ssa::revoke))
         .route("/ssa/jwks", get(ssa::jwks))
-        .merge(crate::admin::api::router());
+        .merge(crate::admin::api::router())
+        .merge(crate::admin::ui::router());
     // With a metrics listener of its own, /metrics is served there only.
     let router = if state.settings().metrics.listen.is_empty() {
         router.route("/metrics", get(metrics::scraped))

@@ -7,6 +7,7 @@
 //! validates settings; [`session`] owns browser sessions, their cookies and login throttling;
 //! [`outbound`] is the one guarded way out to other hosts. [`server`] wires them together and [`cli`] is the command line.
 
+pub mod activity;
 pub mod admin;
 pub mod cli;
 pub mod clock;

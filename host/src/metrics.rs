@@ -10,6 +10,7 @@
 //!   `tessera_plugin_call_duration_seconds{plugin,hook}`;
 //! - read when scraped: `tessera_active_sessions` and `tessera_db_connections{state}`.
 
+use crate::activity::Kind;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -126,6 +127,7 @@ pub struct Metrics {
     plugin_duration: Histograms<PluginLabels>,
     active_sessions: Gauge,
     db_connections: Family<ConnectionLabels, Gauge>,
+    activity: crate::activity::Activity,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -147,6 +149,7 @@ impl Default for Metrics {
             plugin_duration: Family::new_with_constructor(latency_histogram),
             active_sessions: Gauge::default(),
             db_connections: Family::default(),
+            activity: Default::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -195,6 +198,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// The last minutes' activity (the admin dashboard).
+    pub fn activity(&self) -> &crate::activity::Activity {
+        &self.activity
+    }
+
     /// One HTTP request to the route `endpoint`.
     pub fn http_request(&self, endpoint: &str, method: &str, status: u16, took: Duration) {
         // Any token is a valid method: only the standard ones get a series of their own, so a
@@ -209,6 +217,9 @@ impl Metrics {
             status,
         };
         self.http_requests.get_or_create(&labels).inc();
+        if status >= 400 {
+            self.activity.record(Kind::Error);
+        }
         self.http_duration
             .get_or_create(&labels)
             .observe(took.as_secs_f64());
@@ -217,6 +228,7 @@ impl Metrics {
     /// A token issued under `grant_type`: `kind` `access_token`, `refresh_token` or
     /// `id_token`, `format` `jwt` or `reference`.
     pub fn token_issued(&self, grant_type: &str, kind: &'static str, format: &'static str) {
+        self.activity.record(Kind::Token);
         self.tokens
             .get_or_create(&TokenLabels {
                 grant_type: grant_type.to_string(),
@@ -229,6 +241,11 @@ impl Metrics {
     /// A password login that succeeded or failed.
     pub fn login(&self, success: bool) {
         let result = if success { "success" } else { "failure" };
+        self.activity.record(if success {
+            Kind::Login
+        } else {
+            Kind::LoginFailure
+        });
         self.logins.get_or_create(&LoginLabels { result }).inc();
     }
 
@@ -239,7 +256,9 @@ impl Metrics {
             hook: hook.to_string(),
         };
         self.plugin_calls.get_or_create(&labels).inc();
+        self.activity.record(Kind::PluginCall);
         if !ok {
+            self.activity.record(Kind::PluginError);
             self.plugin_errors.get_or_create(&labels).inc();
         }
         self.plugin_duration

@@ -4,6 +4,7 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod canary;
 pub mod engine;
 pub mod hooks;
 pub mod manifest;

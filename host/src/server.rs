@@ -172,6 +172,9 @@ impl AppState {
         // Load what is there before serving; a plugin that fails is refused and logged, the
         // server starts anyway.
         registry.reload().await;
+        if let Err(e) = crate::admin::plugins::sync_canaries(&store, &registry).await {
+            tracing::error!(error = %e, "loading the stored canaries failed");
+        }
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let hooks = Hooks::new(registry, clock.clone()).with_metrics(metrics.clone());
         Ok(Self(Arc::new(Inner {
@@ -239,10 +242,13 @@ impl AppState {
     pub async fn sync_plugins(&self) -> anyhow::Result<Vec<String>> {
         let _one_at_a_time = self.0.plugin_sync.lock().await;
         let registry = self.hooks().registry();
-        if crate::admin::plugins::sync(self.store(), registry).await? {
-            return Ok(registry.reload().await);
-        }
-        Ok(Vec::new())
+        let refused = if crate::admin::plugins::sync(self.store(), registry).await? {
+            registry.reload().await
+        } else {
+            Vec::new()
+        };
+        crate::admin::plugins::sync_canaries(self.store(), registry).await?;
+        Ok(refused)
     }
 
     /// Reads the run-time configuration and puts it in force if it is newer than the one in

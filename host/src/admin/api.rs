@@ -127,7 +127,9 @@ fn resources() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(transfer::export))
         .routes(routes!(plugins::list, plugins::deploy))
-        .routes(routes!(plugins::remove))
+        .routes(routes!(plugins::read, plugins::change, plugins::remove))
+        .routes(routes!(plugins::deploy_canary, plugins::discard_canary))
+        .routes(routes!(plugins::promote_canary))
         .routes(routes!(transfer::import))
 }
 

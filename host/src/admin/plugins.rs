@@ -42,11 +42,11 @@ pub struct Upload {
     pub sha256: String,
 }
 
-/// Checks `upload` and stores it; the caller then [`sync`]s and reloads.
-pub async fn deploy(
-    store: &Store,
+/// Checks `upload`: the checksum, the manifest, and that the component compiles and exports
+/// the manifest's hook. Returns the row to store.
+async fn check(
     registry: &Registry,
-    upload: Upload,
+    upload: &Upload,
     by: &str,
     now: UnixTime,
 ) -> Result<PluginRow, DeployError> {
@@ -75,17 +75,160 @@ pub async fn deploy(
             inspection.hook.name()
         )));
     }
-    let row = PluginRow {
-        name: upload.name,
-        manifest: upload.manifest,
+    Ok(PluginRow {
+        name: upload.name.clone(),
+        manifest: upload.manifest.clone(),
         sha256: actual,
         version: manifest.version.clone(),
         hook: manifest.hook.name().to_string(),
         uploaded_at: now,
         uploaded_by: by.to_string(),
-    };
+    })
+}
+
+/// Checks `upload` and stores it; the caller then [`sync`]s and reloads.
+pub async fn deploy(
+    store: &Store,
+    registry: &Registry,
+    upload: Upload,
+    by: &str,
+    now: UnixTime,
+) -> Result<PluginRow, DeployError> {
+    let row = check(registry, &upload, by, now).await?;
     store.put_plugin(&row, &upload.wasm).await?;
     Ok(row)
+}
+
+/// The stored plugin `name`.
+pub async fn stored(store: &Store, name: &str) -> Result<PluginRow, DeployError> {
+    store
+        .list_plugins()
+        .await?
+        .into_iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| DeployError::NotFound(name.into()))
+}
+
+/// Enables or disables stored plugin `name` (its manifest's `enabled`); the caller then
+/// [`sync`]s and reloads.
+pub async fn set_enabled(
+    store: &Store,
+    name: &str,
+    enabled: bool,
+) -> Result<PluginRow, DeployError> {
+    let mut row = stored(store, name).await?;
+    let mut table: toml::Table = row
+        .manifest
+        .parse()
+        .map_err(|e| DeployError::Invalid(format!("the stored manifest: {e}")))?;
+    table.insert("enabled".into(), toml::Value::Boolean(enabled));
+    let text = toml::to_string(&table)
+        .map_err(|e| DeployError::Invalid(format!("the stored manifest: {e}")))?;
+    Manifest::parse(&text, name).map_err(DeployError::Invalid)?;
+    if !store
+        .update_plugin_manifest(name, &text, &row.version)
+        .await?
+    {
+        return Err(DeployError::NotFound(name.into()));
+    }
+    row.manifest = text;
+    Ok(row)
+}
+
+/// Checks `upload` as a canary of the deployed plugin of its name, sampling `sample_percent`
+/// (1 to 100) of calls, and stores it; the caller then [`sync`]s.
+pub async fn deploy_canary(
+    store: &Store,
+    registry: &Registry,
+    upload: Upload,
+    sample_percent: u8,
+    by: &str,
+    now: UnixTime,
+) -> Result<PluginRow, DeployError> {
+    if !(1..=100).contains(&sample_percent) {
+        return Err(DeployError::Invalid("sample_percent: 1 to 100".into()));
+    }
+    let live = stored(store, &upload.name).await?;
+    let row = check(registry, &upload, by, now).await?;
+    if row.hook != live.hook {
+        return Err(DeployError::Invalid(format!(
+            "manifest: hook {} but the live version serves {}",
+            row.hook, live.hook
+        )));
+    }
+    if !store.put_canary(&row, sample_percent, &upload.wasm).await? {
+        return Err(DeployError::NotFound(upload.name));
+    }
+    Ok(row)
+}
+
+/// Discards the canary of `name`; the caller then [`sync`]s.
+pub async fn discard_canary(store: &Store, name: &str) -> Result<(), DeployError> {
+    if store.delete_canary(name).await? {
+        Ok(())
+    } else {
+        Err(DeployError::NotFound(format!("{name} (canary)")))
+    }
+}
+
+/// Makes the canary of `name` (checksum `sha256`) the live version in one step; the caller
+/// then [`sync`]s and reloads.
+pub async fn promote_canary(
+    store: &Store,
+    name: &str,
+    sha256: &str,
+    by: &str,
+    now: UnixTime,
+) -> Result<PluginRow, DeployError> {
+    if !store.promote_canary(name, sha256, by, now).await? {
+        return Err(DeployError::NotFound(format!(
+            "{name} (a canary with sha256 {sha256})"
+        )));
+    }
+    stored(store, name).await
+}
+
+/// Runs the stored canaries beside their live plugins: prepares new and changed ones, stops
+/// removed ones. A canary that fails to load is logged and not run.
+pub async fn sync_canaries(store: &Store, registry: &Registry) -> anyhow::Result<()> {
+    let rows = store.list_canaries().await?;
+    let running = registry.canaries();
+    if rows.is_empty() && running.is_empty() {
+        return Ok(());
+    }
+    let mut next = std::collections::BTreeMap::new();
+    for (row, sample) in rows {
+        if let Some(c) = running.get(&row.name)
+            && c.plugin.sha256 == row.sha256
+            && c.sample_percent == sample
+            && Manifest::parse(&row.manifest, &row.name).ok().as_ref() == Some(&c.plugin.manifest)
+        {
+            next.insert(row.name.clone(), c.clone());
+            continue;
+        }
+        let Some(wasm) = store.canary_wasm(&row.name, &row.sha256).await? else {
+            continue;
+        };
+        match registry
+            .prepare_canary(&row.name, &row.manifest, wasm, sample)
+            .await
+        {
+            Ok(c) => {
+                tracing::info!(
+                    plugin = row.name.as_str(),
+                    version = row.version.as_str(),
+                    sample_percent = sample,
+                    "canary running"
+                );
+                next.insert(row.name.clone(), std::sync::Arc::new(c));
+            }
+            Err(e) => {
+                tracing::error!(plugin = row.name.as_str(), error = %e, "canary refused");
+            }
+        }
+    }
+    registry.set_canaries(next);
+    Ok(())
 }
 
 /// Deletes stored plugin `name`; the caller then [`sync`]s and reloads.

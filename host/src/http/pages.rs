@@ -1,74 +1,114 @@
-//! Server-rendered HTML pages (login, consent, errors, form_post, logout): tiny templates whose
-//! `{{name}}` values are always HTML-escaped (only `{{{name}}}` inserts markup we built and
-//! escaped ourselves), served with no-store and clickjacking protection.
+//! Server-rendered HTML pages (login, consent, errors, form_post, logout, device, and the admin
+//! UI's screens) on minijinja templates embedded in the binary. Every `.html` template
+//! auto-escapes what it prints; undefined variables are errors (each template is rendered by a
+//! unit test). Pages are served with no-store, a Content-Security-Policy and clickjacking
+//! protection.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use minijinja::{Environment, UndefinedBehavior, Value, context};
+use std::sync::LazyLock;
 
-const LAYOUT: &str = include_str!("../../templates/layout.html");
-/// The login form.
-pub const LOGIN: &str = include_str!("../../templates/login.html");
-/// The consent form.
-pub const CONSENT: &str = include_str!("../../templates/consent.html");
-/// An error that must not be sent back to the client.
-pub const ERROR: &str = include_str!("../../templates/error.html");
-/// OAuth 2.0 Form Post Response Mode.
-pub const FORM_POST: &str = include_str!("../../templates/form_post.html");
-/// The default logout page (front-channel iframes, then the post-logout redirect).
-pub const LOGOUT: &str = include_str!("../../templates/logout.html");
-/// "Sign out?": asked when an end-session request does not identify the RP.
-pub const LOGOUT_CONFIRM: &str = include_str!("../../templates/logout_confirm.html");
+/// Every template, by name (the name's `.html` suffix switches auto-escaping on).
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../../templates/layout.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("consent.html", include_str!("../../templates/consent.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    (
+        "form_post.html",
+        include_str!("../../templates/form_post.html"),
+    ),
+    ("logout.html", include_str!("../../templates/logout.html")),
+    (
+        "logout_confirm.html",
+        include_str!("../../templates/logout_confirm.html"),
+    ),
+    ("device.html", include_str!("../../templates/device.html")),
+    (
+        "device_outcome.html",
+        include_str!("../../templates/device_outcome.html"),
+    ),
+    (
+        "admin/layout.html",
+        include_str!("../../templates/admin/layout.html"),
+    ),
+    (
+        "admin/macros.html",
+        include_str!("../../templates/admin/macros.html"),
+    ),
+    (
+        "admin/dashboard.html",
+        include_str!("../../templates/admin/dashboard.html"),
+    ),
+    (
+        "admin/sessions.html",
+        include_str!("../../templates/admin/sessions.html"),
+    ),
+    (
+        "admin/config.html",
+        include_str!("../../templates/admin/config.html"),
+    ),
+    (
+        "admin/keys.html",
+        include_str!("../../templates/admin/keys.html"),
+    ),
+    (
+        "admin/logging.html",
+        include_str!("../../templates/admin/logging.html"),
+    ),
+    (
+        "admin/clients.html",
+        include_str!("../../templates/admin/clients.html"),
+    ),
+    (
+        "admin/client.html",
+        include_str!("../../templates/admin/client.html"),
+    ),
+    (
+        "admin/scopes.html",
+        include_str!("../../templates/admin/scopes.html"),
+    ),
+    (
+        "admin/scope.html",
+        include_str!("../../templates/admin/scope.html"),
+    ),
+    (
+        "admin/acrs.html",
+        include_str!("../../templates/admin/acrs.html"),
+    ),
+    (
+        "admin/plugins.html",
+        include_str!("../../templates/admin/plugins.html"),
+    ),
+    (
+        "admin/plugin.html",
+        include_str!("../../templates/admin/plugin.html"),
+    ),
+    (
+        "admin/error.html",
+        include_str!("../../templates/admin/error.html"),
+    ),
+];
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            _ => out.push(c),
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    for (name, source) in TEMPLATES {
+        if let Err(e) = env.add_template(name, source) {
+            // A syntax error in an embedded template; the unit tests render every template.
+            tracing::error!(template = name, error = %e, "template does not parse");
         }
     }
-    out
+    env
+});
+
+/// Renders template `name` with `ctx`.
+pub fn render(name: &str, ctx: Value) -> Result<String, minijinja::Error> {
+    ENV.get_template(name)?.render(ctx)
 }
 
-/// A value for [`render`]: text (escaped) or markup built by the caller (inserted as is).
-pub enum Val<'a> {
-    /// Escaped on insertion; for `{{name}}`.
-    Text(&'a str),
-    /// Inserted verbatim; for `{{{name}}}`, only with markup whose parts were escaped.
-    Html(String),
-}
-
-/// Fills `template`'s placeholders. Unknown placeholders are left empty.
-pub fn render(template: &str, vars: &[(&str, Val<'_>)]) -> String {
-    let mut out = String::with_capacity(template.len() + 256);
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let raw = rest[start..].starts_with("{{{");
-        let (open, close) = if raw { (3, "}}}") } else { (2, "}}") };
-        let after = &rest[start + open..];
-        let Some(end) = after.find(close) else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let name = after[..end].trim();
-        match vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v) {
-            Some(Val::Text(t)) => out.push_str(&escape(t)),
-            Some(Val::Html(h)) => out.push_str(h),
-            None => {}
-        }
-        rest = &after[end + close.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// What a page's Content-Security-Policy allows beyond `default-src 'none'` and inline styles.
+/// What a page's Content-Security-Policy allows beyond `default-src 'none'`.
 #[derive(Debug, Default)]
 pub struct Csp<'a> {
     /// One inline script carrying this nonce (form_post, the logout page).
@@ -77,10 +117,18 @@ pub struct Csp<'a> {
     pub script_hashes: Vec<String>,
     /// Origins the page may load in frames (front-channel logout).
     pub frame_src: Vec<String>,
+    /// The admin UI's policy: scripts, styles and fetches from this origin only, forms post
+    /// here only, and no inline script or style at all.
+    pub same_origin_assets: bool,
 }
 
 impl Csp<'_> {
     fn header(&self) -> String {
+        if self.same_origin_assets {
+            return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+                .into();
+        }
         let mut scripts: Vec<String> = self
             .script_nonce
             .map(|n| format!("'nonce-{n}'"))
@@ -103,27 +151,22 @@ impl Csp<'_> {
     }
 }
 
-/// A full HTML response: `body` inside the layout, with the page security headers.
-/// `script_nonce` allows one inline script (form_post).
-pub fn page(status: StatusCode, title: &str, body: String, script_nonce: Option<&str>) -> Response {
-    page_with(
-        status,
-        title,
-        body,
-        &Csp {
-            script_nonce,
-            ..Csp::default()
-        },
-    )
-}
-
-/// [`page`] with a policy of the caller's.
-pub fn page_with(status: StatusCode, title: &str, body: String, csp: &Csp<'_>) -> Response {
-    let html = render(
-        LAYOUT,
-        &[("title", Val::Text(title)), ("body", Val::Html(body))],
-    );
-    document(status, html, csp)
+/// A full HTML response: template `name` rendered with `ctx` plus `title`, with the page
+/// security headers and `csp`.
+pub fn page(status: StatusCode, name: &str, title: &str, ctx: Value, csp: &Csp<'_>) -> Response {
+    match render(name, context! { title => title, ..ctx }) {
+        Ok(html) => document(status, html, csp),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "rendering a page failed");
+            let mut resp = (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be shown.",
+            )
+                .into_response();
+            security_headers(resp.headers_mut());
+            resp
+        }
+    }
 }
 
 /// A whole HTML document (not in the layout) with the page security headers and `csp`.
@@ -165,15 +208,13 @@ pub fn error_page(status: StatusCode, heading: &str, message: &str) -> Response 
 /// The error page with an OAuth error code in its `data-error` attribute, for pages that
 /// answer a protocol request (end_session).
 pub fn coded_error_page(status: StatusCode, heading: &str, code: &str, message: &str) -> Response {
-    let body = render(
-        ERROR,
-        &[
-            ("heading", Val::Text(heading)),
-            ("code", Val::Text(code)),
-            ("message", Val::Text(message)),
-        ],
-    );
-    page(status, heading, body, None)
+    page(
+        status,
+        "error.html",
+        heading,
+        context! { heading, code, message },
+        &Csp::default(),
+    )
 }
 
 #[cfg(test)]
@@ -181,17 +222,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_text_and_keeps_markup() {
+    fn escapes_what_it_prints() {
         let out = render(
-            "<p>{{a}}</p>{{{b}}}<i>{{missing}}</i>",
-            &[
-                ("a", Val::Text("<script>alert('x')</script>&\"")),
-                ("b", Val::Html("<b>ok</b>".into())),
-            ],
-        );
-        assert_eq!(
-            out,
-            "<p>&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&amp;&quot;</p><b>ok</b><i></i>"
-        );
+            "error.html",
+            context! {
+                title => "t",
+                heading => "<script>alert('x')</script>&\"",
+                code => "a\"b",
+                message => "m",
+            },
+        )
+        .unwrap();
+        assert!(out.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt;&amp;&quot;"));
+        assert!(out.contains("data-error=\"a&quot;b\""));
+        assert!(!out.contains("<script>alert"));
+    }
+
+    #[test]
+    fn every_template_parses() {
+        for (name, _) in TEMPLATES {
+            assert!(ENV.get_template(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn undefined_variables_are_errors() {
+        assert!(render("error.html", context! { title => "t" }).is_err());
     }
 }

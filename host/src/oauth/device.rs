@@ -379,32 +379,23 @@ fn normalize(entered: &str) -> String {
 }
 
 fn code_page(status: StatusCode, user_code: &str, error: Option<&str>) -> Response {
-    let error = error
-        .map(|e| {
-            format!(
-                "<p class=\"error\" data-error=\"invalid_user_code\">{}</p>",
-                pages::escape(e)
-            )
-        })
-        .unwrap_or_default();
-    let body = format!(
-        "<h1>Connect a device</h1>{error}<p>Enter the code shown on your device.</p>\
-         <form method=\"post\" action=\"/device\">\
-         <label for=\"user_code\">Code</label>\
-         <input id=\"user_code\" name=\"user_code\" value=\"{}\" autocomplete=\"off\" autocapitalize=\"characters\" required>\
-         <button id=\"continue\" type=\"submit\">Continue</button></form>",
-        pages::escape(user_code)
-    );
-    pages::page(status, "Connect a device", body, None)
+    pages::page(
+        status,
+        "device.html",
+        "Connect a device",
+        minijinja::context! { user_code, error },
+        &pages::Csp::default(),
+    )
 }
 
 fn outcome_page(outcome: &str, heading: &str, message: &str) -> Response {
-    let body = format!(
-        "<h1>{}</h1><p data-device=\"{outcome}\">{}</p>",
-        pages::escape(heading),
-        pages::escape(message)
-    );
-    pages::page(StatusCode::OK, heading, body, None)
+    pages::page(
+        StatusCode::OK,
+        "device_outcome.html",
+        heading,
+        minijinja::context! { outcome, heading, message },
+        &pages::Csp::default(),
+    )
 }
 
 /// Wrong user codes per client address, in fixed windows.

@@ -4,7 +4,7 @@
 
 use crate::crypto::secrets::{ct_eq, sha256_b64};
 use crate::http::PeerIp;
-use crate::http::pages::{self, Val};
+use crate::http::pages;
 use crate::model::Client;
 use crate::oauth::authorize::{self, AuthRequest, bad_request_page};
 use crate::oauth::form::OAuthForm;
@@ -15,6 +15,7 @@ use crate::store::PendingRow;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use minijinja::context;
 use serde::Deserialize;
 
 /// The request id in the page URL.
@@ -149,21 +150,20 @@ fn login_page_with(
     username: &str,
     error: Option<&str>,
 ) -> Response {
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", pages::escape(e)))
-        .unwrap_or_default();
-    let body = pages::render(
-        pages::LOGIN,
-        &[
-            ("client", Val::Text(client_name(&p.client))),
-            ("error", Val::Html(error)),
-            ("action", Val::Text("/login")),
-            ("request", Val::Text(&p.row.request_id)),
-            ("csrf", Val::Text(&p.row.csrf)),
-            ("username", Val::Text(username)),
-        ],
-    );
-    pages::page(status, "Sign in", body, None)
+    pages::page(
+        status,
+        "login.html",
+        "Sign in",
+        context! {
+            client => client_name(&p.client),
+            error,
+            action => "/login",
+            request => &p.row.request_id,
+            csrf => &p.row.csrf,
+            username,
+        },
+        &pages::Csp::default(),
+    )
 }
 
 /// `GET /login?request=ID`.
@@ -297,7 +297,7 @@ pub async fn consent_form(
             return unavailable();
         }
     };
-    let scopes: String = p
+    let scopes: Vec<_> = p
         .request
         .scope
         .iter()
@@ -308,51 +308,24 @@ pub async fn consent_form(
                 .map(|d| d.description.as_str())
                 .filter(|d| !d.is_empty())
                 .unwrap_or(s);
-            format!(
-                "<li data-scope=\"{}\">{}</li>\n",
-                pages::escape(s),
-                pages::escape(d)
-            )
+            context! { scope => s, description => d }
         })
         .collect();
-    let claims = list_section(
-        "Your information, item by item:",
-        "claim",
-        &authorize::requested_claims(&p.request),
-    );
-    let resources = list_section("For use at:", "resource", &p.request.resources);
-    let body = pages::render(
-        pages::CONSENT,
-        &[
-            ("client", Val::Text(client_name(&p.client))),
-            ("scopes", Val::Html(scopes)),
-            ("claims", Val::Html(claims)),
-            ("resources", Val::Html(resources)),
-            ("user", Val::Text(&user)),
-            ("action", Val::Text("/consent")),
-            ("request", Val::Text(&p.row.request_id)),
-            ("csrf", Val::Text(&p.row.csrf)),
-        ],
-    );
-    pages::page(StatusCode::OK, "Allow access", body, None)
-}
-
-/// A titled list for the consent page, each item escaped and tagged `data-KIND`; empty when
-/// there is nothing to list.
-fn list_section(title: &str, kind: &str, items: &[String]) -> String {
-    if items.is_empty() {
-        return String::new();
-    }
-    let lis: String = items
-        .iter()
-        .map(|i| {
-            let i = pages::escape(i);
-            format!("<li data-{kind}=\"{i}\">{i}</li>\n")
-        })
-        .collect();
-    format!(
-        "<p>{}</p>\n<ul class=\"{kind}s\">\n{lis}</ul>",
-        pages::escape(title)
+    pages::page(
+        StatusCode::OK,
+        "consent.html",
+        "Allow access",
+        context! {
+            client => client_name(&p.client),
+            scopes,
+            claims => authorize::requested_claims(&p.request),
+            resources => &p.request.resources,
+            user,
+            action => "/consent",
+            request => &p.row.request_id,
+            csrf => &p.row.csrf,
+        },
+        &pages::Csp::default(),
     )
 }
 

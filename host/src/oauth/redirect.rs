@@ -4,7 +4,7 @@
 //! `form_post` response mode with `iss` (RFC 9207).
 
 use crate::crypto::secrets::random_token;
-use crate::http::pages::{self, Val};
+use crate::http::pages;
 use crate::model::Client;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -122,26 +122,17 @@ impl Target {
     }
 
     fn form_post(&self, params: &[(&str, &str)]) -> Response {
-        let fields: String = params
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
-                    pages::escape(k),
-                    pages::escape(v)
-                )
-            })
-            .collect();
         let nonce = random_token(16);
-        let body = pages::render(
-            pages::FORM_POST,
-            &[
-                ("action", Val::Text(&self.redirect_uri)),
-                ("fields", Val::Html(fields)),
-                ("nonce", Val::Text(&nonce)),
-            ],
-        );
-        pages::page(StatusCode::OK, "Continuing", body, Some(&nonce))
+        pages::page(
+            StatusCode::OK,
+            "form_post.html",
+            "Continuing",
+            minijinja::context! { action => &self.redirect_uri, fields => params, nonce => &nonce },
+            &pages::Csp {
+                script_nonce: Some(&nonce),
+                ..pages::Csp::default()
+            },
+        )
     }
 }
 

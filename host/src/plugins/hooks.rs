@@ -11,7 +11,6 @@ use crate::clock::SharedClock;
 use crate::model::{Client, Grant, TokenRecord};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 /// A plugin failed and its policy is `fail-closed`: the endpoint answers `server_error`.
 #[derive(Debug, thiserror::Error)]
@@ -134,17 +133,19 @@ impl Hooks {
         outcome: Result<R, String>,
         started: std::time::Instant,
     ) -> Result<Option<R>, HookError> {
-        plugin.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let took = started.elapsed();
+        plugin
+            .counters
+            .record(took, outcome.as_ref().err().map(String::as_str));
         self.metrics.plugin_call(
             &plugin.manifest.name,
             &plugin.manifest.hook.to_string(),
             outcome.is_ok(),
-            started.elapsed(),
+            took,
         );
         match outcome {
             Ok(r) => Ok(Some(r)),
             Err(message) => {
-                plugin.counters.errors.fetch_add(1, Ordering::Relaxed);
                 let m = &plugin.manifest;
                 tracing::warn!(
                     plugin = m.name.as_str(),
@@ -171,6 +172,35 @@ impl Hooks {
         self.clock.now()
     }
 
+    /// When `live` has a canary and this call is sampled, runs `call` on the canary off the
+    /// request path and records how its answer compares with `live_out`. The canary's answer
+    /// is never used.
+    fn shadow<T, F, Fut>(&self, live: &LoadedPlugin, live_out: &Result<T, String>, call: F)
+    where
+        T: Clone + PartialEq + std::fmt::Debug + Send + 'static,
+        F: FnOnce(Arc<LoadedPlugin>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
+    {
+        let Some(canary) = self.registry.canary(&live.manifest.name) else {
+            return;
+        };
+        if !canary.sampled() {
+            return;
+        }
+        let run = call(canary.plugin.clone());
+        let live_out = live_out.clone();
+        let clock = self.clock.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let out = run.await;
+            canary
+                .plugin
+                .counters
+                .record(started.elapsed(), out.as_ref().err().map(String::as_str));
+            canary.record(&live_out, &out, clock.now());
+        });
+    }
+
     /// update-token: lets the plugins bound to the client change the claims and shorten the
     /// lifetime of a token before it is signed. With no plugin bound it returns `draft` as is.
     pub async fn update_token(
@@ -184,35 +214,27 @@ impl Hooks {
         let client = types::Client::from_model(draft.client);
         let grant = types::Grant::from_model(draft.grant);
         for p in plugins {
-            let ctx = bindings::update_token::Context {
+            let ctx = Arc::new(bindings::update_token::Context {
                 kind: draft.kind,
                 client: client.clone(),
                 grant: grant.clone(),
                 claims: Value::Object(draft.claims.clone()).to_string(),
                 lifetime: u32::try_from(draft.lifetime.max(0)).unwrap_or(u32::MAX),
+            });
+            let now = self.now();
+            let call = move |p: Arc<LoadedPlugin>| {
+                let ctx = ctx.clone();
+                async move {
+                    let Called { result, .. } = p
+                        .prepared
+                        .update_token(p.identity.clone(), p.manifest.limits, now, &ctx)
+                        .await;
+                    check_update(&p, result)
+                }
             };
             let started = std::time::Instant::now();
-            let Called { result, .. } = p
-                .prepared
-                .update_token(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
-                .await;
-            let checked = flatten(result).and_then(|u| {
-                let size = u.set_claims.as_ref().map_or(0, String::len)
-                    + u.remove_claims.iter().map(String::len).sum::<usize>();
-                within(size, p.manifest.limits.max_result_bytes)?;
-                let set = match &u.set_claims {
-                    Some(text) => json_object(text, "set-claims")?,
-                    None => Map::new(),
-                };
-                if let Some(k) = set
-                    .keys()
-                    .chain(u.remove_claims.iter())
-                    .find(|k| PROTECTED_CLAIMS.contains(&k.as_str()))
-                {
-                    return Err(format!("invalid result: the claim {k:?} is protected"));
-                }
-                Ok((set, u.remove_claims, u.lifetime))
-            });
+            let checked = call(p.clone()).await;
+            self.shadow(&p, &checked, call);
             if let Some((set, remove, lifetime)) = self.settle(&p, checked, started)? {
                 for k in remove {
                     draft.claims.remove(&k);
@@ -243,35 +265,23 @@ impl Hooks {
             token: types::Token::from_model(token),
             grant: types::Grant::from_model(grant),
         };
+        let ctx = Arc::new(ctx);
         for p in plugins {
+            let now = self.now();
+            let ctx = ctx.clone();
+            let call = move |p: Arc<LoadedPlugin>| {
+                let ctx = ctx.clone();
+                async move {
+                    let Called { result, .. } = p
+                        .prepared
+                        .revoke_token(p.identity.clone(), p.manifest.limits, now, &ctx)
+                        .await;
+                    check_revoke(&p, result)
+                }
+            };
             let started = std::time::Instant::now();
-            let Called { result, .. } = p
-                .prepared
-                .revoke_token(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
-                .await;
-            let checked = flatten(result).and_then(|d| {
-                use bindings::revoke_token::Decision;
-                Ok(match d {
-                    Decision::Allow => RevokeDecision::Allow,
-                    Decision::Skip => RevokeDecision::Skip,
-                    Decision::Deny(e) => {
-                        within(
-                            e.error.len() + e.description.as_ref().map_or(0, String::len),
-                            p.manifest.limits.max_result_bytes,
-                        )?;
-                        if !is_error_code(&e.error) {
-                            return Err(format!(
-                                "invalid result: {:?} is not an OAuth error code",
-                                e.error
-                            ));
-                        }
-                        RevokeDecision::Deny {
-                            error: e.error,
-                            description: e.description,
-                        }
-                    }
-                })
-            });
+            let checked = call(p.clone()).await;
+            self.shadow(&p, &checked, call);
             match self.settle(&p, checked, started)? {
                 Some(RevokeDecision::Allow) | None => {}
                 Some(other) => return Ok(other),
@@ -313,23 +323,23 @@ impl Hooks {
             target: *target,
             authentication: authentication.clone(),
         };
+        let ctx = Arc::new(ctx);
         for p in plugins {
-            let started = std::time::Instant::now();
-            let Called { result, .. } = p
-                .prepared
-                .dynamic_scope(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
-                .await;
-            let checked = flatten(result).and_then(|text| {
-                within(text.len(), p.manifest.limits.max_result_bytes)?;
-                let claims = json_object(&text, "claims")?;
-                if let Some(k) = claims
-                    .keys()
-                    .find(|k| PROTECTED_CLAIMS.contains(&k.as_str()))
-                {
-                    return Err(format!("invalid result: the claim {k:?} is protected"));
+            let now = self.now();
+            let ctx = ctx.clone();
+            let call = move |p: Arc<LoadedPlugin>| {
+                let ctx = ctx.clone();
+                async move {
+                    let Called { result, .. } = p
+                        .prepared
+                        .dynamic_scope(p.identity.clone(), p.manifest.limits, now, &ctx)
+                        .await;
+                    check_claims(&p, result)
                 }
-                Ok(claims)
-            });
+            };
+            let started = std::time::Instant::now();
+            let checked = call(p.clone()).await;
+            self.shadow(&p, &checked, call);
             if let Some(claims) = self.settle(&p, checked, started)? {
                 for (k, v) in claims {
                     out.entry(k).or_insert(v);
@@ -375,28 +385,26 @@ impl Hooks {
         let token_view = types::Token::from_model(token.token);
         let grant_view = types::Grant::from_model(token.grant);
         for p in plugins {
-            let ctx = bindings::introspection::Context {
+            let ctx = Arc::new(bindings::introspection::Context {
                 caller: caller_view.clone(),
                 token: Some(token_view.clone()),
                 token_grant: Some(grant_view.clone()),
                 response: Value::Object(current.clone()).to_string(),
+            });
+            let now = self.now();
+            let call = move |p: Arc<LoadedPlugin>| {
+                let ctx = ctx.clone();
+                async move {
+                    let Called { result, .. } = p
+                        .prepared
+                        .introspection(p.identity.clone(), p.manifest.limits, now, &ctx)
+                        .await;
+                    check_introspection(&p, result)
+                }
             };
             let started = std::time::Instant::now();
-            let Called { result, .. } = p
-                .prepared
-                .introspection(p.identity.clone(), p.manifest.limits, self.now(), &ctx)
-                .await;
-            let checked = flatten(result).and_then(|o| {
-                use bindings::introspection::Outcome;
-                Ok(match o {
-                    Outcome::Unchanged => None,
-                    Outcome::Inactive => Some(None),
-                    Outcome::Replace(text) => {
-                        within(text.len(), p.manifest.limits.max_result_bytes)?;
-                        Some(Some(json_object(&text, "replace")?))
-                    }
-                })
-            });
+            let checked = call(p.clone()).await;
+            self.shadow(&p, &checked, call);
             match self.settle(&p, checked, started)? {
                 None | Some(None) => {}
                 Some(Some(None)) => return Ok(inactive()),
@@ -431,25 +439,130 @@ impl Hooks {
             })
             .cloned()
             .collect();
+        let ctx = Arc::new(ctx.clone());
         for p in plugins {
+            let now = self.now();
+            let ctx = ctx.clone();
+            let call = move |p: Arc<LoadedPlugin>| {
+                let ctx = ctx.clone();
+                async move {
+                    let Called { result, .. } = p
+                        .prepared
+                        .end_session(p.identity.clone(), p.manifest.limits, now, &ctx)
+                        .await;
+                    check_page(&p, result)
+                }
+            };
             let started = std::time::Instant::now();
-            let Called { result, .. } = p
-                .prepared
-                .end_session(p.identity.clone(), p.manifest.limits, self.now(), ctx)
-                .await;
-            let checked = flatten(result).and_then(|html| {
-                within(
-                    html.as_ref().map_or(0, String::len),
-                    p.manifest.limits.max_result_bytes,
-                )?;
-                Ok(html.filter(|h| !h.trim().is_empty()))
-            });
+            let checked = call(p.clone()).await;
+            self.shadow(&p, &checked, call);
             if let Some(Some(html)) = self.settle(&p, checked, started)? {
                 return Ok(Some(html));
             }
         }
         Ok(None)
     }
+}
+
+/// A call's raw result as the host reads it.
+type Raw<R> = Result<Result<R, String>, String>;
+
+/// update-token's answer: claims to set, claims to remove, a shorter lifetime.
+fn check_update(
+    p: &LoadedPlugin,
+    result: Raw<bindings::update_token::Update>,
+) -> Result<(Map<String, Value>, Vec<String>, Option<u32>), String> {
+    flatten(result).and_then(|u| {
+        let size = u.set_claims.as_ref().map_or(0, String::len)
+            + u.remove_claims.iter().map(String::len).sum::<usize>();
+        within(size, p.manifest.limits.max_result_bytes)?;
+        let set = match &u.set_claims {
+            Some(text) => json_object(text, "set-claims")?,
+            None => Map::new(),
+        };
+        if let Some(k) = set
+            .keys()
+            .chain(u.remove_claims.iter())
+            .find(|k| PROTECTED_CLAIMS.contains(&k.as_str()))
+        {
+            return Err(format!("invalid result: the claim {k:?} is protected"));
+        }
+        Ok((set, u.remove_claims, u.lifetime))
+    })
+}
+
+/// revoke-token's decision.
+fn check_revoke(
+    p: &LoadedPlugin,
+    result: Raw<bindings::revoke_token::Decision>,
+) -> Result<RevokeDecision, String> {
+    flatten(result).and_then(|d| {
+        use bindings::revoke_token::Decision;
+        Ok(match d {
+            Decision::Allow => RevokeDecision::Allow,
+            Decision::Skip => RevokeDecision::Skip,
+            Decision::Deny(e) => {
+                within(
+                    e.error.len() + e.description.as_ref().map_or(0, String::len),
+                    p.manifest.limits.max_result_bytes,
+                )?;
+                if !is_error_code(&e.error) {
+                    return Err(format!(
+                        "invalid result: {:?} is not an OAuth error code",
+                        e.error
+                    ));
+                }
+                RevokeDecision::Deny {
+                    error: e.error,
+                    description: e.description,
+                }
+            }
+        })
+    })
+}
+
+/// dynamic-scope's claims.
+fn check_claims(p: &LoadedPlugin, result: Raw<String>) -> Result<Map<String, Value>, String> {
+    flatten(result).and_then(|text| {
+        within(text.len(), p.manifest.limits.max_result_bytes)?;
+        let claims = json_object(&text, "claims")?;
+        if let Some(k) = claims
+            .keys()
+            .find(|k| PROTECTED_CLAIMS.contains(&k.as_str()))
+        {
+            return Err(format!("invalid result: the claim {k:?} is protected"));
+        }
+        Ok(claims)
+    })
+}
+
+/// introspection's outcome: `None` unchanged, `Some(None)` inactive, `Some(Some(m))` replaced.
+fn check_introspection(
+    p: &LoadedPlugin,
+    result: Raw<bindings::introspection::Outcome>,
+) -> Result<Option<Option<Map<String, Value>>>, String> {
+    flatten(result).and_then(|o| {
+        use bindings::introspection::Outcome;
+        Ok(match o {
+            Outcome::Unchanged => None,
+            Outcome::Inactive => Some(None),
+            Outcome::Replace(text) => {
+                within(text.len(), p.manifest.limits.max_result_bytes)?;
+                Some(Some(json_object(&text, "replace")?))
+            }
+        })
+    })
+}
+
+/// end-session's page, if it made one.
+fn check_page(p: &LoadedPlugin, result: Raw<Option<String>>) -> Result<Option<String>, String> {
+    flatten(result).and_then(|html| {
+        within(
+            html.as_ref().map_or(0, String::len),
+            p.manifest.limits.max_result_bytes,
+        )?;
+        Ok(html.filter(|h| !h.trim().is_empty()))
+    })
 }
 
 /// Introspection response members plugins cannot change (issue 10): whether the token is

@@ -4,6 +4,7 @@
 //! the status; the previous version keeps serving. Removing both files unloads a plugin.
 
 use super::cache::CompiledCache;
+use super::canary::Canary;
 use super::engine::{self, PluginIdentity, Prepared};
 use super::manifest::{self, HookKind, Manifest};
 use arc_swap::ArcSwap;
@@ -34,6 +35,61 @@ pub struct Counters {
     pub calls: AtomicU64,
     /// Calls that failed (trap, timeout, over-limit, oversize, invalid or `err` result).
     pub errors: AtomicU64,
+    /// The latest calls' durations and the last failure.
+    recent: std::sync::Mutex<Recent>,
+}
+
+/// How many of the latest call durations the percentiles are taken over.
+const LATENCY_WINDOW: usize = 1024;
+
+#[derive(Debug, Default)]
+struct Recent {
+    /// Durations in µs, a ring of the latest [`LATENCY_WINDOW`].
+    micros: Vec<u32>,
+    next: usize,
+    last_error: Option<String>,
+}
+
+impl Counters {
+    /// Counts one call that took `took` and failed with `error`, if it did.
+    pub fn record(&self, took: std::time::Duration, error: Option<&str>) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if error.is_some() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        if let Ok(mut r) = self.recent.lock() {
+            if r.micros.len() < LATENCY_WINDOW {
+                r.micros.push(us);
+            } else {
+                let i = r.next;
+                r.micros[i] = us;
+            }
+            r.next = (r.next + 1) % LATENCY_WINDOW;
+            if let Some(e) = error {
+                r.last_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// The median and 99th percentile (µs) of the latest calls, and the last call failure.
+    pub fn recent(&self) -> (Option<u64>, Option<u64>, Option<String>) {
+        let Ok(r) = self.recent.lock() else {
+            return (None, None, None);
+        };
+        let mut sorted = r.micros.clone();
+        let last_error = r.last_error.clone();
+        drop(r);
+        if sorted.is_empty() {
+            return (None, None, last_error);
+        }
+        sorted.sort_unstable();
+        let at = |q: f64| {
+            let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+            u64::from(sorted[i])
+        };
+        (Some(at(0.50)), Some(at(0.99)), last_error)
+    }
 }
 
 /// The plugins of every hook, each list in call order (priority, then name).
@@ -77,6 +133,15 @@ pub struct PluginStatus {
     pub calls: u64,
     /// Failed calls so far.
     pub errors: u64,
+    /// Median duration of the latest calls, µs.
+    #[serde(default)]
+    pub p50_us: Option<u64>,
+    /// 99th-percentile duration of the latest calls, µs.
+    #[serde(default)]
+    pub p99_us: Option<u64>,
+    /// Why the last failed call failed.
+    #[serde(default)]
+    pub last_call_error: Option<String>,
 }
 
 struct Entry {
@@ -96,6 +161,7 @@ pub struct Registry {
     generation: AtomicU64,
     status_file: Option<PathBuf>,
     http: Option<Arc<crate::outbound::PluginHttp>>,
+    canaries: ArcSwap<BTreeMap<String, Arc<Canary>>>,
 }
 
 /// What the server writes to its status file after each reload (read by `plugin list`).
@@ -123,6 +189,7 @@ impl Registry {
             generation: AtomicU64::new(0),
             status_file: None,
             http: None,
+            canaries: ArcSwap::from_pointee(BTreeMap::new()),
         }
     }
 
@@ -168,6 +235,7 @@ impl Registry {
             .map(|(mut s, counters)| {
                 s.calls = counters.calls.load(Ordering::Relaxed);
                 s.errors = counters.errors.load(Ordering::Relaxed);
+                (s.p50_us, s.p99_us, s.last_call_error) = counters.recent();
                 s
             })
             .collect()
@@ -219,6 +287,80 @@ impl Registry {
         refused
     }
 
+    /// The canary beside live plugin `name`, if one runs.
+    pub fn canary(&self, name: &str) -> Option<Arc<Canary>> {
+        let all = self.canaries.load();
+        if all.is_empty() {
+            return None;
+        }
+        all.get(name).cloned()
+    }
+
+    /// Every canary running, by live plugin name.
+    pub fn canaries(&self) -> Arc<BTreeMap<String, Arc<Canary>>> {
+        self.canaries.load_full()
+    }
+
+    /// Puts `canaries` in place of the ones running.
+    pub fn set_canaries(&self, canaries: BTreeMap<String, Arc<Canary>>) {
+        self.canaries.store(Arc::new(canaries));
+    }
+
+    /// Checks and prepares a canary version of plugin `name`: manifest text `manifest`,
+    /// component `wasm`, sampling `sample_percent` of calls.
+    pub async fn prepare_canary(
+        &self,
+        name: &str,
+        manifest: &str,
+        wasm: Vec<u8>,
+        sample_percent: u8,
+    ) -> Result<Canary, String> {
+        let manifest = Manifest::parse(manifest, name)?;
+        let sha = crate::crypto::secrets::sha256_hex(&wasm);
+        if !sha.eq_ignore_ascii_case(&manifest.sha256) {
+            return Err(format!(
+                "sha256 mismatch: the canary component is {sha}, its manifest says {}",
+                manifest.sha256
+            ));
+        }
+        let identity = self.identity(name, &manifest);
+        let prepared = engine::prepare(
+            Arc::new(wasm),
+            &sha,
+            Some(manifest.hook),
+            identity.clone(),
+            manifest.limits,
+            self.cache.as_ref(),
+        )
+        .await?;
+        Ok(Canary::new(
+            Arc::new(LoadedPlugin {
+                manifest,
+                sha256: sha,
+                identity,
+                prepared: Arc::new(prepared),
+                counters: Arc::default(),
+            }),
+            sample_percent,
+        ))
+    }
+
+    /// Name, version, configuration and HTTP access as host calls of `manifest` see them.
+    fn identity(&self, name: &str, manifest: &Manifest) -> Arc<PluginIdentity> {
+        Arc::new(PluginIdentity {
+            name: name.to_string(),
+            version: manifest.version.clone(),
+            config: manifest.config_text().into_iter().collect(),
+            http: match (&manifest.http, &self.http) {
+                (Some(grant), Some(client)) => Some(engine::HttpAccess {
+                    grant: grant.clone(),
+                    client: client.clone(),
+                }),
+                _ => None,
+            },
+        })
+    }
+
     /// Checks the files of `name` and, when they differ from what serves, prepares them.
     async fn load_one(&self, name: &str, entry: &mut Entry) -> Result<(), String> {
         let toml_path = self.dir.join(format!("{name}.toml"));
@@ -258,18 +400,7 @@ impl Registry {
         {
             return Ok(());
         }
-        let identity = Arc::new(PluginIdentity {
-            name: name.to_string(),
-            version: manifest.version.clone(),
-            config: manifest.config_text().into_iter().collect(),
-            http: match (&manifest.http, &self.http) {
-                (Some(grant), Some(client)) => Some(engine::HttpAccess {
-                    grant: grant.clone(),
-                    client: client.clone(),
-                }),
-                _ => None,
-            },
-        });
+        let identity = self.identity(name, &manifest);
         // The same wasm with a new manifest (configuration, limits, order) needs no compile.
         let prepared = match &entry.loaded {
             Some(cur) if cur.sha256 == sha && cur.prepared.hook() == manifest.hook => {
@@ -347,6 +478,9 @@ impl Registry {
                     last_error: e.last_error.clone(),
                     calls: e.counters.calls.load(Ordering::Relaxed),
                     errors: e.counters.errors.load(Ordering::Relaxed),
+                    p50_us: None,
+                    p99_us: None,
+                    last_call_error: None,
                 },
                 e.counters.clone(),
             ));

@@ -19,7 +19,7 @@
 use super::FrontchannelRp;
 use crate::config::FeatureFlag;
 use crate::crypto::secrets::{random_token, sha256_b64};
-use crate::http::pages::{self, Csp, Val};
+use crate::http::pages::{self, Csp};
 use crate::model::Client;
 use crate::oauth::OAuthError;
 use crate::oauth::authorize::subject_for;
@@ -33,6 +33,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use minijinja::context;
 
 /// `GET|POST /end_session`.
 pub async fn end_session(
@@ -362,81 +363,39 @@ async fn confirm_page(
         .await?
         .map(|u| u.username)
         .unwrap_or_default();
-    let mut who = format!(
-        "You are signed in as <strong>{}</strong>.",
-        pages::escape(&user)
-    );
-    if let Some(c) = client {
-        let name = c.metadata.client_name.as_deref().unwrap_or(&c.client_id);
-        who.push_str(&format!(
-            " <strong>{}</strong> asks to sign you out.",
-            pages::escape(name)
-        ));
-    }
-    let fields: String = p
+    let fields: Vec<(&str, &str)> = p
         .fields()
         .iter()
-        .filter_map(|(k, v)| {
-            v.map(|v| {
-                format!(
-                    "<input type=\"hidden\" name=\"{k}\" value=\"{}\">\n",
-                    pages::escape(v)
-                )
-            })
-        })
+        .filter_map(|(k, v)| v.map(|v| (*k, v)))
         .collect();
-    let body = pages::render(
-        pages::LOGOUT_CONFIRM,
-        &[
-            ("who", Val::Html(who)),
-            ("action", Val::Text(&state.urls().end_session)),
-            ("fields", Val::Html(fields)),
-            ("confirm", Val::Text(token)),
-        ],
-    );
-    Ok(pages::page(StatusCode::OK, "Sign out?", body, None))
+    Ok(pages::page(
+        StatusCode::OK,
+        "logout_confirm.html",
+        "Sign out?",
+        context! {
+            user,
+            client => client.map(|c| c.metadata.client_name.as_deref().unwrap_or(&c.client_id)),
+            action => &state.urls().end_session,
+            fields,
+            confirm => token,
+        },
+        &Csp::default(),
+    ))
 }
 
 /// The default logout page: one hidden iframe per front-channel RP, then (script, or the link)
 /// on to the post-logout redirect.
 fn default_page(frames: &[FrontchannelRp], next: Option<&str>) -> Response {
     let nonce = random_token(16);
-    let iframes: String = frames
+    let frame_list: Vec<_> = frames
         .iter()
-        .map(|f| {
-            format!(
-                "<iframe hidden src=\"{}\" title=\"{}\"></iframe>\n",
-                pages::escape(&f.uri),
-                pages::escape(&f.client_id)
-            )
-        })
+        .map(|f| context! { uri => &f.uri, client_id => &f.client_id })
         .collect();
-    let note = if frames.is_empty() {
-        String::new()
-    } else {
-        format!("Signing you out of {} application(s)…", frames.len())
-    };
-    let link = next
-        .map(|u| {
-            format!(
-                "<p><a id=\"continue\" href=\"{}\">Continue</a></p>",
-                pages::escape(u)
-            )
-        })
-        .unwrap_or_default();
-    let body = pages::render(
-        pages::LOGOUT,
-        &[
-            ("note", Val::Html(note)),
-            ("frames", Val::Html(iframes)),
-            ("next", Val::Html(link)),
-            ("nonce", Val::Text(&nonce)),
-        ],
-    );
-    pages::page_with(
+    pages::page(
         StatusCode::OK,
+        "logout.html",
         "Signed out",
-        body,
+        context! { frames => frame_list, next, nonce => &nonce },
         &Csp {
             script_nonce: Some(&nonce),
             frame_src: frame_origins(frames),
