@@ -1,5 +1,6 @@
-//! Administration shared by the CLI, the admin REST API (`api`) and later the admin UI: clients,
-//! users, scopes, sessions, signing keys, the run-time configuration and the audit log.
+//! Administration shared by the CLI, the admin REST API (`api`) and the web admin UI (`ui`):
+//! clients, users, scopes, sessions, signing keys, the run-time configuration, plugins and the
+//! audit log.
 
 pub mod api;
 pub mod audit;
@@ -29,6 +30,39 @@ pub fn if_match(header: &str, etag: &str) -> bool {
         .split(',')
         .map(str::trim)
         .any(|t| t == "*" || t == etag)
+}
+
+/// The first administrator made by the first start on an empty database.
+#[derive(Debug)]
+pub struct FirstAdmin {
+    /// Their username.
+    pub username: String,
+    /// The password generated for them, when none was given (show it once).
+    pub generated_password: Option<String>,
+}
+
+/// What `tessera serve` does at every start: makes sure the admin UI's client exists, and on a
+/// database without users makes the first administrator (`TESSERA_ADMIN_USERNAME`, default
+/// `admin`; `TESSERA_ADMIN_PASSWORD`, or a generated password returned to be shown once).
+/// Replicas starting together on an empty database make one administrator between them.
+pub async fn bootstrap(
+    state: &crate::server::AppState,
+    username: Option<String>,
+    password: Option<String>,
+) -> anyhow::Result<Option<FirstAdmin>> {
+    let store = state.store();
+    ui::ensure_client(store, state.master_key(), state.issuer(), state.now()).await?;
+    if !store.list_users().await?.is_empty() {
+        return Ok(None);
+    }
+    match users::init_admin_user(store, username, password, state.now()).await {
+        Ok(Some((user, generated_password))) => Ok(Some(FirstAdmin {
+            username: user.username,
+            generated_password,
+        })),
+        Ok(None) | Err(users::UserError::Taken) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

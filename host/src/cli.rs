@@ -322,6 +322,9 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
                 "scope": reg.client.metadata.scope,
                 "token_endpoint": format!("{}/token", settings.issuer()),
             });
+            crate::admin::ui::ensure_client(&store, &master, settings.issuer(), clock.now())
+                .await?;
+            out["console"] = format!("{}/admin", settings.issuer()).into();
             let first = crate::admin::users::init_admin_user(
                 &store,
                 std::env::var("TESSERA_ADMIN_USERNAME").ok(),
@@ -506,6 +509,24 @@ fn read_stdin_json(what: &str) -> anyhow::Result<serde_json::Value> {
 async fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {
     let addr = settings.listen_addr()?;
     let state = AppState::new(settings, clock).await?;
+    let first = crate::admin::bootstrap(
+        &state,
+        std::env::var("TESSERA_ADMIN_USERNAME").ok(),
+        std::env::var("TESSERA_ADMIN_PASSWORD").ok(),
+    )
+    .await
+    .context("making the admin console's client and the first administrator")?;
+    if let Some(first) = first {
+        tracing::info!(username = first.username.as_str(), "first administrator created");
+        if let Some(pw) = first.generated_password {
+            // Shown once, on the terminal only (never in the log).
+            eprintln!(
+                "\nFirst administrator: {} / {pw}\nSign in at {}/admin (the password is not shown again).\n",
+                first.username,
+                state.issuer()
+            );
+        }
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

@@ -433,9 +433,13 @@ pub fn failed(session: &Session, reply: &Reply) -> Response {
     resp
 }
 
-/// Makes sure the admin UI's client exists with this issuer's redirect URI.
-pub async fn ensure_client(state: &AppState) -> Result<(), crate::admin::clients::ClientError> {
-    let issuer = state.issuer();
+/// Makes sure the admin UI's client exists with `issuer`'s redirect URI.
+pub async fn ensure_client(
+    store: &crate::store::Store,
+    master: &crate::crypto::secrets::MasterKey,
+    issuer: &str,
+    now: crate::clock::UnixTime,
+) -> Result<(), crate::admin::clients::ClientError> {
     let wanted = json!({
         "client_id": UI_CLIENT_ID,
         "client_name": "Tessera admin console",
@@ -450,10 +454,8 @@ pub async fn ensure_client(state: &AppState) -> Result<(), crate::admin::clients
         "require_pkce": true,
         "trusted_client": true,
     });
-    let store = state.store();
-    let now = state.now();
     match store.find_client(UI_CLIENT_ID).await? {
-        None => match crate::admin::clients::create(store, state.master_key(), wanted, now).await {
+        None => match crate::admin::clients::create(store, master, wanted, now).await {
             Ok(_) | Err(crate::admin::clients::ClientError::Exists(_)) => Ok(()),
             Err(e) => Err(e),
         },
@@ -461,7 +463,7 @@ pub async fn ensure_client(state: &AppState) -> Result<(), crate::admin::clients
         Some(_) => {
             // The issuer changed: point the client at this one.
             let current = crate::admin::clients::current(store, UI_CLIENT_ID).await?;
-            crate::admin::clients::replace(store, state.master_key(), current, wanted, now)
+            crate::admin::clients::replace(store, master, current, wanted, now)
                 .await
                 .map(|_| ())
         }
@@ -470,7 +472,7 @@ pub async fn ensure_client(state: &AppState) -> Result<(), crate::admin::clients
 
 /// `GET /admin/signin`: starts an authorization code flow with PKCE at our own `/authorize`.
 async fn signin(State(state): State<AppState>) -> Response {
-    if let Err(e) = ensure_client(&state).await {
+    if let Err(e) = ensure_client(state.store(), state.master_key(), state.issuer(), state.now()).await {
         tracing::error!(error = %e, "making the admin UI client failed");
         return crate::oauth::interaction::unavailable();
     }
