@@ -91,7 +91,7 @@ impl Activity {
     fn series_at(&self, now: i64) -> Series {
         let ring = self.ring.lock().map(|r| *r).unwrap_or_default();
         let first = now - MINUTES as i64 + 1;
-        let mut per_kind = vec![Vec::with_capacity(MINUTES); KINDS];
+        let mut per_kind: Vec<Vec<u64>> = (0..KINDS).map(|_| Vec::with_capacity(MINUTES)).collect();
         for minute in first..=now {
             let b = ring[minute.rem_euclid(MINUTES as i64) as usize];
             for (k, series) in per_kind.iter_mut().enumerate() {

@@ -1,7 +1,11 @@
 //! The command line: `serve`, `migrate`, `keys rotate|list`, `client create|list`,
 //! `user create|update|list`, `scope create|update|delete|list`, `session list|revoke`,
-//! `plugin check|test|list`. Enough to run the server without an admin API. Results go to
-//! stdout as JSON; logs go to stderr.
+//! `plugin check|test|list`, `config show|set|unset`, `admin init`. The resource commands work
+//! offline against the database (bootstrap and recovery) or, with `--server URL`, through a
+//! running server's admin API (`remote`). Lists print as tables, `--json` prints JSON; other
+//! results are JSON; logs go to stderr.
+
+mod remote;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Loaded, Settings};
@@ -22,6 +26,15 @@ pub struct Cli {
     /// TOML configuration file (settings: defaults < file < TESSERA_* variables).
     #[arg(long, global = true, env = "TESSERA_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Run the command through this server's admin API (e.g. `https://id.example.com`) instead
+    /// of against the database; the admin client's secret comes from
+    /// `TESSERA_ADMIN_CLIENT_SECRET` (its id from `TESSERA_ADMIN_CLIENT_ID`, default
+    /// `tessera-admin`).
+    #[arg(long, global = true, env = "TESSERA_SERVER")]
+    pub server: Option<String>,
+    /// Print lists as JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -223,6 +236,10 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    if let Some(server) = &cli.server {
+        return remote::run(cli.command, server, cli.json).await;
+    }
+    let json = cli.json;
     let settings = loaded.settings;
     let clock: SharedClock = Arc::new(SystemClock);
     match cli.command {
@@ -269,8 +286,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
                 .iter()
                 .map(|r| serde_json::json!({"kid": r.kid, "alg": r.alg, "status": r.status, "created_at": r.created_at, "signing_from": r.signs_from(), "retire_at": r.retire_at}))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(())
+            print_list(json, &serde_json::Value::Array(out), KEY_COLUMNS)
         }
         Command::Client(ClientCommand::Create) => {
             let metadata: ClientMetadata =
@@ -303,7 +319,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Scope(cmd) => scope(cmd, &settings, clock.now()).await,
+        Command::Scope(cmd) => scope(cmd, &settings, clock.now(), json).await,
         Command::Config(cmd) => config(cmd, &settings, clock.now()).await,
         Command::Admin(AdminCommand::Init { rotate }) => {
             let store = Store::open(&settings, 2).await?;
@@ -349,15 +365,15 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
                 .iter()
                 .map(crate::admin::users::to_json)
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(())
+            print_list(json, &serde_json::Value::Array(out), USER_COLUMNS)
         }
         Command::Plugin(cmd) => plugin(cmd, &settings).await,
         Command::Session(cmd) => {
             let state = AppState::new(settings, clock).await?;
             let out = match cmd {
                 SessionCommand::List { user } => {
-                    serde_json::json!(crate::admin::sessions::list(&state, user.as_deref()).await?)
+                    let list = crate::admin::sessions::list(&state, user.as_deref()).await?;
+                    return print_list(json, &serde_json::Value::Array(list), SESSION_COLUMNS);
                 }
                 SessionCommand::Revoke { sid, user } => {
                     let ended =
@@ -382,8 +398,7 @@ pub async fn run(cli: Cli, loaded: Loaded) -> anyhow::Result<()> {
                     v
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(())
+            print_list(json, &serde_json::Value::Array(out), CLIENT_COLUMNS)
         }
     }
 }
@@ -471,6 +486,7 @@ async fn scope(
     cmd: ScopeCommand,
     settings: &Settings,
     now: crate::clock::UnixTime,
+    json: bool,
 ) -> anyhow::Result<()> {
     use crate::admin::scopes;
     let store = Store::open(settings, 2).await?;
@@ -485,17 +501,133 @@ async fn scope(
             scopes::delete(&store, &id).await?;
             serde_json::json!({ "deleted": id })
         }
-        ScopeCommand::List { scope_type, client } => store
-            .list_scopes()
-            .await?
-            .iter()
-            .filter(|s| scope_type.as_ref().is_none_or(|t| *t == s.scope_type))
-            .filter(|s| client.is_none() || s.creator_id == client)
-            .map(scopes::to_json)
-            .collect(),
+        ScopeCommand::List { scope_type, client } => {
+            let list: Vec<_> = store
+                .list_scopes()
+                .await?
+                .iter()
+                .filter(|s| scope_type.as_ref().is_none_or(|t| *t == s.scope_type))
+                .filter(|s| client.is_none() || s.creator_id == client)
+                .map(scopes::to_json)
+                .collect();
+            return print_list(json, &serde_json::Value::Array(list), SCOPE_COLUMNS);
+        }
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// A table's columns: heading and the member of each item shown under it.
+type Columns = &'static [(&'static str, &'static str)];
+
+const CLIENT_COLUMNS: Columns = &[
+    ("CLIENT ID", "client_id"),
+    ("NAME", "client_name"),
+    ("GRANTS", "grant_types"),
+    ("AUTH METHOD", "token_endpoint_auth_method"),
+    ("ACTIVE", "active"),
+];
+const SCOPE_COLUMNS: Columns = &[
+    ("SCOPE", "id"),
+    ("TYPE", "scope_type"),
+    ("DESCRIPTION", "description"),
+    ("CLAIMS", "claims"),
+    ("CREATOR", "creator"),
+];
+const KEY_COLUMNS: Columns = &[
+    ("KID", "kid"),
+    ("ALG", "alg"),
+    ("STATUS", "status"),
+    ("CREATED", "created_at"),
+    ("SIGNS FROM", "signing_from"),
+    ("RETIRES", "retire_at"),
+];
+const SESSION_COLUMNS: Columns = &[
+    ("SID", "sid"),
+    ("USER", "user_id"),
+    ("ACR", "acr"),
+    ("SIGNED IN", "auth_time"),
+    ("CLIENTS", "clients"),
+];
+const USER_COLUMNS: Columns = &[
+    ("USERNAME", "username"),
+    ("SUB", "sub"),
+    ("ACTIVE", "active"),
+    ("ROLES", "tessera_roles"),
+];
+const PLUGIN_COLUMNS: Columns = &[
+    ("PLUGIN", "name"),
+    ("VERSION", "version"),
+    ("HOOK", "hook"),
+    ("STATE", "state"),
+    ("CALLS", "calls"),
+    ("ERRORS", "errors"),
+    ("P50 µs", "p50_us"),
+    ("P99 µs", "p99_us"),
+];
+
+/// Prints `items` (a JSON array) as JSON when `json`, else as a table of `columns`.
+fn print_list(json: bool, items: &serde_json::Value, columns: Columns) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(items)?);
+        return Ok(());
+    }
+    print!("{}", table(items, columns));
+    Ok(())
+}
+
+/// `items` as aligned columns; arrays are joined with commas, absent values shown as `-`.
+fn table(items: &serde_json::Value, columns: Columns) -> String {
+    use serde_json::Value;
+    let cell = |v: &Value| match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| i.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    };
+    let rows: Vec<Vec<String>> = items
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|item| columns.iter().map(|(_, k)| cell(&item[*k])).collect())
+                .collect()
+        })
+        .unwrap_or_default();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (h, _))| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([h.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let mut out = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ");
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+        out
+    };
+    let mut out = line(columns.iter().map(|(h, _)| *h).collect());
+    for r in &rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
 }
 
 fn read_stdin_json(what: &str) -> anyhow::Result<serde_json::Value> {
@@ -517,7 +649,10 @@ async fn serve(settings: Settings, clock: SharedClock) -> anyhow::Result<()> {
     .await
     .context("making the admin console's client and the first administrator")?;
     if let Some(first) = first {
-        tracing::info!(username = first.username.as_str(), "first administrator created");
+        tracing::info!(
+            username = first.username.as_str(),
+            "first administrator created"
+        );
         if let Some(pw) = first.generated_password {
             // Shown once, on the terminal only (never in the log).
             eprintln!(
@@ -579,7 +714,7 @@ async fn config(
                 let (k, v) = p
                     .split_once('=')
                     .ok_or_else(|| anyhow::anyhow!("{p}: expected KEY=VALUE"))?;
-                let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::from(v));
+                let value = crate::admin::config::typed(v);
                 Ok((k.to_string(), Some(value)))
             })
             .collect::<anyhow::Result<_>>()?,
@@ -595,4 +730,23 @@ async fn config(
         )?
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_print_as_aligned_columns() {
+        let items = serde_json::json!([
+            {"client_id": "a", "client_name": "App", "grant_types": ["client_credentials", "refresh_token"], "token_endpoint_auth_method": "none", "active": true},
+            {"client_id": "bbbb", "grant_types": [], "token_endpoint_auth_method": "client_secret_basic", "active": false},
+        ]);
+        assert_eq!(
+            table(&items, CLIENT_COLUMNS),
+            "CLIENT ID  NAME  GRANTS                            AUTH METHOD          ACTIVE\n\
+             a          App   client_credentials,refresh_token  none                 true\n\
+             bbbb       -                                       client_secret_basic  false\n"
+        );
+    }
 }

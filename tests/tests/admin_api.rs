@@ -1425,7 +1425,240 @@ async fn deploys_plugins_through_the_api(db: Db) {
     srv.stop().await;
 }
 
+/// The plugin's view, once `ready` holds for it (canary comparisons finish off the request
+/// path).
+async fn plugin_view(
+    srv: &TestServer,
+    t: &str,
+    name: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..200 {
+        let v: Value = call(
+            srv,
+            Method::GET,
+            &format!("/plugins/{name}"),
+            Some(t),
+            None,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        if ready(&v) {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the plugin view never got ready");
+}
+
+async fn runs_canaries_in_shadow_and_promotes_them(db: Db) {
+    let srv = TestServer::start(db).await;
+    let reg = admin(&srv).await;
+    let bearer = token(&srv, &reg, "tessera.admin.plugins.write").await;
+    let t = Some(bearer.as_str());
+    let name = "add-tenant-claims";
+    let wasm = tessera_tests::plugins::wasm(name);
+    let sha = tessera_tests::plugins::sha256_hex(&wasm);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&wasm);
+    let manifest =
+        std::fs::read_to_string(tessera_tests::plugins::built().join(format!("{name}.toml")))
+            .unwrap();
+    let canary_manifest = manifest
+        .replace("version = \"1.0.0\"", "version = \"1.1.0\"")
+        .replace("tenant = \"acme\"", "tenant = \"globex\"");
+    let canary = |m: &str, sample: u32| json!({"manifest": m, "wasm": b64, "sha256": sha, "sample_percent": sample});
+    let client = srv.cc_client("client_secret_basic", true).await;
+    let canary_path = format!("/plugins/{name}/canary");
+    // No live plugin yet: nothing to run a canary beside.
+    problem(
+        call(
+            &srv,
+            Method::PUT,
+            &canary_path,
+            t,
+            None,
+            Some(canary(&canary_manifest, 50)),
+        )
+        .await,
+        404,
+    )
+    .await;
+    let deployed = call(
+        &srv,
+        Method::POST,
+        "/plugins",
+        t,
+        None,
+        Some(json!({"name": name, "manifest": manifest, "wasm": b64, "sha256": sha})),
+    )
+    .await;
+    assert_eq!(deployed.status(), 201);
+    // A share outside 1..=100 and a canary of another hook are refused by name.
+    let p = problem(
+        call(
+            &srv,
+            Method::PUT,
+            &canary_path,
+            t,
+            None,
+            Some(canary(&canary_manifest, 0)),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().starts_with("sample_percent"),
+        "{p}"
+    );
+    let other = tessera_tests::plugins::wasm("revoke-guard");
+    let other_manifest = format!(
+        "name = \"{name}\"\nhook = \"revoke-token\"\nversion = \"2.0.0\"\nsha256 = \"{}\"\n",
+        tessera_tests::plugins::sha256_hex(&other)
+    );
+    let p = problem(
+        call(
+            &srv,
+            Method::PUT,
+            &canary_path,
+            t,
+            None,
+            Some(json!({
+                "manifest": other_manifest,
+                "wasm": base64::engine::general_purpose::STANDARD.encode(&other),
+                "sha256": tessera_tests::plugins::sha256_hex(&other),
+                "sample_percent": 100,
+            })),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("live version serves update-token"),
+        "{p}"
+    );
+
+    // Half the calls also run the canary; its answers are compared, never used.
+    let resp = call(
+        &srv,
+        Method::PUT,
+        &canary_path,
+        t,
+        None,
+        Some(canary(&canary_manifest, 50)),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["canary"]["version"], "1.1.0");
+    assert_eq!(v["canary"]["state"], "running");
+    assert_eq!(v["canary"]["compared"], 0);
+    for _ in 0..4 {
+        assert_eq!(access_claims(&srv, &client).await["tenant"], "acme");
+    }
+    let v = plugin_view(&srv, &bearer, name, |v| v["canary"]["compared"] == 2).await;
+    assert_eq!(v["canary"]["different"], 2, "{v}");
+    assert_eq!(v["canary"]["same"], 0, "{v}");
+    let sample = &v["canary"]["samples"][0];
+    assert!(
+        sample["live"].as_str().unwrap().contains("acme"),
+        "{sample}"
+    );
+    assert!(
+        sample["canary"].as_str().unwrap().contains("globex"),
+        "{sample}"
+    );
+    assert_eq!(v["calls"], 4, "{v}");
+    assert!(
+        v["p50_us"].as_u64().unwrap() > 0 && v["p99_us"].as_u64() >= v["p50_us"].as_u64(),
+        "{v}"
+    );
+
+    // Promotion names the canary reviewed: a stale checksum promotes nothing.
+    let promote = format!("/plugins/{name}/canary/promote");
+    problem(
+        call(
+            &srv,
+            Method::POST,
+            &promote,
+            t,
+            None,
+            Some(json!({"sha256": "0".repeat(64)})),
+        )
+        .await,
+        404,
+    )
+    .await;
+    let resp = call(
+        &srv,
+        Method::POST,
+        &promote,
+        t,
+        None,
+        Some(json!({"sha256": sha})),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["version"], "1.1.0", "{v}");
+    assert_eq!(v["serving_version"], "1.1.0", "{v}");
+    assert!(v["canary"].is_null(), "{v}");
+    assert_eq!(access_claims(&srv, &client).await["tenant"], "globex");
+
+    // A canary that answers the same counts as the same; discarding it stops it.
+    let resp = call(
+        &srv,
+        Method::PUT,
+        &canary_path,
+        t,
+        None,
+        Some(canary(&canary_manifest.replace("1.1.0", "1.2.0"), 100)),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    access_claims(&srv, &client).await;
+    let v = plugin_view(&srv, &bearer, name, |v| v["canary"]["compared"] == 1).await;
+    assert_eq!(v["canary"]["same"], 1, "{v}");
+    assert_eq!(
+        call(&srv, Method::DELETE, &canary_path, t, None, None)
+            .await
+            .status(),
+        204
+    );
+    assert!(plugin_view(&srv, &bearer, name, |_| true).await["canary"].is_null());
+    problem(
+        call(&srv, Method::DELETE, &canary_path, t, None, None).await,
+        404,
+    )
+    .await;
+
+    // Disabled: it stops serving; enabled again: it serves.
+    let enabled = |on: bool| {
+        srv.http
+            .patch(srv.url(&format!("{API}/plugins/{name}")))
+            .bearer_auth(&bearer)
+            .json(&json!({"enabled": on}))
+            .send()
+    };
+    let v: Value = enabled(false).await.unwrap().json().await.unwrap();
+    assert_eq!(v["enabled"], false, "{v}");
+    assert_eq!(v["state"], "disabled", "{v}");
+    assert!(access_claims(&srv, &client).await.get("tenant").is_none());
+    let v: Value = enabled(true).await.unwrap().json().await.unwrap();
+    assert_eq!(v["state"], "loaded", "{v}");
+    assert_eq!(access_claims(&srv, &client).await["tenant"], "globex");
+    srv.stop().await;
+}
+
 on_both_backends!(
+    runs_canaries_in_shadow_and_promotes_them,
     refuses_calls_without_the_right_token,
     manages_clients_without_lost_updates,
     manages_scopes_keys_and_sessions,

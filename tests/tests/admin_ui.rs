@@ -99,12 +99,9 @@ async fn an_administrator_works_every_screen_in_chromium() {
         .await
         .unwrap();
     assert!(
-        audit
-            .0
-            .iter()
-            .any(|e| e.action == "promote_canary"
-                && e.actor_user.as_deref() == Some(root.user_id.as_str())
-                && e.actor_client == tessera::admin::ui::UI_CLIENT_ID),
+        audit.0.iter().any(|e| e.action == "plugins.promote_canary"
+            && e.actor_user.as_deref() == Some(root.user_id.as_str())
+            && e.actor_client == tessera::admin::ui::UI_CLIENT_ID),
         "{:?}",
         audit.0.iter().map(|e| &e.action).collect::<Vec<_>>()
     );

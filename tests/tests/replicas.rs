@@ -496,6 +496,47 @@ async fn a_plugin_deployed_on_one_replica_serves_on_every_replica_within_a_secon
         tenant(b.access_token(&client).await) == Some(json!("acme"))
     );
     eprintln!("PostgreSQL, a plugin deployed on another replica serves after {took:?}");
+
+    // A canary deployed on a runs in shadow on b too; promoted on a, it serves on b.
+    let wasm = tessera_tests::plugins::wasm(name);
+    let canary = tessera::admin::plugins::Upload {
+        name: name.into(),
+        manifest: std::fs::read_to_string(
+            tessera_tests::plugins::built().join(format!("{name}.toml")),
+        )
+        .unwrap()
+        .replace("tenant = \"acme\"", "tenant = \"globex\""),
+        sha256: tessera_tests::plugins::sha256_hex(&wasm),
+        wasm,
+    };
+    let sha = canary.sha256.clone();
+    tessera::admin::plugins::deploy_canary(
+        a.state.store(),
+        a.state.hooks().registry(),
+        canary,
+        100,
+        "test",
+        a.state.now(),
+    )
+    .await
+    .unwrap();
+    let took = within_a_second!(
+        "the canary",
+        b.state.hooks().registry().canary(name).is_some()
+    );
+    eprintln!("PostgreSQL, a canary deployed on another replica runs after {took:?}");
+    assert_eq!(tenant(b.access_token(&client).await), Some(json!("acme")));
+    tessera::admin::plugins::promote_canary(a.state.store(), name, &sha, "test", a.state.now())
+        .await
+        .unwrap();
+    let _ = within_a_second!(
+        "the promotion",
+        tenant(b.access_token(&client).await) == Some(json!("globex"))
+    );
+    let _ = within_a_second!(
+        "the canary's end",
+        b.state.hooks().registry().canary(name).is_none()
+    );
     tessera::admin::plugins::remove(a.state.store(), name)
         .await
         .unwrap();

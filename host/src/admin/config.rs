@@ -79,6 +79,41 @@ impl ConfigView {
 }
 
 /// The stored configuration and its view, as this process applies it.
+/// Every leaf of a settings document with its dotted key (`log.level`), in key order.
+pub fn flatten(settings: &Value) -> Vec<(String, Value)> {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            _ => out.push((prefix.to_string(), v.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", settings, &mut out);
+    out
+}
+
+/// The JSON Pointer (RFC 6901) of a dotted key: `log.level` is `/log/level`.
+pub fn pointer(key: &str) -> String {
+    key.split('.')
+        .map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
+/// A value as an administrator types it: JSON when it parses as JSON, else a string.
+pub fn typed(value: &str) -> Value {
+    serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()))
+}
+
+/// Reads the configuration: the stored row and the view of it.
 pub async fn current(state: &AppState) -> Result<(ConfigRow, ConfigView), ChangeError> {
     let row = state.store().server_config().await?;
     let settings = state.base_settings().with_stored_overrides(&row.overrides);

@@ -181,18 +181,14 @@ pub struct Form(pub Vec<(String, String)>);
 
 impl Form {
     /// Parses an `application/x-www-form-urlencoded` body and checks its `csrf` field.
-    pub fn checked(session: &Session, body: &[u8]) -> Result<Self, Response> {
+    pub fn checked(session: &Session, body: &[u8]) -> Result<Self, Forged> {
         let fields: Vec<(String, String)> = url::form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let form = Form(fields);
         match form.get("csrf") {
             Some(c) if ct_eq(c.as_bytes(), session.csrf.as_bytes()) => Ok(form),
-            _ => Err(pages::error_page(
-                StatusCode::FORBIDDEN,
-                "Request refused",
-                "This form was not sent from a page of this admin console. Reload the page and try again.",
-            )),
+            _ => Err(Forged),
         }
     }
 
@@ -212,6 +208,20 @@ impl Form {
     /// Whether checkbox `name` was ticked.
     pub fn checked_box(&self, name: &str) -> bool {
         self.get(name).is_some()
+    }
+}
+
+/// A form without the session's CSRF token: refused with 403.
+#[derive(Debug)]
+pub struct Forged;
+
+impl IntoResponse for Forged {
+    fn into_response(self) -> Response {
+        pages::error_page(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form was not sent from a page of this admin console. Reload the page and try again.",
+        )
     }
 }
 
@@ -406,13 +416,20 @@ pub fn screen(
     } else {
         StatusCode::OK
     };
-    pages::page(
+    let mut resp = pages::page(
         status,
         template,
         title,
         context! { nav, notice, user => &session.user, csrf => &session.csrf, ..ctx },
         &csp(),
-    )
+    );
+    // Same-origin requests carry their Origin (checked on every change); with `no-referrer`
+    // browsers send `Origin: null` instead.
+    resp.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
 }
 
 /// A failed read: the screen cannot be shown.
@@ -472,7 +489,14 @@ pub async fn ensure_client(
 
 /// `GET /admin/signin`: starts an authorization code flow with PKCE at our own `/authorize`.
 async fn signin(State(state): State<AppState>) -> Response {
-    if let Err(e) = ensure_client(state.store(), state.master_key(), state.issuer(), state.now()).await {
+    if let Err(e) = ensure_client(
+        state.store(),
+        state.master_key(),
+        state.issuer(),
+        state.now(),
+    )
+    .await
+    {
         tracing::error!(error = %e, "making the admin UI client failed");
         return crate::oauth::interaction::unavailable();
     }
@@ -643,8 +667,8 @@ async fn signout(
     session: Session,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(resp) = Form::checked(&session, &body) {
-        return resp;
+    if let Err(forged) = Form::checked(&session, &body) {
+        return forged.into_response();
     }
     revoke(&state, &session.token).await;
     let mut url = match url::Url::parse(&state.urls().end_session) {

@@ -249,6 +249,7 @@ pub fn coded_error_page(status: StatusCode, heading: &str, code: &str, message: 
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -273,6 +274,32 @@ mod tests {
         for (name, _) in TEMPLATES {
             assert!(ENV.get_template(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn admin_screens_render_api_data() {
+        let base = context! {
+            title => "t", nav => "keys", user => "root", csrf => "c",
+            notice => context! { ok => (), error => "refused" },
+        };
+        let html = render("admin/keys.html", context! {
+            keys => serde_json::json!([{"kid": "k1", "alg": "ES256", "status": "retiring", "published": true,
+                "signing": false, "created_at": 1, "signing_from": 1, "retire_at": null}]),
+            jwks_uri => "https://id.example/jwks", ..base.clone()
+        })
+        .unwrap();
+        assert!(html.contains("id=\"notice-error\">refused<"));
+        assert!(html.contains("action=\"/admin/keys/k1/retire\""));
+        assert!(html.contains("id=\"nav-keys\" aria-current=\"page\""));
+        let html = render("admin/dashboard.html", context! {
+            charts => vec![context! { id => "tokens", label => "Tokens", total => 3, last => 1, points => "0.0,30.0" }],
+            plugins => serde_json::json!([{"name": "p<1>", "hook": "update-token", "state": "loaded",
+                "calls": 1, "errors": 0, "p50_us": null, "p99_us": 7}]),
+            active_sessions => 2, clients => 3, ..base
+        })
+        .unwrap();
+        assert!(html.contains("p&lt;1&gt;"));
+        assert!(html.contains("/admin/plugins/p%3C1%3E"));
     }
 
     #[test]

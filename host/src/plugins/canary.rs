@@ -75,7 +75,7 @@ impl Canary {
     }
 
     /// Records the live and the canary's answers to one call.
-    pub fn record<T: PartialEq + std::fmt::Debug>(
+    pub fn record<T: PartialEq + Serialize>(
         &self,
         live: &Result<T, String>,
         canary: &Result<T, String>,
@@ -120,9 +120,10 @@ impl Canary {
     }
 }
 
-fn shown<T: std::fmt::Debug>(r: &Result<T, String>) -> String {
+/// An answer as JSON (a failure as `failed: ...`), cut at [`SAMPLE_BYTES`].
+fn shown<T: Serialize>(r: &Result<T, String>) -> String {
     let mut s = match r {
-        Ok(v) => format!("{v:?}"),
+        Ok(v) => serde_json::to_string(v).unwrap_or_default(),
         Err(e) => format!("failed: {e}"),
     };
     if s.len() > SAMPLE_BYTES {

@@ -76,7 +76,8 @@ pub struct TokenDraft<'a> {
 }
 
 /// A revocation's outcome after the revoke-token plugins.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RevokeDecision {
     /// Revoke.
     Allow,
@@ -177,7 +178,7 @@ impl Hooks {
     /// is never used.
     fn shadow<T, F, Fut>(&self, live: &LoadedPlugin, live_out: &Result<T, String>, call: F)
     where
-        T: Clone + PartialEq + std::fmt::Debug + Send + 'static,
+        T: Clone + PartialEq + serde::Serialize + Send + 'static,
         F: FnOnce(Arc<LoadedPlugin>) -> Fut,
         Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
     {
@@ -464,6 +465,9 @@ impl Hooks {
     }
 }
 
+/// An update-token answer, checked: claims to set, claims to remove, a shorter lifetime.
+type TokenUpdate = (Map<String, Value>, Vec<String>, Option<u32>);
+
 /// A call's raw result as the host reads it.
 type Raw<R> = Result<Result<R, String>, String>;
 
@@ -471,7 +475,7 @@ type Raw<R> = Result<Result<R, String>, String>;
 fn check_update(
     p: &LoadedPlugin,
     result: Raw<bindings::update_token::Update>,
-) -> Result<(Map<String, Value>, Vec<String>, Option<u32>), String> {
+) -> Result<TokenUpdate, String> {
     flatten(result).and_then(|u| {
         let size = u.set_claims.as_ref().map_or(0, String::len)
             + u.remove_claims.iter().map(String::len).sum::<usize>();

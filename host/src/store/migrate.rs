@@ -76,6 +76,13 @@ const MIGRATIONS: &[(i64, Sql)] = &[
             postgres: include_str!("../../migrations/0020_plugins.postgres.sql"),
         },
     ),
+    (
+        21,
+        Sql::PerBackend {
+            sqlite: include_str!("../../migrations/0021_plugin_canaries.sqlite.sql"),
+            postgres: include_str!("../../migrations/0021_plugin_canaries.postgres.sql"),
+        },
+    ),
 ];
 
 /// Applies every migration not yet applied.

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::Method;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Map, Value, json};
@@ -611,7 +611,7 @@ async fn new(session: Session) -> Response {
 async fn create(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mut base = Map::new();
     for field in ["client_id", "client_secret"] {
@@ -676,7 +676,7 @@ async fn update(
 ) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let api = Api::new(&state, &session);
     let path = format!("/clients/{}", encode(&id));
@@ -732,7 +732,7 @@ async fn delete(
 ) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let reply = Api::new(&state, &session)
         .call(
@@ -759,7 +759,7 @@ async fn regenerate(
 ) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let api = Api::new(&state, &session);
     let reply = api
@@ -860,7 +860,7 @@ fn scope_input(form: &Form, with_identity: bool) -> Value {
 async fn create_scope(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let input = scope_input(&form, true);
     let reply = Api::new(&state, &session)
@@ -902,7 +902,7 @@ async fn update_scope(
 ) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let api = Api::new(&state, &session);
     let path = format!("/scopes/{}", encode(&id));
@@ -942,7 +942,7 @@ async fn delete_scope(
 ) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let reply = Api::new(&state, &session)
         .call(
@@ -962,6 +962,7 @@ async fn delete_scope(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

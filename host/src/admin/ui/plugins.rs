@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::Method;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use minijinja::context;
@@ -155,7 +155,7 @@ async fn read_upload(
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("csrf", csrf_form.text("csrf"))
         .finish();
-    Form::checked(session, body.as_bytes()).map_err(Ok)?;
+    Form::checked(session, body.as_bytes()).map_err(|f| Ok(f.into_response()))?;
     Ok(up)
 }
 
@@ -201,7 +201,7 @@ async fn set_enabled(
 ) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let enabled = form.text("enabled") == "true";
     let reply = Api::new(&state, &session)
@@ -230,7 +230,7 @@ async fn delete(
     body: Bytes,
 ) -> Response {
     if let Err(r) = Form::checked(&session, &body) {
-        return r;
+        return r.into_response();
     }
     let reply = Api::new(&state, &session)
         .call(
@@ -293,7 +293,7 @@ async fn promote(
     body: Bytes,
 ) -> Response {
     if let Err(r) = Form::checked(&session, &body) {
-        return r;
+        return r.into_response();
     }
     let api = Api::new(&state, &session);
     let current = api.get(&format!("/plugins/{}", encode(&name))).await;
@@ -330,7 +330,7 @@ async fn discard(
     body: Bytes,
 ) -> Response {
     if let Err(r) = Form::checked(&session, &body) {
-        return r;
+        return r.into_response();
     }
     let reply = Api::new(&state, &session)
         .call(

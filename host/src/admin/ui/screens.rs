@@ -1,12 +1,13 @@
 //! Seed 001's Sessions, Server configuration, Keys, Logging and Enabled ACRs screens.
 
 use super::{Api, Form, Notice, Session, failed, screen};
+use crate::admin::config::{pointer, typed};
 use crate::server::AppState;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use minijinja::context;
 use serde::Deserialize;
@@ -80,7 +81,7 @@ async fn end_user_sessions(
 ) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let user = form.text("user");
     let reply = Api::new(&state, &session)
@@ -110,7 +111,7 @@ async fn end_session(
 ) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let reply = Api::new(&state, &session)
         .call(
@@ -126,9 +127,8 @@ async fn end_session(
 
 /// One property of the configuration as the table shows it.
 fn properties(settings: &Value, start_up: &[Value]) -> Vec<Value> {
-    let mut rows = Vec::new();
-    flatten("", settings, &mut rows);
-    rows.into_iter()
+    crate::admin::config::flatten(settings)
+        .into_iter()
         .filter(|(k, _)| !k.starts_with("features."))
         .map(|(key, value)| {
             let reason = start_up.iter().find_map(|s| {
@@ -138,34 +138,6 @@ fn properties(settings: &Value, start_up: &[Value]) -> Vec<Value> {
             json!({"key": key, "value": value.to_string(), "start_up": reason})
         })
         .collect()
-}
-
-fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        _ => out.push((prefix.to_string(), v.clone())),
-    }
-}
-
-/// A JSON Pointer for a dotted key.
-fn pointer(key: &str) -> String {
-    key.split('.')
-        .map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1")))
-        .collect()
-}
-
-/// What an administrator typed as a value: JSON when it parses as JSON, else a string.
-fn typed(value: &str) -> Value {
-    serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()))
 }
 
 /// `GET /admin/config`.
@@ -222,7 +194,7 @@ async fn patch_config(
 async fn change_property(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let key = form.text("key");
     let ops = json!([{"op": "replace", "path": pointer(key), "value": typed(form.text("value"))}]);
@@ -235,7 +207,7 @@ async fn change_property(State(state): State<AppState>, session: Session, body: 
 async fn switch_feature(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let flag = form.text("flag");
     let on = form.text("on") == "true";
@@ -272,7 +244,7 @@ async fn render_keys(state: &AppState, session: &Session, notice: Notice) -> Res
 async fn rotate_keys(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let algorithms: Vec<&str> = Some(form.text("alg"))
         .filter(|a| !a.is_empty())
@@ -306,7 +278,7 @@ async fn retire_key(
     body: Bytes,
 ) -> Response {
     if let Err(r) = Form::checked(&session, &body) {
-        return r;
+        return r.into_response();
     }
     let reply = Api::new(&state, &session)
         .call(
@@ -387,7 +359,7 @@ async fn render_logging(
 async fn change_logging(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let ops = json!([
         {"op": "replace", "path": "/log/level", "value": form.text("level")},
@@ -428,7 +400,7 @@ async fn render_acrs(state: &AppState, session: &Session, notice: Notice) -> Res
 async fn change_acrs(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
     let form = match Form::checked(&session, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let enabled: Vec<&str> = lines(form.text("enabled"));
     let reply = Api::new(&state, &session)
@@ -453,7 +425,10 @@ pub(super) fn lines(text: &str) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    use crate::admin::config::{pointer, typed};
 
     #[test]
     fn dotted_keys_become_pointers_and_values_are_typed() {
