@@ -1,7 +1,8 @@
 //! The `tessera` binary itself: configuration errors stop start-up with one line naming the
 //! key; `client create|list`, `keys rotate|list`, `scope create|update|delete|list`,
 //! `user create|update`, `session list|revoke`, `admin init`, `config show|set|unset` and `migrate`
-//! work on a fresh SQLite database.
+//! work on a fresh SQLite database; the resource commands also work with `--server` through a
+//! running server's admin API.
 
 #![allow(clippy::unwrap_used)]
 
@@ -104,6 +105,10 @@ fn client_and_key_commands() {
         .output()
         .unwrap();
     let list = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        list.starts_with("CLIENT ID  "),
+        "a table by default: {list}"
+    );
     assert!(list.contains(created["client_id"].as_str().unwrap()));
     assert!(!list.contains(secret), "secrets are never listed");
 
@@ -126,7 +131,10 @@ fn client_and_key_commands() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out = tessera(dir.path()).args(["keys", "list"]).output().unwrap();
+    let out = tessera(dir.path())
+        .args(["keys", "list", "--json"])
+        .output()
+        .unwrap();
     let keys: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let keys = keys.as_array().unwrap();
     assert_eq!(
@@ -182,7 +190,7 @@ fn scope_and_user_commands() {
     assert!(ok, "{err}");
     assert_eq!(created["claims"], serde_json::json!(["badge_no"]));
     assert_eq!(created["creator"], "user");
-    let (ok, list, _) = run_json(d, &["scope", "list", "--type", "openid"], "");
+    let (ok, list, _) = run_json(d, &["scope", "list", "--type", "openid", "--json"], "");
     assert!(ok);
     let ids: Vec<&str> = list
         .as_array()
@@ -312,7 +320,7 @@ fn session_commands() {
         store.close().await;
         sids
     });
-    let (ok, list, err) = run_json(d, &["session", "list", "--user", "alice"], "");
+    let (ok, list, err) = run_json(d, &["session", "list", "--user", "alice", "--json"], "");
     assert!(ok, "{err}");
     let listed: Vec<&str> = list
         .as_array()
@@ -324,19 +332,19 @@ fn session_commands() {
     let (ok, out, err) = run_json(d, &["session", "revoke", &sids[0]], "");
     assert!(ok, "{err}");
     assert_eq!(out["ended"], 1);
-    let (ok, list, _) = run_json(d, &["session", "list"], "");
+    let (ok, list, _) = run_json(d, &["session", "list", "--json"], "");
     assert!(ok);
     assert_eq!(list.as_array().unwrap().len(), 1);
     let (ok, out, err) = run_json(d, &["session", "revoke", "--user", "alice"], "");
     assert!(ok, "{err}");
     assert_eq!(out["ended"], 1);
-    let (ok, list, _) = run_json(d, &["session", "list", "--user", "alice"], "");
+    let (ok, list, _) = run_json(d, &["session", "list", "--user", "alice", "--json"], "");
     assert!(ok);
     assert_eq!(list, serde_json::json!([]));
     // Unknown names fail with a message, and naming both is refused by the parser.
     let (ok, _, err) = run_json(d, &["session", "revoke", "sid-0"], "");
     assert!(!ok && err.contains("no session sid-0"), "{err}");
-    let (ok, _, err) = run_json(d, &["session", "list", "--user", "bob"], "");
+    let (ok, _, err) = run_json(d, &["session", "list", "--user", "bob", "--json"], "");
     assert!(!ok && err.contains("no user bob"), "{err}");
     let (ok, _, _) = run_json(d, &["session", "revoke", "sid-1", "--user", "alice"], "");
     assert!(!ok);
@@ -360,7 +368,7 @@ fn admin_init_makes_the_admin_client_and_the_first_administrator_once() {
     let password = first["admin_password"].as_str().unwrap();
     assert!(password.len() >= 20, "{password}");
     // The password is shown once and never stored as given.
-    let users = run(tessera(dir.path()).args(["user", "list"]));
+    let users = run(tessera(dir.path()).args(["user", "list", "--json"]));
     assert_eq!(users[0]["username"], "admin");
     assert_eq!(users[0]["tessera_roles"], serde_json::json!(["admin"]));
     assert!(!users.to_string().contains(password));
@@ -437,4 +445,215 @@ fn config_commands_change_the_stored_run_time_configuration() {
     let reset: serde_json::Value = serde_json::from_str(&out2).unwrap();
     assert_eq!(reset["overrides"], serde_json::json!({}));
     assert_eq!(reset["revision"], 3);
+}
+
+/// A `tessera serve` child on `127.0.0.1:0`; its address is read from its start-up log line.
+struct Served {
+    child: std::process::Child,
+    base: String,
+    /// What it wrote before serving.
+    early: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path) -> Served {
+    use std::io::BufRead as _;
+    let mut child = tessera(dir)
+        .arg("serve")
+        .env("TESSERA_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let mut early = String::new();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server stopped before serving")
+            .unwrap();
+        early.push_str(&line);
+        early.push('\n');
+        if line.contains("tessera is serving")
+            && let Some(addr) = line.split("listen=").nth(1)
+        {
+            break format!("http://{}", addr.split_whitespace().next().unwrap());
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Served { child, base, early }
+}
+
+#[test]
+fn the_first_start_makes_the_first_administrator_and_the_consoles_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = serve(dir.path());
+    // The generated password is shown once, on the terminal, not in a log line.
+    let line = srv
+        .early
+        .lines()
+        .find(|l| l.starts_with("First administrator: admin / "))
+        .unwrap_or_else(|| panic!("{}", srv.early));
+    let password = line.trim_start_matches("First administrator: admin / ");
+    assert!(password.len() >= 20, "{line}");
+    assert_eq!(srv.early.matches(password).count(), 1, "{}", srv.early);
+    drop(srv);
+    let users = tessera(dir.path())
+        .args(["user", "list", "--json"])
+        .output()
+        .unwrap();
+    let users: serde_json::Value = serde_json::from_slice(&users.stdout).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["username"], "admin");
+    assert_eq!(users[0]["tessera_roles"], serde_json::json!(["admin"]));
+    let clients = tessera(dir.path())
+        .args(["client", "list", "--json"])
+        .output()
+        .unwrap();
+    let clients: serde_json::Value = serde_json::from_slice(&clients.stdout).unwrap();
+    let ui = clients
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == "tessera-admin-ui")
+        .unwrap();
+    assert_eq!(ui["token_endpoint_auth_method"], "none");
+    assert_eq!(ui["require_pkce"], true);
+    // A second start makes no other administrator and prints no password.
+    let again = serve(dir.path());
+    assert!(
+        !again.early.contains("First administrator"),
+        "{}",
+        again.early
+    );
+}
+
+#[test]
+fn resource_commands_work_through_a_running_servers_admin_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "a-chosen-admin-secret-0123456789";
+    let init = tessera(dir.path())
+        .args(["admin", "init"])
+        .env("TESSERA_ADMIN_CLIENT_SECRET", secret)
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let srv = serve(dir.path());
+    let remote = |args: &[&str], stdin: &str| {
+        let mut child = tessera(dir.path())
+            .arg("--server")
+            .arg(&srv.base)
+            .args(args)
+            .env("TESSERA_ADMIN_CLIENT_SECRET", secret)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // A table by default: the admin client and the console's client the server made.
+    let (ok, out, err) = remote(&["client", "list"], "");
+    assert!(ok, "{err}");
+    assert!(out.starts_with("CLIENT ID  "), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("tessera-admin ")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("tessera-admin-ui ")),
+        "{out}"
+    );
+    assert!(!out.contains(secret));
+    // Changes go through the API: validated, and in force on the server at once.
+    let (ok, out, err) = remote(
+        &["scope", "create"],
+        r#"{"id": "remote.read", "scope_type": "oauth", "description": "Made remotely"}"#,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("\"remote.read\""), "{out}");
+    let (ok, out, err) = remote(
+        &["scope", "update", "remote.read"],
+        r#"{"description": "Changed"}"#,
+    );
+    assert!(ok, "{err}: {out}");
+    let (ok, out, _) = remote(&["scope", "list", "--type", "oauth", "--json"], "");
+    assert!(ok);
+    let scopes: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let made = scopes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "remote.read")
+        .unwrap();
+    assert_eq!(made["description"], "Changed");
+    let (ok, out, err) = remote(&["config", "set", "tokens.access_token_lifetime=900"], "");
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["overrides"],
+        serde_json::json!({"tokens": {"access_token_lifetime": 900}})
+    );
+    let (ok, out, _) = remote(&["config", "show"], "");
+    assert!(ok);
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["tokens.access_token_lifetime", "900"]),
+        "{out}"
+    );
+    // A bad value is refused with the key, as the API refuses it.
+    let (ok, _, err) = remote(&["config", "set", "tokens.access_token_lifetime=soon"], "");
+    assert!(!ok);
+    assert!(err.contains("access_token_lifetime"), "{err}");
+    let (ok, out, err) = remote(&["keys", "list"], "");
+    assert!(ok, "{err}");
+    assert!(out.starts_with("KID  "), "{out}");
+    let (ok, out, _) = remote(&["scope", "delete", "remote.read"], "");
+    assert!(ok, "{out}");
+    // What the admin API cannot do is refused by name; a wrong secret is refused.
+    let (ok, _, err) = remote(&["user", "list"], "");
+    assert!(!ok);
+    assert!(err.contains("works on the server's host only"), "{err}");
+    let out = tessera(dir.path())
+        .args(["--server", &srv.base, "client", "list"])
+        .env("TESSERA_ADMIN_CLIENT_SECRET", "not-the-secret-at-all-0000")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused the admin client's credentials"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The first start made the first administrator.
+    let users = tessera(dir.path())
+        .args(["user", "list", "--json"])
+        .output()
+        .unwrap();
+    let users: serde_json::Value = serde_json::from_slice(&users.stdout).unwrap();
+    assert_eq!(users[0]["username"], "admin");
+    assert_eq!(users[0]["tessera_roles"], serde_json::json!(["admin"]));
 }
