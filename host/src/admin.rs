@@ -16,6 +16,12 @@ pub mod users;
 use crate::crypto::secrets::sha256_b64;
 use serde::Serialize;
 
+/// `s` percent-encoded as one URL path segment or query value (an admin API path built from an
+/// identifier).
+pub fn path_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// The strong entity tag (RFC 9110 §8.8.3) of a resource's representation: a digest of its
 /// JSON, so that any change to what an administrator sees changes the tag.
 pub fn etag<T: Serialize>(representation: &T) -> String {

@@ -5,7 +5,7 @@ mod features;
 mod runtime;
 
 pub use features::{FeatureFlag, FeatureFlags};
-pub use runtime::{START_UP, start_up_key};
+pub use runtime::{JANSSEN_NAMES, START_UP, from_janssen_pointer, start_up_key};
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;

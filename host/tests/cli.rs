@@ -155,8 +155,16 @@ fn run_json(
     args: &[&str],
     stdin: &str,
 ) -> (bool, serde_json::Value, String) {
-    let mut child = tessera(dir)
-        .args(args)
+    let mut cmd = tessera(dir);
+    cmd.args(args);
+    let (ok, out, err) = run_with_stdin(cmd, stdin);
+    let json = serde_json::from_str(&out).unwrap_or(serde_json::Value::Null);
+    (ok, json, err)
+}
+
+/// Runs `cmd` with `stdin`; whether it succeeded, its stdout and its stderr.
+fn run_with_stdin(mut cmd: Command, stdin: &str) -> (bool, String, String) {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -169,10 +177,9 @@ fn run_json(
         .write_all(stdin.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (
         out.status.success(),
-        json,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
@@ -552,28 +559,12 @@ fn resource_commands_work_through_a_running_servers_admin_api() {
     );
     let srv = serve(dir.path());
     let remote = |args: &[&str], stdin: &str| {
-        let mut child = tessera(dir.path())
-            .arg("--server")
+        let mut cmd = tessera(dir.path());
+        cmd.arg("--server")
             .arg(&srv.base)
             .args(args)
-            .env("TESSERA_ADMIN_CLIENT_SECRET", secret)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .env("TESSERA_ADMIN_CLIENT_SECRET", secret);
+        run_with_stdin(cmd, stdin)
     };
     // A table by default: the admin client and the console's client the server made.
     let (ok, out, err) = remote(&["client", "list"], "");

@@ -191,11 +191,13 @@ test('server configuration: a feature flag turned off answers 403 and leaves dis
   await shot(admin, 'config');
   // A start-up property is marked, and a run-time one changes.
   assert.equal(await admin.locator('tr[data-key=listen] .badge').count(), 1);
-  await admin.fill('#key', 'tokens.access_token_lifetime');
+  // Janssen's property name works as well as the setting's own key.
+  assert.equal(await admin.textContent('tr[data-key="tokens.access_token_lifetime"] td:nth-child(2)'), 'accessTokenLifetime');
+  await admin.fill('#key', 'accessTokenLifetime');
   await admin.fill('#value', '1200');
   await Promise.all([admin.waitForLoadState('load'), admin.click('#set-property')]);
   assert.match(await okNotice(admin), /changed/);
-  assert.equal(await admin.textContent('tr[data-key="tokens.access_token_lifetime"] td:nth-child(2)'), '1200');
+  assert.equal(await admin.textContent('tr[data-key="tokens.access_token_lifetime"] td:nth-child(3)'), '1200');
   // A bad value is refused with the key.
   await admin.fill('#key', 'tokens.access_token_lifetime');
   await admin.fill('#value', '"soon"');

@@ -52,6 +52,9 @@ pub struct ConfigView {
     pub overrides: Value,
     /// The settings that need the file or environment and a restart.
     pub start_up: Vec<StartUpKey>,
+    /// Janssen property names and the dotted key of the setting each is; a patch may use
+    /// either (`/accessTokenLifetime` or `/tokens/access_token_lifetime`).
+    pub janssen_names: std::collections::BTreeMap<String, String>,
 }
 
 impl ConfigView {
@@ -68,6 +71,10 @@ impl ConfigView {
                     key: (*key).into(),
                     reason: (*reason).into(),
                 })
+                .collect(),
+            janssen_names: crate::config::JANSSEN_NAMES
+                .iter()
+                .map(|(j, k)| ((*j).to_string(), (*k).to_string()))
                 .collect(),
         }
     }
@@ -121,6 +128,21 @@ pub async fn current(state: &AppState) -> Result<(ConfigRow, ConfigView), Change
     Ok((row, view))
 }
 
+/// A JSON Patch with Janssen property names in its `path` and `from` members rewritten to the
+/// settings' own paths ([`crate::config::JANSSEN_NAMES`]).
+fn janssen_paths(mut patch: Value) -> Value {
+    if let Value::Array(ops) = &mut patch {
+        for op in ops {
+            for member in ["path", "from"] {
+                if let Some(Value::String(p)) = op.get_mut(member) {
+                    *p = crate::config::from_janssen_pointer(p);
+                }
+            }
+        }
+    }
+    patch
+}
+
 /// Applies an RFC 6902 JSON Patch to the `settings` of the view whose tag is `if_match`,
 /// stores the result and puts it in force here; every other replica follows.
 pub async fn patch(
@@ -134,7 +156,7 @@ pub async fn patch(
     if !super::if_match(if_match, &view.etag()) {
         return Err(ChangeError::Stale);
     }
-    let ops: json_patch::Patch = serde_json::from_value(patch)
+    let ops: json_patch::Patch = serde_json::from_value(janssen_paths(patch))
         .map_err(|e| ChangeError::Invalid(format!("the JSON Patch is malformed: {e}")))?;
     let mut doc = view.settings.clone();
     json_patch::patch(&mut doc, &ops)

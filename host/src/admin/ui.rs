@@ -211,6 +211,32 @@ impl Form {
     }
 }
 
+/// A posted form of the signed-in administrator whose CSRF token matched: the extractor every
+/// change handler takes (last, as it reads the body).
+pub struct Posted {
+    /// The administrator.
+    pub session: Session,
+    /// The form.
+    pub form: Form,
+}
+
+impl axum::extract::FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let session = Session::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let req = axum::extract::Request::from_parts(parts, body);
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = Form::checked(&session, &body).map_err(IntoResponse::into_response)?;
+        Ok(Self { session, form })
+    }
+}
+
 /// A form without the session's CSRF token: refused with 403.
 #[derive(Debug)]
 pub struct Forged;

@@ -9,6 +9,7 @@ use super::{
     PLUGIN_COLUMNS, PluginCommand, SCOPE_COLUMNS, SESSION_COLUMNS, ScopeCommand, SessionCommand,
     print_list, read_stdin_json,
 };
+use crate::admin::path_segment;
 use anyhow::Context as _;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -18,10 +19,6 @@ struct Remote {
     http: reqwest::Client,
     base: String,
     token: String,
-}
-
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 impl Remote {
@@ -39,7 +36,7 @@ impl Remote {
             .build()?;
         let resp = http
             .post(format!("{base}/token"))
-            .basic_auth(encode(&client_id), Some(encode(&secret)))
+            .basic_auth(path_segment(&client_id), Some(path_segment(&secret)))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(
                 url::form_urlencoded::Serializer::new(String::new())
@@ -173,10 +170,10 @@ pub async fn run(cmd: Command, server: &str, json: bool) -> anyhow::Result<()> {
         Command::Scope(ScopeCommand::List { scope_type, client }) => {
             let mut path = "/scopes?limit=500".to_string();
             if let Some(t) = scope_type {
-                path.push_str(&format!("&type={}", encode(&t)));
+                path.push_str(&format!("&type={}", path_segment(&t)));
             }
             if let Some(c) = client {
-                path.push_str(&format!("&creator_id={}", encode(&c)));
+                path.push_str(&format!("&creator_id={}", path_segment(&c)));
             }
             let (v, _) = api.get(&path).await?;
             print_list(json, &v["items"], SCOPE_COLUMNS)
@@ -187,12 +184,12 @@ pub async fn run(cmd: Command, server: &str, json: bool) -> anyhow::Result<()> {
         }
         Command::Scope(ScopeCommand::Update { id }) => {
             let input = read_stdin_json("scope")?;
-            let path = format!("/scopes/{}", encode(&id));
+            let path = format!("/scopes/{}", path_segment(&id));
             let (_, tag) = api.get(&path).await?;
             print(&api.send(Method::PUT, &path, &input, Some(&tag)).await?)
         }
         Command::Scope(ScopeCommand::Delete { id }) => {
-            let path = format!("/scopes/{}", encode(&id));
+            let path = format!("/scopes/{}", path_segment(&id));
             let (_, tag) = api.get(&path).await?;
             api.call(Method::DELETE, &path, None, Some(&tag)).await?;
             print(&json!({ "deleted": id }))
@@ -212,7 +209,7 @@ pub async fn run(cmd: Command, server: &str, json: bool) -> anyhow::Result<()> {
         ),
         Command::Session(SessionCommand::List { user }) => {
             let path = match user {
-                Some(u) => format!("/sessions?limit=500&user={}", encode(&u)),
+                Some(u) => format!("/sessions?limit=500&user={}", path_segment(&u)),
                 None => "/sessions?limit=500".into(),
             };
             let (v, _) = api.get(&path).await?;
@@ -220,8 +217,8 @@ pub async fn run(cmd: Command, server: &str, json: bool) -> anyhow::Result<()> {
         }
         Command::Session(SessionCommand::Revoke { sid, user }) => {
             let path = match (sid, user) {
-                (Some(sid), _) => format!("/sessions/{}", encode(&sid)),
-                (None, Some(u)) => format!("/sessions?user={}", encode(&u)),
+                (Some(sid), _) => format!("/sessions/{}", path_segment(&sid)),
+                (None, Some(u)) => format!("/sessions?user={}", path_segment(&u)),
                 (None, None) => anyhow::bail!("a sid or --user"),
             };
             let (v, _) = api.call(Method::DELETE, &path, None, None).await?;

@@ -7,6 +7,98 @@
 use super::{ConfigError, Settings};
 use serde_json::{Map, Value};
 
+/// Janssen Auth Server property names (seeds 001–004, Janssen's `jans-auth` configuration) and
+/// the setting each is here, as a dotted key. The admin API's configuration accepts either name
+/// in a JSON Patch path (`/accessTokenLifetime` is `/tokens/access_token_lifetime`).
+pub const JANSSEN_NAMES: &[(&str, &str)] = &[
+    ("accessTokenLifetime", "tokens.access_token_lifetime"),
+    ("refreshTokenLifetime", "tokens.refresh_token_lifetime"),
+    ("idTokenLifetime", "tokens.id_token_lifetime"),
+    (
+        "authorizationCodeLifetime",
+        "tokens.authorization_code_lifetime",
+    ),
+    ("sessionIdLifetime", "session.lifetime"),
+    ("sessionIdUnusedLifetime", "session.unused_lifetime"),
+    ("requirePkce", "authorize.require_pkce"),
+    (
+        "requirePar",
+        "authorize.require_pushed_authorization_requests",
+    ),
+    ("requestUriParLifetime", "authorize.par_lifetime"),
+    (
+        "allowAllValueForRevokeEndpoint",
+        "revocation.allow_all_value",
+    ),
+    (
+        "forceIdTokenHintPrecense",
+        "logout.force_id_token_hint_presence",
+    ),
+    (
+        "rejectEndSessionIfIdTokenExpired",
+        "logout.reject_if_id_token_expired",
+    ),
+    (
+        "allowEndSessionWithUnmatchedSid",
+        "logout.allow_unmatched_sid",
+    ),
+    (
+        "allowPostLogoutRedirectWithoutValidation",
+        "logout.allow_post_logout_redirect_without_validation",
+    ),
+    ("dcrAuthorizationWithClientCredentials", "registration.open"),
+    (
+        "dynamicRegistrationExpirationTime",
+        "registration.client_lifetime",
+    ),
+    ("statAuthorizationScope", "stat.scope"),
+    ("deviceAuthzRequestExpiresIn", "device.lifetime"),
+    ("deviceAuthzTokenPollInterval", "device.interval"),
+    (
+        "dpopSigningAlgValuesSupported",
+        "dpop.signing_alg_values_supported",
+    ),
+    ("dpopTimeframe", "dpop.timeframe"),
+    ("dpopNonceCacheTime", "dpop.nonce_lifetime"),
+    (
+        "introspectionAccessTokenMustHaveIntrospectionScope",
+        "introspection.access_token_must_have_introspection_scope",
+    ),
+    (
+        "introspectionSkipAuthorization",
+        "introspection.skip_authorization",
+    ),
+    (
+        "introspectionScriptBackwardCompatibility",
+        "introspection.script_backward_compatibility",
+    ),
+    ("loggingLevel", "log.level"),
+    ("loggingLayout", "log.format"),
+    ("httpLoggingEnabled", "log.http"),
+    ("enabledOAuthAuditLogging", "log.oauth_audit"),
+    ("featureFlags", "features"),
+];
+
+/// A JSON Pointer into the settings with a Janssen property name as its first segment
+/// rewritten to the setting's own path; any other pointer as it is.
+pub fn from_janssen_pointer(pointer: &str) -> String {
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return pointer.to_string();
+    };
+    let (first, tail) = rest.split_once('/').map_or((rest, ""), |(f, t)| (f, t));
+    match JANSSEN_NAMES.iter().find(|(j, _)| *j == first) {
+        Some((_, key)) => {
+            let mut p: String = key.split('.').map(|s| format!("/{s}")).collect();
+            if !tail.is_empty() {
+                p.push('/');
+                p.push_str(tail);
+            }
+            p
+        }
+        None => pointer.to_string(),
+    }
+}
+
 /// Settings read once at start-up, with why; a change needs the file or environment and a
 /// restart. Every other setting can be changed at run time and applies to the next request.
 pub const START_UP: &[(&str, &str)] = &[
@@ -180,6 +272,20 @@ fn leaves(v: &Value, prefix: &str, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn janssen_names_point_at_settings_that_exist() {
+        let doc = serde_json::to_value(Settings::default()).unwrap();
+        for (name, key) in JANSSEN_NAMES {
+            let p = from_janssen_pointer(&format!("/{name}"));
+            assert!(doc.pointer(&p).is_some(), "{name} -> {key} -> {p}");
+        }
+        assert_eq!(
+            from_janssen_pointer("/featureFlags/introspection"),
+            "/features/introspection"
+        );
+        assert_eq!(from_janssen_pointer("/log/level"), "/log/level");
+    }
     use super::*;
     use serde_json::json;
 

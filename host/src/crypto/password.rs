@@ -124,12 +124,16 @@ mod tests {
     fn unknown_user_costs_about_as_much_as_a_known_one() {
         let h = hash("pw").expect("hash");
         warm_up();
+        // The fastest of several runs: what the work costs, not what else the machine was doing
+        // (the suite runs many tests at once on two cores).
         let time = |f: &dyn Fn() -> bool| {
-            let t = std::time::Instant::now();
-            for _ in 0..3 {
-                assert!(!f());
-            }
-            t.elapsed().as_secs_f64()
+            (0..5)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    assert!(!f());
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min)
         };
         let known = time(&|| verify("wrong", Some(&h)));
         let unknown = time(&|| verify("wrong", None));

@@ -173,6 +173,24 @@ impl Hooks {
         self.clock.now()
     }
 
+    /// Calls `live` with `call`, then its canary in shadow ([`Self::shadow`]); returns the
+    /// live answer and when the call started.
+    async fn call_live<T, F, Fut>(
+        &self,
+        live: &Arc<LoadedPlugin>,
+        call: F,
+    ) -> (Result<T, String>, std::time::Instant)
+    where
+        T: Clone + PartialEq + serde::Serialize + Send + 'static,
+        F: Fn(Arc<LoadedPlugin>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
+    {
+        let started = std::time::Instant::now();
+        let checked = call(live.clone()).await;
+        self.shadow(live, &checked, call);
+        (checked, started)
+    }
+
     /// When `live` has a canary and this call is sampled, runs `call` on the canary off the
     /// request path and records how its answer compares with `live_out`. The canary's answer
     /// is never used.
@@ -233,9 +251,7 @@ impl Hooks {
                     check_update(&p, result)
                 }
             };
-            let started = std::time::Instant::now();
-            let checked = call(p.clone()).await;
-            self.shadow(&p, &checked, call);
+            let (checked, started) = self.call_live(&p, call).await;
             if let Some((set, remove, lifetime)) = self.settle(&p, checked, started)? {
                 for k in remove {
                     draft.claims.remove(&k);
@@ -280,9 +296,7 @@ impl Hooks {
                     check_revoke(&p, result)
                 }
             };
-            let started = std::time::Instant::now();
-            let checked = call(p.clone()).await;
-            self.shadow(&p, &checked, call);
+            let (checked, started) = self.call_live(&p, call).await;
             match self.settle(&p, checked, started)? {
                 Some(RevokeDecision::Allow) | None => {}
                 Some(other) => return Ok(other),
@@ -338,9 +352,7 @@ impl Hooks {
                     check_claims(&p, result)
                 }
             };
-            let started = std::time::Instant::now();
-            let checked = call(p.clone()).await;
-            self.shadow(&p, &checked, call);
+            let (checked, started) = self.call_live(&p, call).await;
             if let Some(claims) = self.settle(&p, checked, started)? {
                 for (k, v) in claims {
                     out.entry(k).or_insert(v);
@@ -403,9 +415,7 @@ impl Hooks {
                     check_introspection(&p, result)
                 }
             };
-            let started = std::time::Instant::now();
-            let checked = call(p.clone()).await;
-            self.shadow(&p, &checked, call);
+            let (checked, started) = self.call_live(&p, call).await;
             match self.settle(&p, checked, started)? {
                 None | Some(None) => {}
                 Some(Some(None)) => return Ok(inactive()),
@@ -454,9 +464,7 @@ impl Hooks {
                     check_page(&p, result)
                 }
             };
-            let started = std::time::Instant::now();
-            let checked = call(p.clone()).await;
-            self.shadow(&p, &checked, call);
+            let (checked, started) = self.call_live(&p, call).await;
             if let Some(Some(html)) = self.settle(&p, checked, started)? {
                 return Ok(Some(html));
             }

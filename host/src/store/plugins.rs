@@ -23,6 +23,19 @@ pub struct PluginRow {
     pub uploaded_by: String,
 }
 
+/// A row of `plugins` or `plugin_canaries`, without the component.
+fn plugin_row(r: &sqlx::any::AnyRow) -> Result<PluginRow, sqlx::Error> {
+    Ok(PluginRow {
+        name: r.try_get("name")?,
+        manifest: r.try_get("manifest")?,
+        sha256: r.try_get("sha256")?,
+        version: r.try_get("version")?,
+        hook: r.try_get("hook")?,
+        uploaded_at: r.try_get("uploaded_at")?,
+        uploaded_by: r.try_get("uploaded_by")?,
+    })
+}
+
 impl Store {
     /// Stores `row` with its component `wasm`, replacing a plugin of the same name.
     pub async fn put_plugin(&self, row: &PluginRow, wasm: &[u8]) -> StoreResult<()> {
@@ -51,19 +64,7 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PluginRow {
-                    name: r.try_get("name")?,
-                    manifest: r.try_get("manifest")?,
-                    sha256: r.try_get("sha256")?,
-                    version: r.try_get("version")?,
-                    hook: r.try_get("hook")?,
-                    uploaded_at: r.try_get("uploaded_at")?,
-                    uploaded_by: r.try_get("uploaded_by")?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| Ok(plugin_row(r)?)).collect()
     }
 
     /// The component of plugin `name` if it is stored with checksum `sha256`.
@@ -144,15 +145,7 @@ impl Store {
             .map(|r| {
                 let sample: i32 = r.try_get("sample_percent")?;
                 Ok((
-                    PluginRow {
-                        name: r.try_get("name")?,
-                        manifest: r.try_get("manifest")?,
-                        sha256: r.try_get("sha256")?,
-                        version: r.try_get("version")?,
-                        hook: r.try_get("hook")?,
-                        uploaded_at: r.try_get("uploaded_at")?,
-                        uploaded_by: r.try_get("uploaded_by")?,
-                    },
+                    plugin_row(r)?,
                     u8::try_from(sample.clamp(0, 100)).unwrap_or(0),
                 ))
             })

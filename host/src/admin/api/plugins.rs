@@ -207,10 +207,7 @@ pub async fn deploy(
         state.now(),
     )
     .await?;
-    state
-        .sync_plugins()
-        .await
-        .map_err(|e| Problem::internal(&e))?;
+    sync(&state).await?;
     let name = row.name.clone();
     let v = view_of(&state, &name).await?;
     audit(
@@ -247,10 +244,7 @@ pub async fn remove(
 ) -> Result<StatusCode, Problem> {
     let caller = auth::require(&state, &headers, Resource::Plugins, Access::Write).await?;
     plugins::remove(state.store(), &name).await?;
-    state
-        .sync_plugins()
-        .await
-        .map_err(|e| Problem::internal(&e))?;
+    sync(&state).await?;
     audit(
         &state,
         &caller,
@@ -262,6 +256,16 @@ pub async fn remove(
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Writes the stored plugins and canaries here and reloads (the other replicas follow through
+/// the change notification).
+async fn sync(state: &AppState) -> Result<(), Problem> {
+    state
+        .sync_plugins()
+        .await
+        .map(|_| ())
+        .map_err(|e| Problem::internal(&e))
 }
 
 /// Reads an upload body of at most [`MAX_UPLOAD_BYTES`] as JSON of type `T`.
@@ -335,10 +339,7 @@ pub async fn change(
     let change: PluginChange = upload_body(&headers, body).await?;
     let before = plugins::stored(state.store(), &name).await?;
     let after = plugins::set_enabled(state.store(), &name, change.enabled).await?;
-    state
-        .sync_plugins()
-        .await
-        .map_err(|e| Problem::internal(&e))?;
+    sync(&state).await?;
     let action = if change.enabled { "enable" } else { "disable" };
     audit(
         &state,
@@ -406,10 +407,7 @@ pub async fn deploy_canary(
         state.now(),
     )
     .await?;
-    state
-        .sync_plugins()
-        .await
-        .map_err(|e| Problem::internal(&e))?;
+    sync(&state).await?;
     audit(
         &state,
         &caller,
@@ -439,10 +437,7 @@ pub async fn discard_canary(
 ) -> Result<StatusCode, Problem> {
     let caller = auth::require(&state, &headers, Resource::Plugins, Access::Write).await?;
     plugins::discard_canary(state.store(), &name).await?;
-    state
-        .sync_plugins()
-        .await
-        .map_err(|e| Problem::internal(&e))?;
+    sync(&state).await?;
     audit(
         &state,
         &caller,
@@ -495,10 +490,7 @@ pub async fn promote_canary(
         state.now(),
     )
     .await?;
-    state
-        .sync_plugins()
-        .await
-        .map_err(|e| Problem::internal(&e))?;
+    sync(&state).await?;
     audit(
         &state,
         &caller,

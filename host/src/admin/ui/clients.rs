@@ -3,13 +3,13 @@
 //! (`PUT` with the tag it was read with), so fields the form does not show keep their values.
 
 use super::screens::lines;
-use super::{Api, Form, Notice, Session, failed, screen};
+use super::{Api, Form, Notice, Posted, Session, failed, screen};
+use crate::admin::path_segment;
 use crate::server::AppState;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::Method;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Map, Value, json};
@@ -550,10 +550,6 @@ fn from_form(mut base: Map<String, Value>, form: &Form) -> Result<Value, String>
     Ok(Value::Object(base))
 }
 
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
 /// `GET /admin/clients`.
 async fn list(State(state): State<AppState>, session: Session) -> Response {
     render_list(&state, &session, Notice::default()).await
@@ -608,11 +604,7 @@ async fn new(session: Session) -> Response {
 
 /// `POST /admin/clients`: creates a client (the administrator may choose `client_id` and
 /// `client_secret`); its secret is shown once.
-async fn create(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn create(State(state): State<AppState>, Posted { session, form }: Posted) -> Response {
     let mut base = Map::new();
     for field in ["client_id", "client_secret"] {
         if !form.text(field).is_empty() {
@@ -651,7 +643,7 @@ async fn create(State(state): State<AppState>, session: Session, body: Bytes) ->
 /// `GET /admin/clients/{id}`.
 async fn show(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
     let reply = Api::new(&state, &session)
-        .get(&format!("/clients/{}", encode(&id)))
+        .get(&format!("/clients/{}", path_segment(&id)))
         .await;
     if !reply.ok() {
         return failed(&session, &reply);
@@ -670,16 +662,12 @@ async fn show(State(state): State<AppState>, session: Session, Path(id): Path<St
 /// was read with, so a change by another administrator meanwhile is refused, not overwritten).
 async fn update(
     State(state): State<AppState>,
-    session: Session,
+
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { session, form }: Posted,
 ) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let api = Api::new(&state, &session);
-    let path = format!("/clients/{}", encode(&id));
+    let path = format!("/clients/{}", path_segment(&id));
     let current = api.get(&path).await;
     if !current.ok() {
         return failed(&session, &current);
@@ -726,18 +714,14 @@ async fn update(
 /// `POST /admin/clients/{id}/delete`.
 async fn delete(
     State(state): State<AppState>,
-    session: Session,
+
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { session, form }: Posted,
 ) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let reply = Api::new(&state, &session)
         .call(
             Method::DELETE,
-            &format!("/clients/{}", encode(&id)),
+            &format!("/clients/{}", path_segment(&id)),
             None,
             Some(form.text("etag")),
         )
@@ -753,24 +737,20 @@ async fn delete(
 /// `POST /admin/clients/{id}/secret`: a new secret, shown once.
 async fn regenerate(
     State(state): State<AppState>,
-    session: Session,
+
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { session, form }: Posted,
 ) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let api = Api::new(&state, &session);
     let reply = api
         .call(
             Method::POST,
-            &format!("/clients/{}/secret", encode(&id)),
+            &format!("/clients/{}/secret", path_segment(&id)),
             None,
             Some(form.text("etag")),
         )
         .await;
-    let current = api.get(&format!("/clients/{}", encode(&id))).await;
+    let current = api.get(&format!("/clients/{}", path_segment(&id))).await;
     if !current.ok() {
         return failed(&session, &current);
     }
@@ -857,11 +837,7 @@ fn scope_input(form: &Form, with_identity: bool) -> Value {
 }
 
 /// `POST /admin/scopes`.
-async fn create_scope(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn create_scope(State(state): State<AppState>, Posted { session, form }: Posted) -> Response {
     let input = scope_input(&form, true);
     let reply = Api::new(&state, &session)
         .send_json(Method::POST, "/scopes", &input, None)
@@ -885,7 +861,7 @@ async fn show_scope(
     Path(id): Path<String>,
 ) -> Response {
     let reply = Api::new(&state, &session)
-        .get(&format!("/scopes/{}", encode(&id)))
+        .get(&format!("/scopes/{}", path_segment(&id)))
         .await;
     if !reply.ok() {
         return failed(&session, &reply);
@@ -896,16 +872,12 @@ async fn show_scope(
 /// `POST /admin/scopes/{id}`.
 async fn update_scope(
     State(state): State<AppState>,
-    session: Session,
+
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { session, form }: Posted,
 ) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let api = Api::new(&state, &session);
-    let path = format!("/scopes/{}", encode(&id));
+    let path = format!("/scopes/{}", path_segment(&id));
     let reply = api
         .send_json(
             Method::PUT,
@@ -936,18 +908,14 @@ async fn update_scope(
 /// `POST /admin/scopes/{id}/delete`.
 async fn delete_scope(
     State(state): State<AppState>,
-    session: Session,
+
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { session, form }: Posted,
 ) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let reply = Api::new(&state, &session)
         .call(
             Method::DELETE,
-            &format!("/scopes/{}", encode(&id)),
+            &format!("/scopes/{}", path_segment(&id)),
             None,
             Some(form.text("etag")),
         )

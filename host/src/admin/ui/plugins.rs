@@ -2,11 +2,11 @@
 //! upload (manifest, component, SHA-256), enable/disable, delete, and canary deployments with
 //! their differences, promotion and discarding.
 
-use super::{Api, Form, Notice, Reply, Session, failed, screen};
+use super::{Api, Form, Notice, Posted, Reply, Session, failed, screen};
 use crate::admin::api::plugins::MAX_UPLOAD_BYTES;
+use crate::admin::path_segment;
 use crate::server::AppState;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
@@ -32,10 +32,6 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route("/admin/plugins/{name}/canary/promote", post(promote))
         .route("/admin/plugins/{name}/canary/discard", post(discard))
-}
-
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// `GET /admin/plugins`.
@@ -65,7 +61,7 @@ async fn render_plugin(
     notice: Notice,
 ) -> Response {
     let reply = Api::new(state, session)
-        .get(&format!("/plugins/{}", encode(name)))
+        .get(&format!("/plugins/{}", path_segment(name)))
         .await;
     if !reply.ok() {
         return failed(session, &reply);
@@ -195,19 +191,15 @@ async fn upload(State(state): State<AppState>, session: Session, parts: Multipar
 /// `POST /admin/plugins/{name}/enabled`.
 async fn set_enabled(
     State(state): State<AppState>,
-    session: Session,
+
     Path(name): Path<String>,
-    body: Bytes,
+    Posted { session, form }: Posted,
 ) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let enabled = form.text("enabled") == "true";
     let reply = Api::new(&state, &session)
         .send_json(
             Method::PATCH,
-            &format!("/plugins/{}", encode(&name)),
+            &format!("/plugins/{}", path_segment(&name)),
             &json!({"enabled": enabled}),
             None,
         )
@@ -225,17 +217,14 @@ async fn set_enabled(
 /// `POST /admin/plugins/{name}/delete`.
 async fn delete(
     State(state): State<AppState>,
-    session: Session,
+
     Path(name): Path<String>,
-    body: Bytes,
+    Posted { session, .. }: Posted,
 ) -> Response {
-    if let Err(r) = Form::checked(&session, &body) {
-        return r.into_response();
-    }
     let reply = Api::new(&state, &session)
         .call(
             Method::DELETE,
-            &format!("/plugins/{}", encode(&name)),
+            &format!("/plugins/{}", path_segment(&name)),
             None,
             None,
         )
@@ -271,7 +260,7 @@ async fn deploy_canary(
     let reply = Api::new(&state, &session)
         .send_json(
             Method::PUT,
-            &format!("/plugins/{}/canary", encode(&name)),
+            &format!("/plugins/{}/canary", path_segment(&name)),
             &body,
             None,
         )
@@ -288,15 +277,12 @@ async fn deploy_canary(
 /// `POST /admin/plugins/{name}/canary/promote`: promotes the canary shown on the page.
 async fn promote(
     State(state): State<AppState>,
-    session: Session,
+
     Path(name): Path<String>,
-    body: Bytes,
+    Posted { session, .. }: Posted,
 ) -> Response {
-    if let Err(r) = Form::checked(&session, &body) {
-        return r.into_response();
-    }
     let api = Api::new(&state, &session);
-    let current = api.get(&format!("/plugins/{}", encode(&name))).await;
+    let current = api.get(&format!("/plugins/{}", path_segment(&name))).await;
     let Some(sha) = current.body["canary"]["sha256"].as_str() else {
         let notice = if current.ok() {
             Notice::error("There is no canary to promote.")
@@ -308,7 +294,7 @@ async fn promote(
     let reply: Reply = api
         .send_json(
             Method::POST,
-            &format!("/plugins/{}/canary/promote", encode(&name)),
+            &format!("/plugins/{}/canary/promote", path_segment(&name)),
             &json!({"sha256": sha}),
             None,
         )
@@ -325,17 +311,14 @@ async fn promote(
 /// `POST /admin/plugins/{name}/canary/discard`.
 async fn discard(
     State(state): State<AppState>,
-    session: Session,
+
     Path(name): Path<String>,
-    body: Bytes,
+    Posted { session, .. }: Posted,
 ) -> Response {
-    if let Err(r) = Form::checked(&session, &body) {
-        return r.into_response();
-    }
     let reply = Api::new(&state, &session)
         .call(
             Method::DELETE,
-            &format!("/plugins/{}/canary", encode(&name)),
+            &format!("/plugins/{}/canary", path_segment(&name)),
             None,
             None,
         )

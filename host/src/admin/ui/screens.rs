@@ -1,13 +1,13 @@
 //! Seed 001's Sessions, Server configuration, Keys, Logging and Enabled ACRs screens.
 
-use super::{Api, Form, Notice, Session, failed, screen};
+use super::{Api, Form, Notice, Posted, Session, failed, screen};
 use crate::admin::config::{pointer, typed};
+use crate::admin::path_segment;
 use crate::server::AppState;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::context;
 use serde::Deserialize;
@@ -31,10 +31,6 @@ struct UserFilter {
     user: Option<String>,
 }
 
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
 /// `GET /admin/sessions[?user=NAME]`.
 async fn sessions(
     State(state): State<AppState>,
@@ -52,7 +48,7 @@ async fn render_sessions(
 ) -> Response {
     let user = user.map(str::trim).filter(|u| !u.is_empty());
     let path = match user {
-        Some(u) => format!("/sessions?limit=500&user={}", encode(u)),
+        Some(u) => format!("/sessions?limit=500&user={}", path_segment(u)),
         None => "/sessions?limit=500".into(),
     };
     let list = Api::new(state, session).get(&path).await;
@@ -76,18 +72,14 @@ async fn render_sessions(
 /// `POST /admin/sessions`: ends every session of a user.
 async fn end_user_sessions(
     State(state): State<AppState>,
-    session: Session,
-    body: Bytes,
+
+    Posted { session, form }: Posted,
 ) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let user = form.text("user");
     let reply = Api::new(&state, &session)
         .call(
             Method::DELETE,
-            &format!("/sessions?user={}", encode(user)),
+            &format!("/sessions?user={}", path_segment(user)),
             None,
             None,
         )
@@ -105,18 +97,14 @@ async fn end_user_sessions(
 /// `POST /admin/sessions/{sid}/end`.
 async fn end_session(
     State(state): State<AppState>,
-    session: Session,
+
     Path(sid): Path<String>,
-    body: Bytes,
+    Posted { session, form }: Posted,
 ) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let reply = Api::new(&state, &session)
         .call(
             Method::DELETE,
-            &format!("/sessions/{}", encode(&sid)),
+            &format!("/sessions/{}", path_segment(&sid)),
             None,
             None,
         )
@@ -135,7 +123,11 @@ fn properties(settings: &Value, start_up: &[Value]) -> Vec<Value> {
                 let k = s["key"].as_str()?;
                 (key == k || key.starts_with(&format!("{k}."))).then(|| s["reason"].clone())
             });
-            json!({"key": key, "value": value.to_string(), "start_up": reason})
+            let janssen = crate::config::JANSSEN_NAMES
+                .iter()
+                .find(|(_, k)| *k == key)
+                .map(|(j, _)| *j);
+            json!({"key": key, "value": value.to_string(), "start_up": reason, "janssen": janssen})
         })
         .collect()
 }
@@ -191,11 +183,10 @@ async fn patch_config(
 }
 
 /// `POST /admin/config`: sets one property (`key`, `value`).
-async fn change_property(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn change_property(
+    State(state): State<AppState>,
+    Posted { session, form }: Posted,
+) -> Response {
     let key = form.text("key");
     let ops = json!([{"op": "replace", "path": pointer(key), "value": typed(form.text("value"))}]);
     let reply = patch_config(&state, &session, &form, ops).await;
@@ -204,11 +195,10 @@ async fn change_property(State(state): State<AppState>, session: Session, body: 
 }
 
 /// `POST /admin/config/features`: turns feature `flag` on or off (`on` = `true`/`false`).
-async fn switch_feature(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn switch_feature(
+    State(state): State<AppState>,
+    Posted { session, form }: Posted,
+) -> Response {
     let flag = form.text("flag");
     let on = form.text("on") == "true";
     let ops = json!([{"op": "replace", "path": pointer(&format!("features.{flag}")), "value": on}]);
@@ -241,11 +231,7 @@ async fn render_keys(state: &AppState, session: &Session, notice: Notice) -> Res
 }
 
 /// `POST /admin/keys/rotate`: a new key per algorithm (or the one `alg` named).
-async fn rotate_keys(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn rotate_keys(State(state): State<AppState>, Posted { session, form }: Posted) -> Response {
     let algorithms: Vec<&str> = Some(form.text("alg"))
         .filter(|a| !a.is_empty())
         .into_iter()
@@ -273,17 +259,14 @@ async fn rotate_keys(State(state): State<AppState>, session: Session, body: Byte
 /// `POST /admin/keys/{kid}/retire`.
 async fn retire_key(
     State(state): State<AppState>,
-    session: Session,
+
     Path(kid): Path<String>,
-    body: Bytes,
+    Posted { session, .. }: Posted,
 ) -> Response {
-    if let Err(r) = Form::checked(&session, &body) {
-        return r.into_response();
-    }
     let reply = Api::new(&state, &session)
         .call(
             Method::POST,
-            &format!("/keys/{}/retire", encode(&kid)),
+            &format!("/keys/{}/retire", path_segment(&kid)),
             None,
             None,
         )
@@ -319,7 +302,7 @@ async fn render_logging(
     }
     let resource = resource.map(str::trim).filter(|r| !r.is_empty());
     let path = match resource {
-        Some(r) => format!("/audit?limit=100&resource={}", encode(r)),
+        Some(r) => format!("/audit?limit=100&resource={}", path_segment(r)),
         None => "/audit?limit=100".into(),
     };
     let audit = api.get(&path).await;
@@ -356,11 +339,10 @@ async fn render_logging(
 }
 
 /// `POST /admin/logging`: level, layout, HTTP request logging, OAuth audit logging.
-async fn change_logging(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn change_logging(
+    State(state): State<AppState>,
+    Posted { session, form }: Posted,
+) -> Response {
     let ops = json!([
         {"op": "replace", "path": "/log/level", "value": form.text("level")},
         {"op": "replace", "path": "/log/format", "value": form.text("format")},
@@ -397,11 +379,7 @@ async fn render_acrs(state: &AppState, session: &Session, notice: Notice) -> Res
 }
 
 /// `POST /admin/acrs`: the enabled list (one per line) and the default.
-async fn change_acrs(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
-    let form = match Form::checked(&session, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn change_acrs(State(state): State<AppState>, Posted { session, form }: Posted) -> Response {
     let enabled: Vec<&str> = lines(form.text("enabled"));
     let reply = Api::new(&state, &session)
         .send_json(
