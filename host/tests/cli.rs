@@ -624,8 +624,39 @@ fn resource_commands_work_through_a_running_servers_admin_api() {
     assert!(out.starts_with("KID  "), "{out}");
     let (ok, out, _) = remote(&["scope", "delete", "remote.read"], "");
     assert!(ok, "{out}");
+    let (ok, _, err) = remote(&["config", "unset", "tokens.access_token_lifetime"], "");
+    assert!(ok, "{err}");
+    let (ok, out, _) = remote(&["config", "show", "--json"], "");
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["overrides"],
+        serde_json::json!({})
+    );
+    // Users and administrators.
+    let (ok, out, err) = remote(
+        &["user", "create"],
+        r#"{"username": "erin", "password": "password123", "nickname": "E"}"#,
+    );
+    assert!(ok, "{err}: {out}");
+    let (ok, out, err) = remote(
+        &["user", "update", "erin"],
+        r#"{"nickname": null, "tessera_roles": ["admin"], "email": "erin@example.com"}"#,
+    );
+    assert!(ok, "{err}: {out}");
+    let erin: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(erin["tessera_roles"], serde_json::json!(["admin"]));
+    assert_eq!(erin["email"], "erin@example.com");
+    assert!(erin.get("nickname").is_none(), "{erin}");
+    let (ok, out, _) = remote(&["user", "list"], "");
+    assert!(ok);
+    assert!(out.starts_with("USERNAME  "), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("erin ") && l.ends_with("admin")),
+        "{out}"
+    );
     // What the admin API cannot do is refused by name; a wrong secret is refused.
-    let (ok, _, err) = remote(&["user", "list"], "");
+    let (ok, _, err) = remote(&["migrate"], "");
     assert!(!ok);
     assert!(err.contains("works on the server's host only"), "{err}");
     let out = tessera(dir.path())

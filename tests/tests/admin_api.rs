@@ -1657,7 +1657,193 @@ async fn runs_canaries_in_shadow_and_promotes_them(db: Db) {
     srv.stop().await;
 }
 
+async fn manages_users_and_administrators(db: Db) {
+    let srv = TestServer::start(db).await;
+    let reg = admin(&srv).await;
+    let bearer = token(&srv, &reg, "tessera.admin.users.write").await;
+    let t = Some(bearer.as_str());
+    let carol = json!({"username": "carol", "password": "password123", "email": "carol@example.com", "department": "R&D"});
+    let resp = call(&srv, Method::POST, "/users", t, None, Some(carol.clone())).await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["location"], format!("{API}/users/carol"));
+    let tag = etag(&resp);
+    let made: Value = resp.json().await.unwrap();
+    assert_eq!(made["username"], "carol");
+    assert_eq!(made["department"], "R&D");
+    assert_eq!(made["tessera_roles"], json!([]));
+    assert!(
+        made.get("password").is_none() && !made.to_string().contains("argon2"),
+        "{made}"
+    );
+    problem(
+        call(&srv, Method::POST, "/users", t, None, Some(carol)).await,
+        409,
+    )
+    .await;
+    let list: Value = call(&srv, Method::GET, "/users?pattern=car", t, None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+
+    // Changes are JSON Patches under If-Match; fixed members are refused by name.
+    let ops = json!([
+        {"op": "replace", "path": "/email", "value": "carol@example.org"},
+        {"op": "remove", "path": "/department"},
+        {"op": "replace", "path": "/tessera_roles", "value": ["admin"]},
+        {"op": "add", "path": "/password", "value": "another-password-1"},
+    ]);
+    problem(
+        call(
+            &srv,
+            Method::PATCH,
+            "/users/carol",
+            t,
+            None,
+            Some(ops.clone()),
+        )
+        .await,
+        428,
+    )
+    .await;
+    problem(
+        call(
+            &srv,
+            Method::PATCH,
+            "/users/carol",
+            t,
+            Some("\"stale\""),
+            Some(ops.clone()),
+        )
+        .await,
+        412,
+    )
+    .await;
+    let p = problem(
+        call(
+            &srv,
+            Method::PATCH,
+            "/users/carol",
+            t,
+            Some(&tag),
+            Some(json!([{"op": "replace", "path": "/sub", "value": "x"}])),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sub: cannot be changed"),
+        "{p}"
+    );
+    let resp = call(
+        &srv,
+        Method::PATCH,
+        "/users/carol",
+        t,
+        Some(&tag),
+        Some(ops.clone()),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let changed: Value = resp.json().await.unwrap();
+    assert_eq!(changed["email"], "carol@example.org");
+    assert!(changed.get("department").is_none(), "{changed}");
+    // The old tag no longer matches: a second administrator's change is refused, not lost.
+    problem(
+        call(
+            &srv,
+            Method::PATCH,
+            "/users/carol",
+            t,
+            Some(&tag),
+            Some(ops),
+        )
+        .await,
+        412,
+    )
+    .await;
+    let stored = srv
+        .state
+        .store()
+        .find_user_by_username("carol")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.is_admin());
+    assert!(tessera::crypto::password::verify(
+        "another-password-1",
+        Some(&stored.password_hash)
+    ));
+    assert!(!tessera::crypto::password::verify(
+        "password123",
+        Some(&stored.password_hash)
+    ));
+    // A reader cannot change users.
+    let reader = token(&srv, &reg, "tessera.admin.users.read").await;
+    problem(
+        call(
+            &srv,
+            Method::POST,
+            "/users",
+            Some(&reader),
+            None,
+            Some(json!({"username": "dave", "password": "password123"})),
+        )
+        .await,
+        403,
+    )
+    .await;
+    srv.stop().await;
+}
+
+/// `remove` of a setting resets it to the file value: the override is gone.
+async fn a_removed_setting_goes_back_to_its_file_value(db: Db) {
+    let srv = TestServer::start(db).await;
+    let reg = admin(&srv).await;
+    let bearer = token(&srv, &reg, "tessera.admin.config.write").await;
+    let t = Some(bearer.as_str());
+    let file_value = srv.state.settings().tokens.access_token_lifetime;
+    let resp = call(&srv, Method::GET, "/config", t, None, None).await;
+    let set = json!([{"op": "replace", "path": "/accessTokenLifetime", "value": 77}]);
+    let resp = call(
+        &srv,
+        Method::PATCH,
+        "/config",
+        t,
+        Some(&etag(&resp)),
+        Some(set),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(srv.state.settings().tokens.access_token_lifetime, 77);
+    let unset = json!([{"op": "remove", "path": "/tokens/access_token_lifetime"}]);
+    let resp = call(
+        &srv,
+        Method::PATCH,
+        "/config",
+        t,
+        Some(&etag(&resp)),
+        Some(unset),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["overrides"], json!({}), "{v}");
+    assert_eq!(
+        srv.state.settings().tokens.access_token_lifetime,
+        file_value
+    );
+    srv.stop().await;
+}
+
 on_both_backends!(
+    manages_users_and_administrators,
+    a_removed_setting_goes_back_to_its_file_value,
     runs_canaries_in_shadow_and_promotes_them,
     refuses_calls_without_the_right_token,
     manages_clients_without_lost_updates,
@@ -1697,13 +1883,17 @@ async fn openapi_document_holds_under_schemathesis() {
         "/admin/api/v1/import",
         "/admin/api/v1/plugins",
         "/admin/api/v1/plugins/{name}",
+        "/admin/api/v1/plugins/{name}/canary",
+        "/admin/api/v1/plugins/{name}/canary/promote",
+        "/admin/api/v1/users",
+        "/admin/api/v1/users/{username}",
     ] {
         assert!(
             paths.contains_key(p),
             "{p} missing from the OpenAPI document"
         );
     }
-    assert_eq!(all_scopes().len(), 14);
+    assert_eq!(all_scopes().len(), 16);
 
     let reg = admin(&srv).await;
     let t = token(&srv, &reg, "tessera.admin").await;

@@ -20,6 +20,7 @@ pub mod problem;
 pub mod scopes;
 pub mod sessions;
 pub mod transfer;
+pub mod users;
 
 use crate::server::AppState;
 use axum::Router;
@@ -53,6 +54,7 @@ pub const OPENAPI_PATH: &str = "/admin/api/openapi.json";
         (name = "scopes", description = "Scopes and the claims they release (seed 001: Scopes)"),
         (name = "keys", description = "Signing keys (seed 001: Keys)"),
         (name = "sessions", description = "Browser sessions (seed 001: Sessions)"),
+        (name = "users", description = "End-users and administrators (the admin role)"),
         (name = "plugins", description = "Wasm plugin deployment (seed 001: Agama deployment, for Wasm plugins)"),
         (name = "transfer", description = "Export and import of the whole configuration"),
         (name = "audit", description = "The audit log of administrative changes (seed 001: Logging)"),
@@ -127,6 +129,8 @@ fn resources() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(transfer::export))
         .routes(routes!(plugins::list, plugins::deploy))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::read, users::patch))
         .routes(routes!(plugins::read, plugins::change, plugins::remove))
         .routes(routes!(plugins::deploy_canary, plugins::discard_canary))
         .routes(routes!(plugins::promote_canary))

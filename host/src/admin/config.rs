@@ -143,6 +143,32 @@ fn janssen_paths(mut patch: Value) -> Value {
     patch
 }
 
+/// `remove` of a setting (an object member; not an array item) resets it: it becomes a
+/// `replace` with the file (or default) value from `base`, so the override goes away.
+fn resets(ops: json_patch::Patch, current: &Value, base: &Value) -> json_patch::Patch {
+    json_patch::Patch(
+        ops.0
+            .into_iter()
+            .map(|op| match op {
+                json_patch::PatchOperation::Remove(r) => {
+                    let path = r.path.to_string();
+                    let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+                    match (current.pointer(parent), base.pointer(&path)) {
+                        (Some(Value::Object(_)), Some(value)) => {
+                            json_patch::PatchOperation::Replace(json_patch::ReplaceOperation {
+                                path: r.path,
+                                value: value.clone(),
+                            })
+                        }
+                        _ => json_patch::PatchOperation::Remove(r),
+                    }
+                }
+                other => other,
+            })
+            .collect(),
+    )
+}
+
 /// Applies an RFC 6902 JSON Patch to the `settings` of the view whose tag is `if_match`,
 /// stores the result and puts it in force here; every other replica follows.
 pub async fn patch(
@@ -158,6 +184,7 @@ pub async fn patch(
     }
     let ops: json_patch::Patch = serde_json::from_value(janssen_paths(patch))
         .map_err(|e| ChangeError::Invalid(format!("the JSON Patch is malformed: {e}")))?;
+    let ops = resets(ops, &view.settings, &state.base_settings().to_public_json());
     let mut doc = view.settings.clone();
     json_patch::patch(&mut doc, &ops)
         .map_err(|e| ChangeError::Invalid(format!("the JSON Patch does not apply: {e}")))?;

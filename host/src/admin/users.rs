@@ -27,6 +27,9 @@ pub enum UserError {
     /// The username is taken.
     #[error("invalid user: username: already taken")]
     Taken,
+    /// The user changed since the caller read it (`If-Match` no longer matches).
+    #[error("the user changed since it was read; read it again")]
+    Stale,
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),
@@ -80,14 +83,87 @@ pub async fn update(
     input: Value,
     now: UnixTime,
 ) -> Result<User, UserError> {
-    let Value::Object(mut fields) = input else {
+    let current = find(store, username).await?;
+    let Value::Object(fields) = input else {
         return Err(UserError::Invalid("expected a JSON object".into()));
     };
-    let mut user = store
+    let user = changed(current.clone(), fields).await?;
+    if !store
+        .update_user(&user, now)
+        .await
+        .map_err(UserError::Store)?
+    {
+        return Err(UserError::NotFound(username.into()));
+    }
+    Ok(user)
+}
+
+/// The user named `username`.
+pub async fn find(store: &Store, username: &str) -> Result<User, UserError> {
+    store
         .find_user_by_username(username)
         .await
         .map_err(UserError::Store)?
-        .ok_or_else(|| UserError::NotFound(username.into()))?;
+        .ok_or_else(|| UserError::NotFound(username.into()))
+}
+
+/// A user's entity tag: a digest of its public view.
+pub fn etag(u: &User) -> String {
+    super::etag(&to_json(u))
+}
+
+/// Members of the public view that a change cannot touch.
+const READ_ONLY: &[&str] = &["sub", "username", "created_at"];
+
+/// Changes user `username` with an RFC 6902 JSON Patch of its public view (adding `password`
+/// sets a new one), if it is still the representation tagged `if_match`: a compare-and-set, so
+/// two administrators cannot overwrite each other's change.
+pub async fn patch(
+    store: &Store,
+    username: &str,
+    patch: Value,
+    if_match: &str,
+    now: UnixTime,
+) -> Result<User, UserError> {
+    let current = find(store, username).await?;
+    if !super::if_match(if_match, &etag(&current)) {
+        return Err(UserError::Stale);
+    }
+    let ops: json_patch::Patch = serde_json::from_value(patch)
+        .map_err(|e| UserError::Invalid(format!("the JSON Patch is malformed: {e}")))?;
+    let view = to_json(&current);
+    let mut doc = view.clone();
+    json_patch::patch(&mut doc, &ops)
+        .map_err(|e| UserError::Invalid(format!("the JSON Patch does not apply: {e}")))?;
+    let (Value::Object(before), Value::Object(after)) = (view, doc) else {
+        return Err(UserError::Invalid("a user is a JSON object".into()));
+    };
+    let mut fields = Map::new();
+    for (k, v) in &after {
+        if before.get(k) != Some(v) {
+            fields.insert(k.clone(), v.clone());
+        }
+    }
+    for k in before.keys().filter(|k| !after.contains_key(*k)) {
+        fields.insert(k.clone(), Value::Null);
+    }
+    if let Some(k) = READ_ONLY.iter().find(|k| fields.contains_key(**k)) {
+        return Err(UserError::Invalid(format!("{k}: cannot be changed")));
+    }
+    let user = changed(current.clone(), fields).await?;
+    if !store
+        .update_user_if(&user, &current, now)
+        .await
+        .map_err(UserError::Store)?
+    {
+        return Err(UserError::Stale);
+    }
+    Ok(user)
+}
+
+/// `user` with `fields` applied: `password` and `active` and the roles when present, each other
+/// member an attribute (`null` removes it); the username cannot change.
+async fn changed(mut user: User, mut fields: Map<String, Value>) -> Result<User, UserError> {
     match fields.remove("username") {
         Some(Value::String(u)) if u == user.username => {}
         None => {}
@@ -115,13 +191,6 @@ pub async fn update(
     }
     validate_claims(&claims).map_err(UserError::Invalid)?;
     user.claims = claims;
-    if !store
-        .update_user(&user, now)
-        .await
-        .map_err(UserError::Store)?
-    {
-        return Err(UserError::NotFound(username.into()));
-    }
     Ok(user)
 }
 

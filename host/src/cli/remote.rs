@@ -7,7 +7,7 @@
 use super::{
     CLIENT_COLUMNS, ClientCommand, Command, ConfigCommand, KEY_COLUMNS, KeysCommand,
     PLUGIN_COLUMNS, PluginCommand, SCOPE_COLUMNS, SESSION_COLUMNS, ScopeCommand, SessionCommand,
-    print_list, read_stdin_json,
+    USER_COLUMNS, UserCommand, print_list, read_stdin_json,
 };
 use crate::admin::path_segment;
 use anyhow::Context as _;
@@ -149,12 +149,10 @@ pub async fn run(cmd: Command, server: &str, json: bool) -> anyhow::Result<()> {
     match &cmd {
         Command::Serve => return Err(local_only("serve")),
         Command::Migrate => return Err(local_only("migrate")),
-        Command::User(_) => return Err(local_only("user")),
         Command::Admin(_) => return Err(local_only("admin init")),
         Command::Plugin(PluginCommand::Check { .. } | PluginCommand::Test { .. }) => {
             return Err(local_only("plugin check|test"));
         }
-        Command::Config(ConfigCommand::Unset { .. }) => return Err(local_only("config unset")),
         _ => {}
     }
     let api = Remote::connect(server).await?;
@@ -246,6 +244,59 @@ pub async fn run(cmd: Command, server: &str, json: bool) -> anyhow::Result<()> {
                 &Value::Array(rows),
                 &[("PROPERTY", "key"), ("VALUE", "value")],
             )
+        }
+        Command::User(UserCommand::List) => {
+            let (v, _) = api.get("/users?limit=500").await?;
+            print_list(json, &v["items"], USER_COLUMNS)
+        }
+        Command::User(UserCommand::Create) => {
+            let input = read_stdin_json("user")?;
+            print(&api.send(Method::POST, "/users", &input, None).await?)
+        }
+        Command::User(UserCommand::Update { username }) => {
+            let Value::Object(input) = read_stdin_json("user")? else {
+                anyhow::bail!("invalid user JSON: expected an object");
+            };
+            let path = format!("/users/{}", path_segment(&username));
+            let (current, tag) = api.get(&path).await?;
+            // Members set (`add` replaces a present one), `null` removes a present one.
+            let ops: Vec<Value> = input
+                .into_iter()
+                .filter(|(k, v)| !(v.is_null() && current.get(k).is_none()))
+                .map(|(k, v)| {
+                    let p = format!("/{}", k.replace('~', "~0").replace('/', "~1"));
+                    if v.is_null() {
+                        json!({"op": "remove", "path": p})
+                    } else {
+                        json!({"op": "add", "path": p, "value": v})
+                    }
+                })
+                .collect();
+            let (v, _) = api
+                .call(
+                    Method::PATCH,
+                    &path,
+                    Some(("application/json-patch+json", &Value::Array(ops))),
+                    Some(&tag),
+                )
+                .await?;
+            print(&v)
+        }
+        Command::Config(ConfigCommand::Unset { keys }) => {
+            let ops: Vec<Value> = keys
+                .iter()
+                .map(|k| json!({"op": "remove", "path": crate::admin::config::pointer(k)}))
+                .collect();
+            let (_, tag) = api.get("/config").await?;
+            let (v, _) = api
+                .call(
+                    Method::PATCH,
+                    "/config",
+                    Some(("application/json-patch+json", &Value::Array(ops))),
+                    Some(&tag),
+                )
+                .await?;
+            print(&json!({"revision": v["revision"], "overrides": v["overrides"]}))
         }
         Command::Config(ConfigCommand::Set { pairs }) => {
             let mut ops = Vec::new();

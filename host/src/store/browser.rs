@@ -108,6 +108,36 @@ impl Store {
         Ok(())
     }
 
+    /// Stores `u` if the stored user is still `expected` (its password hash, attributes and
+    /// roles); `false` when it changed or is gone.
+    pub async fn update_user_if(
+        &self,
+        u: &User,
+        expected: &User,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let text = |u: &User| {
+            let mut claims = u.claims.clone();
+            claims.insert("active".into(), serde_json::Value::Bool(u.active));
+            serde_json::to_string(&claims).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        let r = sqlx::query(
+            "UPDATE users SET password_hash = $1, claims = $2, updated_at = $3, roles = $4 \
+             WHERE user_id = $5 AND password_hash = $6 AND claims = $7 AND roles = $8",
+        )
+        .bind(&u.password_hash)
+        .bind(text(u)?)
+        .bind(now)
+        .bind(u.roles.join(" "))
+        .bind(&u.user_id)
+        .bind(&expected.password_hash)
+        .bind(text(expected)?)
+        .bind(expected.roles.join(" "))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Replaces a user's password hash, attributes, active flag and roles; returns whether it
     /// exists.
     pub async fn update_user(&self, u: &User, now: UnixTime) -> StoreResult<bool> {

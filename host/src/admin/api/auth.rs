@@ -34,11 +34,13 @@ pub enum Resource {
     Audit,
     /// Wasm plugin deployment.
     Plugins,
+    /// End-users and administrators.
+    Users,
 }
 
 impl Resource {
     /// Every resource.
-    pub const ALL: [Resource; 7] = [
+    pub const ALL: [Resource; 8] = [
         Resource::Clients,
         Resource::Scopes,
         Resource::Keys,
@@ -46,6 +48,7 @@ impl Resource {
         Resource::Config,
         Resource::Audit,
         Resource::Plugins,
+        Resource::Users,
     ];
 
     /// The resource's name in scopes and in the audit log.
@@ -58,6 +61,7 @@ impl Resource {
             Resource::Config => "config",
             Resource::Audit => "audit",
             Resource::Plugins => "plugins",
+            Resource::Users => "users",
         }
     }
 

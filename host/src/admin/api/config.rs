@@ -26,7 +26,9 @@ pub async fn read(State(state): State<AppState>, headers: HeaderMap) -> Result<R
 }
 
 /// Changes run-time settings with an RFC 6902 JSON Patch of `settings` (e.g.
-/// `[{"op": "replace", "path": "/features/introspection", "value": false}]`). A start-up
+/// `[{"op": "replace", "path": "/features/introspection", "value": false}]`). `remove` of a
+/// setting resets it to its file (or default) value; a path may start with a Janssen property
+/// name (`/accessTokenLifetime`). A start-up
 /// setting, an unknown key or a bad value is refused with the key and the reason. The change
 /// applies to the next request here and on every replica within a second. Needs `If-Match`.
 #[utoipa::path(patch, path = "/config", tag = "config",
