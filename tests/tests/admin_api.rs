@@ -1379,6 +1379,11 @@ async fn deploys_plugins_through_the_api(db: Db) {
     assert_eq!(resp.status(), 201);
     let deployed: Value = resp.json().await.unwrap();
     assert_eq!(deployed["state"], "loaded", "{deployed}");
+    // The deployment's end on this server: when the new version finished loading.
+    assert!(
+        deployed["loaded_at"].as_i64().is_some_and(|t| t > 0),
+        "{deployed}"
+    );
     assert_eq!(deployed["sha256"], sha);
     assert_eq!(deployed["hook"], "update-token");
     assert_eq!(
@@ -1565,6 +1570,7 @@ async fn runs_canaries_in_shadow_and_promotes_them(db: Db) {
     }
     let v = plugin_view(&srv, &bearer, name, |v| v["canary"]["compared"] == 2).await;
     assert_eq!(v["canary"]["different"], 2, "{v}");
+    assert!(v["canary"]["p50_us"].as_u64().is_some(), "the canary's own latency: {v}");
     assert_eq!(v["canary"]["same"], 0, "{v}");
     let sample = &v["canary"]["samples"][0];
     assert!(

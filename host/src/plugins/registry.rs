@@ -142,10 +142,16 @@ pub struct PluginStatus {
     /// Why the last failed call failed.
     #[serde(default)]
     pub last_call_error: Option<String>,
+    /// When the serving version finished loading here (Unix seconds): the end of its
+    /// deployment on this server.
+    #[serde(default)]
+    pub loaded_at: Option<i64>,
 }
 
 struct Entry {
     loaded: Option<Arc<LoadedPlugin>>,
+    /// When the serving version finished loading (Unix seconds).
+    loaded_at: Option<i64>,
     disabled: Option<Manifest>,
     last_error: Option<String>,
     counters: Arc<Counters>,
@@ -265,6 +271,7 @@ impl Registry {
         for name in &names {
             let entry = entries.entry(name.clone()).or_insert_with(|| Entry {
                 loaded: None,
+                loaded_at: None,
                 disabled: None,
                 last_error: None,
                 counters: Arc::new(Counters::default()),
@@ -429,6 +436,7 @@ impl Registry {
             }
         };
         entry.disabled = None;
+        entry.loaded_at = Some(crate::clock::Clock::now(&crate::clock::SystemClock));
         entry.loaded = Some(Arc::new(LoadedPlugin {
             manifest,
             sha256: sha,
@@ -481,6 +489,7 @@ impl Registry {
                     p50_us: None,
                     p99_us: None,
                     last_call_error: None,
+                    loaded_at: e.loaded.as_ref().and(e.loaded_at),
                 },
                 e.counters.clone(),
             ));

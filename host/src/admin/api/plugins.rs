@@ -59,6 +59,9 @@ pub struct PluginView {
     pub serving_version: Option<String>,
     /// Why the newest version was refused here, if it was.
     pub last_error: Option<String>,
+    /// When the serving version finished loading on this server (Unix seconds): the end of the
+    /// deployment that began at `uploaded_at`.
+    pub loaded_at: Option<i64>,
     /// Calls on this server since it started.
     pub calls: u64,
     /// Failed calls on this server since it started.
@@ -86,6 +89,12 @@ pub struct CanaryView {
     /// How its answers compared with the live version's on this server.
     #[serde(flatten)]
     pub comparison: Comparison,
+    /// Median duration of its latest shadow calls here, µs.
+    pub p50_us: Option<u64>,
+    /// 99th-percentile duration of its latest shadow calls here, µs.
+    pub p99_us: Option<u64>,
+    /// Why its last failed call failed.
+    pub last_call_error: Option<String>,
 }
 
 /// The view of `row` with its status among `statuses` (the registry's) and its canary.
@@ -107,9 +116,16 @@ fn view(
                 .registry()
                 .canary(&c.name)
                 .filter(|r| r.plugin.sha256 == c.sha256);
+            let (p50_us, p99_us, last_call_error) = running
+                .as_ref()
+                .map(|r| r.plugin.counters.recent())
+                .unwrap_or_default();
             CanaryView {
                 deployment: c.clone(),
                 sample_percent: *sample,
+                p50_us,
+                p99_us,
+                last_call_error,
                 state: if running.is_some() {
                     "running"
                 } else {
@@ -131,6 +147,7 @@ fn view(
         state: s.as_ref().map_or("pending".into(), |s| s.state.clone()),
         serving_version: s.as_ref().and_then(|s| s.version.clone()),
         last_error: s.as_ref().and_then(|s| s.last_error.clone()),
+        loaded_at: s.as_ref().and_then(|s| s.loaded_at),
         calls: s.as_ref().map_or(0, |s| s.calls),
         errors: s.as_ref().map_or(0, |s| s.errors),
         p50_us: s.as_ref().and_then(|s| s.p50_us),
