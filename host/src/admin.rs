@@ -19,7 +19,13 @@ use serde::Serialize;
 /// `s` percent-encoded as one URL path segment or query value (an admin API path built from an
 /// identifier).
 pub fn path_segment(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    /// Everything but RFC 3986's unreserved characters.
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, RESERVED).to_string()
 }
 
 /// The strong entity tag (RFC 9110 §8.8.3) of a resource's representation: a digest of its
@@ -74,6 +80,15 @@ pub async fn bootstrap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_keep_unreserved_characters() {
+        assert_eq!(
+            path_segment("billing-service_1.v~2"),
+            "billing-service_1.v~2"
+        );
+        assert_eq!(path_segment("a/b c?d"), "a%2Fb%20c%3Fd");
+    }
 
     #[test]
     fn if_match_compares_strongly() {

@@ -1570,7 +1570,10 @@ async fn runs_canaries_in_shadow_and_promotes_them(db: Db) {
     }
     let v = plugin_view(&srv, &bearer, name, |v| v["canary"]["compared"] == 2).await;
     assert_eq!(v["canary"]["different"], 2, "{v}");
-    assert!(v["canary"]["p50_us"].as_u64().is_some(), "the canary's own latency: {v}");
+    assert!(
+        v["canary"]["p50_us"].as_u64().is_some(),
+        "the canary's own latency: {v}"
+    );
     assert_eq!(v["canary"]["same"], 0, "{v}");
     let sample = &v["canary"]["samples"][0];
     assert!(

@@ -95,6 +95,16 @@ pub fn router() -> Router<AppState> {
     )
 }
 
+/// `resp` with `Location` set to the created resource, `BASE/collection/{id}` (the id
+/// percent-encoded as one path segment).
+pub fn located(mut resp: Response, collection: &str, id: &str) -> Response {
+    let location = format!("{BASE}/{collection}/{}", crate::admin::path_segment(id));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
 /// The OpenAPI document (for tools and tests that want it without a server).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())

@@ -8,7 +8,7 @@ use crate::oauth::registration::Registered;
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -62,7 +62,7 @@ pub struct ClientFilter {
 fn respond(status: StatusCode, reg: Registered) -> Response {
     let view = ClientView::of(&reg.client);
     let etag = view.etag();
-    let mut resp = tagged(
+    let resp = tagged(
         status,
         &etag,
         &ClientWithSecret {
@@ -70,13 +70,11 @@ fn respond(status: StatusCode, reg: Registered) -> Response {
             client_secret: reg.secret,
         },
     );
-    if status == StatusCode::CREATED
-        && let Ok(v) =
-            HeaderValue::from_str(&format!("{}/clients/{}", super::BASE, reg.client.client_id))
-    {
-        resp.headers_mut().insert(header::LOCATION, v);
+    if status == StatusCode::CREATED {
+        super::located(resp, "clients", &reg.client.client_id)
+    } else {
+        resp
     }
-    resp
 }
 
 /// Lists clients, oldest first.

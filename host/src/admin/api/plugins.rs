@@ -12,7 +12,7 @@ use crate::server::AppState;
 use crate::store::PluginRow;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -237,11 +237,11 @@ pub async fn deploy(
         repr(&v.deployment),
     )
     .await;
-    let mut resp = json(StatusCode::CREATED, &v);
-    if let Ok(loc) = format!("{}/plugins/{name}", super::BASE).parse() {
-        resp.headers_mut().insert(header::LOCATION, loc);
-    }
-    Ok(resp)
+    Ok(super::located(
+        json(StatusCode::CREATED, &v),
+        "plugins",
+        &name,
+    ))
 }
 
 /// Removes a deployed plugin: it stops serving here at once and on every replica within a

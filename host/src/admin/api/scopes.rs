@@ -8,7 +8,7 @@ use crate::admin::scopes::{self, ScopeInput, ScopeView};
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -105,16 +105,11 @@ pub async fn create(
         repr(&view),
     )
     .await;
-    let mut resp = tagged(StatusCode::CREATED, &view.etag(), &view);
-    let location = format!(
-        "{}/scopes/{}",
-        super::BASE,
-        percent_encoding::utf8_percent_encode(&row.scope_id, percent_encoding::NON_ALPHANUMERIC)
-    );
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(resp)
+    Ok(super::located(
+        tagged(StatusCode::CREATED, &view.etag(), &view),
+        "scopes",
+        &row.scope_id,
+    ))
 }
 
 /// Reads a scope.

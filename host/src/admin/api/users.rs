@@ -10,7 +10,7 @@ use crate::admin::users::{self, UserError};
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
@@ -112,16 +112,11 @@ pub async fn create(
         repr(&view),
     )
     .await;
-    let mut resp = tagged(StatusCode::CREATED, &users::etag(&user), &view);
-    let location = format!(
-        "{}/users/{}",
-        super::BASE,
-        crate::admin::path_segment(&user.username)
-    );
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(resp)
+    Ok(super::located(
+        tagged(StatusCode::CREATED, &users::etag(&user), &view),
+        "users",
+        &user.username,
+    ))
 }
 
 /// Reads a user.
