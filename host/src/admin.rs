@@ -64,7 +64,7 @@ pub async fn bootstrap(
 ) -> anyhow::Result<Option<FirstAdmin>> {
     let store = state.store();
     ui::ensure_client(store, state.master_key(), state.issuer(), state.now()).await?;
-    if !store.list_users().await?.is_empty() {
+    if store.has_users().await? {
         return Ok(None);
     }
     match users::init_admin_user(store, username, password, state.now()).await {

@@ -33,18 +33,36 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// A `Set-Cookie` value for `name=value` with our attributes; `max_age` `None` deletes it.
 pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    match max_age {
+        Some(a) => cookie_header(state, name, Some(value), "/", "Lax", Some(a)),
+        None => cookie_header(state, name, None, "/", "Lax", None),
+    }
+}
+
+/// A `Set-Cookie` value for `name`: `value` (`None` deletes the cookie), `Path=path`,
+/// `HttpOnly`, `SameSite=same_site`, `Secure` on https issuers, and `Max-Age=max_age` when given
+/// (else a browser-session cookie).
+pub fn cookie_header(
+    state: &AppState,
+    name: &str,
+    value: Option<&str>,
+    path: &str,
+    same_site: &str,
+    max_age: Option<i64>,
+) -> HeaderValue {
     let secure = if state.settings().secure_cookies() {
         "; Secure"
     } else {
         ""
     };
-    let age = match max_age {
-        Some(a) => format!("; Max-Age={a}"),
-        None => "; Max-Age=0".to_string(),
+    let (value, age) = match (value, max_age) {
+        (None, _) => ("", "; Max-Age=0".to_string()),
+        (Some(v), Some(a)) => (v, format!("; Max-Age={a}")),
+        (Some(v), None) => (v, String::new()),
     };
     // Values are base64url, so they never need quoting; an invalid header cannot arise.
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}"
+        "{name}={value}; Path={path}; HttpOnly; SameSite={same_site}{secure}{age}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("tessera_invalid=; Max-Age=0"))
 }

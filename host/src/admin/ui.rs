@@ -100,21 +100,10 @@ fn seal<T: Serialize>(state: &AppState, value: &T) -> String {
         .seal(&serde_json::to_vec(value).unwrap_or_default())
 }
 
-/// `Set-Cookie` for one of the admin UI's cookies; `None` deletes it.
+/// `Set-Cookie` for one of the admin UI's cookies (scoped to `/admin`, ending with the browser
+/// session); `None` deletes it.
 fn set_cookie(state: &AppState, name: &str, value: Option<&str>, same_site: &str) -> HeaderValue {
-    let secure = if state.settings().secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let (value, age) = match value {
-        Some(v) => (v, String::new()),
-        None => ("", "; Max-Age=0".to_string()),
-    };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path={COOKIE_PATH}; HttpOnly; SameSite={same_site}{secure}{age}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("tessera_invalid=; Max-Age=0"))
+    crate::session::cookie_header(state, name, value, COOKIE_PATH, same_site, None)
 }
 
 /// A 303 to `location` with the page security headers.

@@ -39,7 +39,7 @@ pub struct Difference {
 }
 
 /// What comparing found so far on this server.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, utoipa::ToSchema, PartialEq, Eq)]
 pub struct Comparison {
     /// Calls the canary also ran on.
     pub compared: u64,

@@ -207,6 +207,14 @@ impl Store {
         }
     }
 
+    /// Whether any user is stored (one row read, whatever the number of users).
+    pub async fn has_users(&self) -> StoreResult<bool> {
+        Ok(sqlx::query("SELECT 1 FROM users LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
     /// Every user, oldest first.
     pub async fn list_users(&self) -> StoreResult<Vec<User>> {
         let rows = sqlx::query("SELECT user_id, username, password_hash, claims, roles, created_at FROM users ORDER BY created_at, username")

@@ -132,12 +132,7 @@ fn view(
                     "not running"
                 }
                 .into(),
-                comparison: running.map(|r| r.comparison()).unwrap_or(Comparison {
-                    compared: 0,
-                    same: 0,
-                    different: 0,
-                    samples: Vec::new(),
-                }),
+                comparison: running.map(|r| r.comparison()).unwrap_or_default(),
             }
         });
     let s = statuses.iter().find(|s| s.name == row.name).cloned();
