@@ -14,6 +14,9 @@
 #
 #   bash bench/run.sh            # 10 s per scenario
 #   DURATION=30s ROUNDS=5 bash bench/run.sh   # DURATION in seconds, with the s
+#   CORE_ONLY=1 BIN=/path/to/tessera bash bench/run.sh   # only Tessera's own scenarios, for A/B
+#                                                        # runs of two builds (no hooks/peer)
+#   PERF=refresh_rotation bash bench/run.sh   # also records target/perf-refresh_rotation.data
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -21,6 +24,7 @@ CONNS=${CONNS:-32}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 ROUNDS=${ROUNDS:-3}
+CORE_ONLY=${CORE_ONLY:-}
 CODES=${CODES:-8000}
 REPO=$PWD
 
@@ -29,16 +33,18 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 PEER_DIR=$REPO/target/tools/bench-peer
-if [ ! -f "$PEER_DIR/node_modules/oidc-provider/package.json" ]; then
+if [ -z "$CORE_ONLY" ] && [ ! -f "$PEER_DIR/node_modules/oidc-provider/package.json" ]; then
   echo "installing oidc-provider 9.13.3 (npm) into $PEER_DIR" >&2
   mkdir -p "$PEER_DIR"
   echo '{"private":true,"type":"module"}' > "$PEER_DIR/package.json"
   (cd "$PEER_DIR" && npm install --no-audit --no-fund --silent oidc-provider@9.13.3)
 fi
-cp "$REPO/bench/peer.mjs" "$PEER_DIR/peer.mjs"
-cargo build --release -q -p tessera -p tessera-tests --bin tessera --bin sign-ceiling
-bash plugins/build.sh >/dev/null
-BIN=$REPO/target/release/tessera
+mkdir -p "$PEER_DIR" && cp "$REPO/bench/peer.mjs" "$PEER_DIR/peer.mjs"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p tessera -p tessera-tests --bin tessera --bin sign-ceiling
+  BIN=$REPO/target/release/tessera
+fi
+[ -n "$CORE_ONLY" ] || bash plugins/build.sh >/dev/null
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -62,6 +68,9 @@ measure() {
   shift 3
   echo 5 > "/proc/$pid/clear_refs" 2>/dev/null || true # resets the peak RSS (VmHWM)
   t0=$(cpu_ticks "$pid")
+  if [ "${PERF:-}" = "$name" ]; then # PERF=scenario: a CPU profile of the server during it
+    perf record -q -e cpu-clock -g -p "$pid" -o "$REPO/target/perf-$name.data" -- sleep "${DURATION%s}" 2>/dev/null &
+  fi
   out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency --timeout 10s "$@" "$url")
   t1=$(cpu_ticks "$pid")
   local rps p50 p99 non2xx rss
@@ -126,6 +135,10 @@ WEB=$(echo '{"grant_types":["authorization_code","refresh_token"],"redirect_uris
 WEB_ID=$(echo "$WEB" | json_field client_id)
 WEB_SECRET=$(echo "$WEB" | json_field client_secret)
 WEB_BASIC=$(basic_of "$WEB")
+# The same client with ES256 ID tokens: an RSA-2048 signature alone costs ~0.3 ms of this
+# machine's core (openssl speed), so RS256 caps any OP's refresh rate with ID tokens.
+WEB_ES=$(echo '{"grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://rp.example/cb"],"scope":"openid profile email offline_access","trusted_client":true,"access_token_as_jwt":true,"id_token_signed_response_alg":"ES256"}' | "$BIN" client create)
+WEB_ES_BASIC=$(basic_of "$WEB_ES")
 
 # Refresh-token chains (twice the connections: wrk primes each connection with an extra request
 # call, which must not drain the pool). Each request takes a token from the pool, each
@@ -133,12 +146,17 @@ WEB_BASIC=$(basic_of "$WEB")
 python3 "$REPO/bench/user_tokens.py" "$T" "$WEB_ID" "$WEB_SECRET" bench bench-password "$((CONNS * 2))" > user_tokens.json
 USER_AT=$(python3 -c 'import json; print(json.load(open("user_tokens.json"))["access_token"])')
 python3 -c 'import json; print("\n".join(json.load(open("user_tokens.json"))["refresh_tokens"]))' > refresh_tokens.txt
-cat > refresh.lua <<LUA
+python3 "$REPO/bench/user_tokens.py" "$T" "$(echo "$WEB_ES" | json_field client_id)" "$(echo "$WEB_ES" | json_field client_secret)" \
+  bench bench-password "$((CONNS * 2))" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["refresh_tokens"]))' > refresh_tokens_es.txt
+# refresh_lua FILE TOKENS BASIC: each request takes a token from the pool, each response puts
+# the rotated one back, so no token is ever presented twice.
+refresh_lua() {
+  cat > "$1" <<LUA
 local pool = {}
-for line in io.lines("refresh_tokens.txt") do pool[#pool + 1] = line end
+for line in io.lines("$2") do pool[#pool + 1] = line end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $WEB_BASIC"
+wrk.headers["Authorization"] = "Basic $3"
 request = function()
   local t = table.remove(pool) or "exhausted"
   return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. t)
@@ -148,6 +166,9 @@ response = function(status, headers, body)
   if t then pool[#pool + 1] = t end
 end
 LUA
+}
+refresh_lua refresh.lua refresh_tokens.txt "$WEB_BASIC"
+refresh_lua refresh_es.lua refresh_tokens_es.txt "$WEB_ES_BASIC"
 # Revocation: a pool of client_credentials tokens, revoked in turn (after the first pass each
 # request finds an already revoked grant: the same lookup, no write).
 python3 - "$T" "$BASIC" 2000 > revoke_tokens.txt <<'PY'
@@ -202,8 +223,27 @@ export BODY="token=$TOKEN"
 INTRO=$(measure introspection "$SERVER_PID" "$T/introspect" -s post.lua)
 REVOKE=$(measure revocation "$SERVER_PID" "$T/revoke" -s revoke.lua)
 REFRESH=$(measure refresh_rotation "$SERVER_PID" "$T/token" -s refresh.lua)
+REFRESH_ES=$(measure refresh_rotation_es256_id "$SERVER_PID" "$T/token" -s refresh_es.lua)
 USERINFO=$(measure userinfo "$SERVER_PID" "$T/userinfo" -s userinfo.lua)
 CODE=$(code_exchange)
+
+field() { echo "$1" | awk -v i="$2" '{print $i}'; }
+ratio() { echo "$1 / $2" | bc -l; }
+base_rps=$(field "$BASE" 2)
+# print_rows RECORD...: the table.
+print_rows() {
+  printf '\n%-32s %10s %8s %8s %8s %7s %9s %8s %7s\n' scenario "req/s" "vs jwks" "p50 ms" "p99 ms" "CPU s" "CPU µs/r" "RSS MB" non-2xx
+  for line in "$@"; do
+    set -- $line
+    printf '%-32s %10.0f %8.3f %8.2f %8.2f %7.2f %9.0f %8s %7s\n' "$1" "$2" "$(ratio "$2" "$base_rps")" "$3" "$4" "$5" \
+      "$(echo "$5 * 1000000 / ($2 * ${DURATION%s})" | bc -l)" "$6" "$7"
+  done
+}
+if [ -n "$CORE_ONLY" ]; then
+  print_rows "$BASE" "$CC_JWT" "$CC_REF" "$INTRO" "$REVOKE" "$REFRESH" "$REFRESH_ES" "$USERINFO" "$CODE"
+  echo "(CORE_ONLY: $BIN; idle RSS at start ${IDLE_NO_PLUGINS} MB, cold start ${COLD_NO_PLUGINS} ms)"
+  exit 0
+fi
 
 # ---- hook scenarios: one Rust plugin bound each, hot-loaded into the running server -------------
 # update-token: add-tenant-claims bound to HOOK_CLIENT (twin: the same grant by JWT_CLIENT);
@@ -302,16 +342,8 @@ export BODY="token=$PEER_TOKEN"
 PEER_INTRO=$(measure peer_introspection_opaque "$PEER_PID" "$P/token/introspection" -s peer_opq.lua)
 
 # ---- report ------------------------------------------------------------------------------------
-field() { echo "$1" | awk -v i="$2" '{print $i}'; }
-ratio() { echo "$1 / $2" | bc -l; }
-base_rps=$(field "$BASE" 2)
-printf '\n%-32s %10s %8s %8s %8s %7s %9s %8s %7s\n' scenario "req/s" "vs jwks" "p50 ms" "p99 ms" "CPU s" "CPU µs/r" "RSS MB" non-2xx
-for line in "$BASE" "$CC_JWT" "$CC_REF" "$INTRO" "$REVOKE" "$REFRESH" "$USERINFO" "$CODE" "${HOOKS[@]}" \
-  "$CEILING" "$PEER_CC_JWT" "$PEER_CC_OPQ" "$PEER_INTRO"; do
-  set -- $line
-  printf '%-32s %10.0f %8.3f %8.2f %8.2f %7.2f %9.0f %8s %7s\n' "$1" "$2" "$(ratio "$2" "$base_rps")" "$3" "$4" "$5" \
-    "$(echo "$5 * 1000000 / ($2 * ${DURATION%s})" | bc -l)" "$6" "$7"
-done
+print_rows "$BASE" "$CC_JWT" "$CC_REF" "$INTRO" "$REVOKE" "$REFRESH" "$REFRESH_ES" "$USERINFO" "$CODE" "${HOOKS[@]}" \
+  "$CEILING" "$PEER_CC_JWT" "$PEER_CC_OPQ" "$PEER_INTRO"
 echo "(hook rows: the median of $ROUNDS interleaved runs each; peak RSS: VmHWM during the run; tokens persisted: $ROWS)"
 echo
 printf 'client_credentials ES256 JWT: %.2fx the peer (JWT), %.1f%% of the bare-signing ceiling\n' \

@@ -8,6 +8,7 @@ mod cache;
 mod device;
 mod migrate;
 mod plugins;
+mod reader;
 mod registration;
 mod server_config;
 mod ssa;
@@ -38,6 +39,9 @@ pub enum StoreError {
     /// The database failed or is unreachable.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A read on the calling thread failed (SQLite only, see `store/reader.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 impl StoreError {
@@ -51,6 +55,35 @@ impl StoreError {
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A column value type both sqlx (through `Any`) and the calling-thread SQLite reader decode.
+pub(crate) trait Col:
+    for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
+{
+}
+impl<T> Col for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
+{
+}
+
+/// A row whose columns are read by name: a sqlx row or a calling-thread reader's row, so that
+/// one mapping serves both.
+pub(crate) trait Columns {
+    /// The value of column `name`.
+    fn col<T: Col>(&self, name: &str) -> StoreResult<T>;
+}
+
+impl Columns for AnyRow {
+    fn col<T: Col>(&self, name: &str) -> StoreResult<T> {
+        Ok(self.try_get(name)?)
+    }
+}
+
+/// A value made from one row.
+pub(crate) trait FromColumns: Sized {
+    /// Maps `r`.
+    fn from_columns(r: &impl Columns) -> StoreResult<Self>;
+}
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +107,8 @@ pub struct Store {
     cache: std::sync::Arc<cache::Cache>,
     /// The connection URL, for the change watcher's own `LISTEN` connection.
     url: std::sync::Arc<str>,
+    /// Point reads on the calling thread (a SQLite file only; `None` otherwise).
+    readers: Option<std::sync::Arc<reader::Readers>>,
 }
 
 /// Serialises SQLite write transactions inside the process.
@@ -207,6 +242,10 @@ impl Store {
             .await
             .with_context(|| format!("connecting to the {backend:?} database"))?;
         let write_lock = (backend == Backend::Sqlite).then(WriteLock::default);
+        let readers = match backend {
+            Backend::Sqlite => reader::Readers::new(sqlite_path(&url)).map(std::sync::Arc::new),
+            Backend::Postgres => None,
+        };
         let grants = batch::GrantWriter::spawn(pool.clone(), write_lock.clone());
         let store = Self {
             pool,
@@ -215,6 +254,7 @@ impl Store {
             write_lock,
             cache: Default::default(),
             url: url.into(),
+            readers,
         };
         migrate::run(&store)
             .await
@@ -511,14 +551,46 @@ impl Store {
 
     /// Finds a token by the hash of its string, with its grant's revocation state.
     pub async fn find_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
-        let row = sqlx::query(
+        self.find_by_key(
             "SELECT t.token_hash, t.grant_id, t.kind, t.format, t.jti, t.client_id, t.subject, t.scope, t.audience, \
              t.issued_at, t.expires_at, t.consumed_at, t.claims, t.jkt, COALESCE(g.revoked_at, t.revoked_at) AS revoked_at FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = $1",
+            token_hash,
         )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| token_from_row(&r)).transpose()
+        .await
+    }
+
+    /// Finds a token by the hash of its string together with its grant, in one read.
+    pub async fn find_token_in_grant(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(TokenRecord, Grant)>> {
+        self.find_by_key(
+            "SELECT t.token_hash, t.grant_id, t.kind, t.format, t.jti, t.client_id, t.subject, t.scope, t.audience, \
+             t.issued_at, t.expires_at, t.consumed_at, t.claims, t.jkt, COALESCE(g.revoked_at, t.revoked_at) AS revoked_at, \
+             g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.subject AS g_subject, g.grant_type AS g_grant_type, \
+             g.scope AS g_scope, g.created_at AS g_created_at, g.user_id AS g_user_id, g.session_id AS g_session_id, \
+             g.auth_context AS g_auth_context, g.resources AS g_resources, g.revoked_at AS g_revoked_at \
+             FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = $1",
+            token_hash,
+        )
+        .await
+    }
+
+    /// The first row of `sql` with `key` bound to `$1`: on the calling thread for a SQLite
+    /// file (`store/reader.rs`), through the pool otherwise.
+    pub(crate) async fn find_by_key<T: FromColumns>(
+        &self,
+        sql: &'static str,
+        key: &str,
+    ) -> StoreResult<Option<T>> {
+        if let Some(readers) = &self.readers {
+            return readers.find(sql, key);
+        }
+        let row = sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| T::from_columns(&r)).transpose()
     }
 
     /// Revokes a grant (and so every token in it). Returns whether it was live before.
@@ -783,28 +855,43 @@ fn client_from_row(r: &AnyRow) -> StoreResult<Client> {
     })
 }
 
-fn token_from_row(r: &AnyRow) -> StoreResult<TokenRecord> {
-    let kind: String = r.try_get("kind")?;
-    let audience: String = r.try_get("audience")?;
-    Ok(TokenRecord {
-        token_hash: r.try_get("token_hash")?,
-        grant_id: r.try_get("grant_id")?,
-        kind: TokenKind::parse(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
-        format: r.try_get("format")?,
-        jti: r.try_get("jti")?,
-        client_id: r.try_get("client_id")?,
-        subject: r.try_get("subject")?,
-        scope: r.try_get("scope")?,
-        audience: serde_json::from_str(&audience)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        issued_at: r.try_get("issued_at")?,
-        expires_at: r.try_get("expires_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-        consumed_at: r.try_get("consumed_at")?,
-        claims: r.try_get("claims")?,
-        jkt: r.try_get("jkt")?,
-    })
+impl FromColumns for TokenRecord {
+    fn from_columns(r: &impl Columns) -> StoreResult<Self> {
+        let kind: String = r.col("kind")?;
+        let audience: String = r.col("audience")?;
+        Ok(TokenRecord {
+            token_hash: r.col("token_hash")?,
+            grant_id: r.col("grant_id")?,
+            kind: TokenKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
+            format: r.col("format")?,
+            jti: r.col("jti")?,
+            client_id: r.col("client_id")?,
+            subject: r.col("subject")?,
+            scope: r.col("scope")?,
+            audience: serde_json::from_str(&audience)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            issued_at: r.col("issued_at")?,
+            expires_at: r.col("expires_at")?,
+            revoked_at: r.col("revoked_at")?,
+            consumed_at: r.col("consumed_at")?,
+            claims: r.col("claims")?,
+            jkt: r.col("jkt")?,
+        })
+    }
+}
+
+impl FromColumns for (TokenRecord, Grant) {
+    fn from_columns(r: &impl Columns) -> StoreResult<Self> {
+        let (grant, _) = browser::grant_from_columns(r, &browser::JOINED_GRANT_COLUMNS)?;
+        Ok((TokenRecord::from_columns(r)?, grant))
+    }
+}
+
+/// The file path in a normalised `sqlite://path?query` URL.
+fn sqlite_path(url: &str) -> &str {
+    let rest = url.trim_start_matches("sqlite://");
+    rest.split_once('?').map_or(rest, |(path, _)| path)
 }
 
 /// Normalises a `sqlite:` URL: creates the file's directory and asks SQLite to create the file.
@@ -850,5 +937,88 @@ mod tests {
             assert_eq!(got, pragma, "{setting:?}");
             store.close().await;
         }
+    }
+
+    fn token(hash: &str, grant: &Grant, kind: TokenKind, now: UnixTime) -> TokenRecord {
+        TokenRecord {
+            token_hash: hash.into(),
+            grant_id: grant.grant_id.clone(),
+            kind,
+            format: "reference".into(),
+            jti: None,
+            client_id: grant.client_id.clone(),
+            subject: None,
+            scope: grant.scope.clone(),
+            audience: vec!["c".into()],
+            issued_at: now,
+            expires_at: now + 600,
+            revoked_at: None,
+            consumed_at: None,
+            claims: None,
+            jkt: None,
+        }
+    }
+
+    /// The group commit takes rotations queued together in one transaction; one refresh token
+    /// presented eight times at once is consumed once, and only the winner's
+    /// successors are stored. Reads (on the calling thread for a SQLite file) see the result.
+    #[tokio::test]
+    async fn one_refresh_token_rotated_eight_times_in_one_batch_has_one_winner() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::connect(&url, 4).await.unwrap();
+        assert!(
+            store.readers.is_some(),
+            "a SQLite file reads on the calling thread"
+        );
+        let now = 1_000;
+        let grant = Grant::for_client(
+            crate::crypto::secrets::ordered_id(),
+            "c".into(),
+            "authorization_code",
+            "openid".into(),
+            now,
+        );
+        let first = token("rt-0", &grant, TokenKind::RefreshToken, now);
+        store
+            .insert_grant_with_tokens(&grant, std::slice::from_ref(&first))
+            .await
+            .unwrap();
+        let successors: Vec<TokenRecord> = (1..=8)
+            .map(|i| token(&format!("rt-{i}"), &grant, TokenKind::RefreshToken, now))
+            .collect();
+        // Spawned together, the eight are queued before the writer task next runs.
+        let mut calls = tokio::task::JoinSet::new();
+        for (i, s) in successors.into_iter().enumerate() {
+            let store = store.clone();
+            calls.spawn(async move {
+                let won = store.rotate_refresh_token("rt-0", now + 1, &[&s]).await;
+                (i + 1, won.unwrap())
+            });
+        }
+        let mut winners: Vec<usize> = Vec::new();
+        while let Some(r) = calls.join_next().await {
+            let (i, won) = r.unwrap();
+            if won {
+                winners.push(i);
+            }
+        }
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        let (consumed, g) = store.find_token_in_grant("rt-0").await.unwrap().unwrap();
+        assert_eq!(consumed.consumed_at, Some(now + 1));
+        assert_eq!(g.grant_id, grant.grant_id);
+        for i in 1..=8 {
+            let stored = store.find_token(&format!("rt-{i}")).await.unwrap();
+            assert_eq!(stored.is_some(), winners == [i], "successor {i}");
+        }
+        // A second presentation of the consumed token, alone in its batch, loses too.
+        let again = token("rt-9", &grant, TokenKind::RefreshToken, now);
+        assert!(
+            !store
+                .rotate_refresh_token("rt-0", now + 2, &[&again])
+                .await
+                .unwrap()
+        );
+        store.close().await;
     }
 }

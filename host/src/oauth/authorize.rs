@@ -714,7 +714,7 @@ async fn issue_code(
     let code = random_token(32);
     let row = CodeRow {
         code_hash: sha256_b64(code.as_bytes()),
-        grant_id: random_token(16),
+        grant_id: crate::crypto::secrets::ordered_id(),
         client_id: client.client_id.clone(),
         payload: serde_json::to_string(&payload).map_err(|e| OAuthError::Server(e.into()))?,
         expires_at: now + state.settings().tokens.authorization_code_lifetime,

@@ -2,7 +2,7 @@
 //! from a request, checking it, and the §3 error responses.
 
 use crate::crypto::secrets::sha256_b64;
-use crate::model::{TokenKind, TokenRecord};
+use crate::model::{Grant, TokenKind, TokenRecord};
 use crate::oauth::OAuthError;
 use crate::oauth::dpop::{DpopError, Proof};
 use crate::oauth::form::OAuthForm;
@@ -218,25 +218,32 @@ pub async fn active_access_token(
         .store()
         .find_token(&sha256_b64(token.as_bytes()))
         .await?
-        .filter(|t| t.kind == TokenKind::AccessToken && t.is_active(now) && t.jkt.is_none())
+        .filter(|t| usable_bearer(t, now))
         .ok_or(BearerError::InvalidToken("the access token is invalid"))
 }
 
-/// The stored record of an active access token as `presented`: a bound token only with a proof
-/// by its key, a proof only with a token bound to that key.
+fn usable_bearer(t: &TokenRecord, now: crate::clock::UnixTime) -> bool {
+    t.kind == TokenKind::AccessToken && t.is_active(now) && t.jkt.is_none()
+}
+
+/// The stored record of an active access token as `presented`, with its grant: a bound token
+/// only with a proof by its key, a proof only with a token bound to that key.
 pub async fn active_presented(
     state: &AppState,
     presented: &Presented,
-) -> Result<TokenRecord, BearerError> {
-    let Some(proof) = &presented.proof else {
-        return active_access_token(state, &presented.token).await;
-    };
+) -> Result<(TokenRecord, Grant), BearerError> {
     let now = state.now();
-    state
+    let found = state
         .store()
-        .find_token(&sha256_b64(presented.token.as_bytes()))
-        .await?
-        .filter(|t| {
+        .find_token_in_grant(&sha256_b64(presented.token.as_bytes()))
+        .await?;
+    let Some(proof) = &presented.proof else {
+        return found
+            .filter(|(t, _)| usable_bearer(t, now))
+            .ok_or(BearerError::InvalidToken("the access token is invalid"));
+    };
+    found
+        .filter(|(t, _)| {
             t.kind == TokenKind::AccessToken
                 && t.is_active(now)
                 && t.jkt.as_deref() == Some(proof.jkt.as_str())

@@ -1,6 +1,6 @@
 //! The `client_credentials` grant (RFC 6749 §4.4) with RFC 8707 resource indicators.
 
-use crate::crypto::secrets::random_token;
+use crate::crypto::secrets::ordered_id;
 use crate::model::{Client, Grant};
 use crate::oauth::form::OAuthForm;
 use crate::oauth::token::{TokenResponse, mint_access_token};
@@ -37,7 +37,7 @@ pub async fn grant(
     let audience = resource::audience(client, resources);
     let now = state.now();
     let grant = Grant::for_client(
-        random_token(16),
+        ordered_id(),
         client.client_id.clone(),
         "client_credentials",
         granted,

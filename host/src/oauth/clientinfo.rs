@@ -21,7 +21,7 @@ pub async fn clientinfo(
 ) -> Result<Response, BearerError> {
     state.require(FeatureFlag::ClientInfo)?;
     let presented = bearer::from_request(&state, req).await?;
-    let record = bearer::active_presented(&state, &presented).await?;
+    let (record, _) = bearer::active_presented(&state, &presented).await?;
     let client = bearer::client_of(&state, &record).await?;
     Ok(no_store(Json(Value::Object(public_attributes(&client)))))
 }

@@ -77,7 +77,7 @@ pub async fn authorization(
             scope: scope.clone(),
             status: "pending".into(),
             payload: None,
-            grant_id: random_token(16),
+            grant_id: crate::crypto::secrets::ordered_id(),
             poll_interval: s.interval,
             last_polled_at: None,
             expires_at: now + s.lifetime,

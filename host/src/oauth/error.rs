@@ -151,7 +151,9 @@ impl From<crate::oauth::dpop::DpopError> for OAuthError {
 impl From<crate::store::StoreError> for OAuthError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::Database(_) => OAuthError::Unavailable(e.into()),
+            crate::store::StoreError::Database(_) | crate::store::StoreError::Sqlite(_) => {
+                OAuthError::Unavailable(e.into())
+            }
             _ => OAuthError::Server(e.into()),
         }
     }

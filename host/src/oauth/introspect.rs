@@ -41,11 +41,11 @@ pub async fn introspect(
     let now = state.now();
     let found = match state
         .store()
-        .find_token(&sha256_b64(token.as_bytes()))
+        .find_token_in_grant(&sha256_b64(token.as_bytes()))
         .await?
-        .filter(|t| t.is_active(now))
+        .filter(|(t, _)| t.is_active(now))
     {
-        Some(t) => token_context(&state, t).await?,
+        Some((t, grant)) => with_client(&state, t, grant).await?,
         None => None,
     };
     let response = match &found {
@@ -111,14 +111,12 @@ async fn caller(
     Ok(client)
 }
 
-/// An active token's grant and client; `None` when either is gone (a client deleted since).
-async fn token_context(
+/// An active token with its grant and client; `None` when the client is gone (deleted since).
+async fn with_client(
     state: &AppState,
     token: TokenRecord,
+    grant: Grant,
 ) -> Result<Option<(TokenRecord, Grant, Client)>, BearerError> {
-    let Some((grant, _)) = state.store().find_grant(&token.grant_id).await? else {
-        return Ok(None);
-    };
     let Some(client) = state.store().find_client(&token.client_id).await? else {
         return Ok(None);
     };

@@ -27,11 +27,11 @@ pub async fn grant(
     let invalid = |d: &'static str| OAuthError::InvalidGrant(d.into());
     let now = state.now();
     let hash = sha256_b64(presented.as_bytes());
-    let record = state
+    let (record, grant) = state
         .store()
-        .find_token(&hash)
+        .find_token_in_grant(&hash)
         .await?
-        .filter(|t| t.kind == TokenKind::RefreshToken)
+        .filter(|(t, _)| t.kind == TokenKind::RefreshToken)
         .ok_or_else(|| invalid("unknown refresh token"))?;
     if record.client_id != client.client_id {
         return Err(invalid("the refresh token was issued to another client"));
@@ -47,11 +47,6 @@ pub async fn grant(
     if record.jkt.is_some() && record.jkt.as_deref() != jkt {
         return Err(invalid("the refresh token is bound to another DPoP key"));
     }
-    let (grant, _) = state
-        .store()
-        .find_grant(&record.grant_id)
-        .await?
-        .ok_or_else(|| invalid("unknown grant"))?;
     let narrowed = narrowed_scope(&grant.scope, form.get("scope"))?;
     let user = match &grant.user_id {
         Some(id) => Some(

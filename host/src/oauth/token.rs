@@ -170,7 +170,7 @@ pub async fn mint_access_token(
         .access_token_lifetime
         .unwrap_or(s.tokens.access_token_lifetime);
     let as_jwt = client.metadata.access_token_as_jwt;
-    let jti = as_jwt.then(|| random_token(16));
+    let jti = as_jwt.then(crate::crypto::secrets::ordered_id);
     // RFC 9068 §2.2 claims; every one of them is protected from plugins.
     let mut standard = serde_json::Map::new();
     standard.insert("iss".into(), json!(s.issuer()));

@@ -21,16 +21,11 @@ pub async fn userinfo(
 ) -> Result<Response, BearerError> {
     state.require(FeatureFlag::Userinfo)?;
     let presented = bearer::from_request(&state, req).await?;
-    let record = bearer::active_presented(&state, &presented).await?;
+    let (record, grant) = bearer::active_presented(&state, &presented).await?;
     // Janssen openidScopeBackwardCompatibility: off, userinfo is for OpenID tokens only.
     if !has_openid(&record.scope) && !state.settings().scopes.openid_scope_backward_compatibility {
         return Err(BearerError::InsufficientScope("openid".into()));
     }
-    let (grant, _) = state
-        .store()
-        .find_grant(&record.grant_id)
-        .await?
-        .ok_or(BearerError::InvalidToken("the access token is invalid"))?;
     let (Some(user_id), Some(sub)) = (grant.user_id.as_deref(), grant.subject.as_deref()) else {
         return Err(BearerError::InvalidToken(
             "the access token has no end-user",

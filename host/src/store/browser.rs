@@ -3,7 +3,7 @@
 //! is one conditional UPDATE, so two concurrent uses cannot both succeed.
 
 use super::batch::insert_tokens;
-use super::{Store, StoreError, StoreResult};
+use super::{Columns, FromColumns, Store, StoreError, StoreResult};
 use crate::clock::UnixTime;
 use crate::model::{AuthContext, Grant, TokenRecord, User};
 use sqlx::Row;
@@ -169,11 +169,11 @@ impl Store {
 
     /// Finds a user by id.
     pub async fn find_user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT user_id, username, password_hash, claims, roles, created_at FROM users WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| user_from_row(&r)).transpose()
+        self.find_by_key(
+            "SELECT user_id, username, password_hash, claims, roles, created_at FROM users WHERE user_id = $1",
+            user_id,
+        )
+        .await
     }
 
     /// Finds a user by the `email` claim (exact match; the first one if several share it).
@@ -646,89 +646,130 @@ impl Store {
         &self,
         grant_id: &str,
     ) -> StoreResult<Option<(Grant, Option<UnixTime>)>> {
-        let row = sqlx::query("SELECT grant_id, client_id, subject, grant_type, scope, created_at, user_id, session_id, auth_context, resources, revoked_at FROM grants WHERE grant_id = $1")
-            .bind(grant_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            let auth: Option<String> = r.try_get("auth_context")?;
-            let auth: Option<AuthContext> = auth
-                .map(|a| serde_json::from_str(&a))
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(format!("grant auth_context: {e}")))?;
-            let resources: Option<String> = r.try_get("resources")?;
-            let resources: Vec<String> = resources
-                .map(|a| serde_json::from_str(&a))
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(format!("grant resources: {e}")))?
-                .unwrap_or_default();
-            Ok((
-                Grant {
-                    grant_id: r.try_get("grant_id")?,
-                    client_id: r.try_get("client_id")?,
-                    subject: r.try_get("subject")?,
-                    grant_type: r.try_get("grant_type")?,
-                    scope: r.try_get("scope")?,
-                    created_at: r.try_get("created_at")?,
-                    user_id: r.try_get("user_id")?,
-                    session_id: r.try_get("session_id")?,
-                    auth,
-                    resources,
-                },
-                r.try_get("revoked_at")?,
-            ))
-        })
-        .transpose()
+        self.find_by_key(
+            "SELECT grant_id, client_id, subject, grant_type, scope, created_at, user_id, session_id, auth_context, resources, revoked_at FROM grants WHERE grant_id = $1",
+            grant_id,
+        )
+        .await
     }
 
     // ---- refresh tokens ----
 
     /// Rotates a refresh token: marks it consumed and stores its successors, atomically.
     /// Returns `false` (storing nothing) if it was already consumed, also concurrently.
+    /// Concurrent rotations are committed together (group commit, see `store/batch.rs`).
     pub async fn rotate_refresh_token(
         &self,
         token_hash: &str,
         now: UnixTime,
         successors: &[&TokenRecord],
     ) -> StoreResult<bool> {
-        let _write = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
-        let r = sqlx::query("UPDATE tokens SET consumed_at = $1 WHERE token_hash = $2 AND kind = 'refresh_token' AND consumed_at IS NULL")
-            .bind(now)
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_tokens(&mut tx, successors).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.grants
+            .rotate(
+                token_hash.to_string(),
+                now,
+                successors.iter().map(|t| (*t).clone()).collect(),
+            )
+            .await
     }
 }
 
 fn user_from_row(r: &AnyRow) -> StoreResult<User> {
-    let claims: String = r.try_get("claims")?;
-    let mut claims: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&claims)
-        .map_err(|e| StoreError::Corrupt(format!("user claims: {e}")))?;
-    let active = claims
-        .remove("active")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(true);
-    Ok(User {
-        user_id: r.try_get("user_id")?,
-        username: r.try_get("username")?,
-        password_hash: r.try_get("password_hash")?,
-        claims,
-        active,
-        roles: r
-            .try_get::<String, _>("roles")?
-            .split_whitespace()
-            .map(String::from)
-            .collect(),
-        created_at: r.try_get("created_at")?,
-    })
+    User::from_columns(r)
+}
+
+impl FromColumns for User {
+    fn from_columns(r: &impl Columns) -> StoreResult<Self> {
+        let claims: String = r.col("claims")?;
+        let mut claims: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&claims)
+            .map_err(|e| StoreError::Corrupt(format!("user claims: {e}")))?;
+        let active = claims
+            .remove("active")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        Ok(User {
+            user_id: r.col("user_id")?,
+            username: r.col("username")?,
+            password_hash: r.col("password_hash")?,
+            claims,
+            active,
+            roles: r
+                .col::<String>("roles")?
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+            created_at: r.col("created_at")?,
+        })
+    }
+}
+
+/// Column names of a grant row read alone.
+const GRANT_COLUMNS: [&str; 11] = [
+    "grant_id",
+    "client_id",
+    "subject",
+    "grant_type",
+    "scope",
+    "created_at",
+    "user_id",
+    "session_id",
+    "auth_context",
+    "resources",
+    "revoked_at",
+];
+
+/// Column names of a grant's columns joined to a token row (`g_` prefixed).
+pub(super) const JOINED_GRANT_COLUMNS: [&str; 11] = [
+    "g_grant_id",
+    "g_client_id",
+    "g_subject",
+    "g_grant_type",
+    "g_scope",
+    "g_created_at",
+    "g_user_id",
+    "g_session_id",
+    "g_auth_context",
+    "g_resources",
+    "g_revoked_at",
+];
+
+impl FromColumns for (Grant, Option<UnixTime>) {
+    fn from_columns(r: &impl Columns) -> StoreResult<Self> {
+        grant_from_columns(r, &GRANT_COLUMNS)
+    }
+}
+
+/// A grant and when it was revoked, from the columns named `c` (in [`GRANT_COLUMNS`] order).
+pub(super) fn grant_from_columns(
+    r: &impl Columns,
+    c: &[&str; 11],
+) -> StoreResult<(Grant, Option<UnixTime>)> {
+    let auth: Option<String> = r.col(c[8])?;
+    let auth: Option<AuthContext> = auth
+        .map(|a| serde_json::from_str(&a))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("grant auth_context: {e}")))?;
+    let resources: Option<String> = r.col(c[9])?;
+    let resources: Vec<String> = resources
+        .map(|a| serde_json::from_str(&a))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("grant resources: {e}")))?
+        .unwrap_or_default();
+    Ok((
+        Grant {
+            grant_id: r.col(c[0])?,
+            client_id: r.col(c[1])?,
+            subject: r.col(c[2])?,
+            grant_type: r.col(c[3])?,
+            scope: r.col(c[4])?,
+            created_at: r.col(c[5])?,
+            user_id: r.col(c[6])?,
+            session_id: r.col(c[7])?,
+            auth,
+            resources,
+        },
+        r.col(c[10])?,
+    ))
 }
 
 fn session_from_row(r: &AnyRow) -> StoreResult<SessionRow> {

@@ -1,0 +1,138 @@
+//! Point reads on the request's own thread (SQLite only).
+//!
+//! sqlx runs every SQLite connection on a worker thread of its own: a query is a message to
+//! that thread and its rows come back the same way, so each read costs two context switches and
+//! the conversion of every value into `AnyValue`. For the reads every token request makes (a
+//! token by its hash, its grant, its user) that overhead was most of the request's CPU. These
+//! reads instead run on the calling thread, on a small pool of extra read-only connections to
+//! the same file, with prepared statements cached per connection. A point read from SQLite's
+//! page cache takes a few microseconds; in WAL mode readers never wait for the writer, so the
+//! calling thread is held no longer than a mutex would hold it. Writes, PostgreSQL and every
+//! other query stay on sqlx. docs/adr/0013-sqlite-reads-on-the-calling-thread.md has the
+//! measurements.
+//!
+//! Each read sees the latest committed transaction, as a read through the sqlx pool does, so a
+//! revocation committed by any writer (this process, another process on the file) is seen by the
+//! next read.
+
+use super::{StoreError, StoreResult};
+use rusqlite::{Connection, OpenFlags};
+use std::sync::Mutex;
+
+/// Idle connections kept for reuse; more are opened when more threads read at once, and closed
+/// when returned beyond this many.
+const MAX_IDLE: usize = 16;
+
+/// The read-only connections of one SQLite file.
+#[derive(Debug)]
+pub(crate) struct Readers {
+    path: String,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    /// Readers for the database file at `path`, or `None` for an in-memory database (another
+    /// connection would see another database).
+    pub(crate) fn new(path: &str) -> Option<Self> {
+        (path != ":memory:" && !path.is_empty()).then(|| Self {
+            path: path.to_string(),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // query_only: these connections can never write, whatever SQL reaches them. The busy
+        // timeout only matters while another connection recovers the WAL after a crash.
+        conn.execute_batch("PRAGMA query_only=ON; PRAGMA busy_timeout=5000;")?;
+        Ok(conn)
+    }
+
+    /// Runs `f` on an idle connection (opening one if none is idle) on the calling thread.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = match idle {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let out = f(&conn);
+        if let Ok(mut v) = self.idle.lock()
+            && v.len() < MAX_IDLE
+        {
+            v.push(conn);
+        }
+        out
+    }
+
+    /// The first row of `sql` with `key` bound to `$1`, mapped by `T`.
+    pub(crate) fn find<T: super::FromColumns>(
+        &self,
+        sql: &str,
+        key: &str,
+    ) -> StoreResult<Option<T>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(sql)?;
+            let mut rows = stmt.query([key])?;
+            match rows.next()? {
+                Some(row) => T::from_columns(row).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+}
+
+impl super::Columns for rusqlite::Row<'_> {
+    fn col<T: super::Col>(&self, name: &str) -> StoreResult<T> {
+        self.get(name).map_err(StoreError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reads_see_commits_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let path = path.to_str().unwrap();
+        let writer = Connection::open(path).unwrap();
+        writer
+            .execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT);")
+            .unwrap();
+        let readers = Readers::new(path).unwrap();
+        let get = |k: &str| {
+            readers
+                .read(|c| {
+                    Ok(
+                        c.query_row("SELECT v FROM t WHERE k = $1", [k], |r| r.get(0))
+                            .ok(),
+                    )
+                })
+                .unwrap()
+        };
+        assert_eq!(get("a"), None::<String>);
+        writer
+            .execute("INSERT INTO t VALUES ('a', 'one')", [])
+            .unwrap();
+        assert_eq!(get("a").as_deref(), Some("one"));
+        writer
+            .execute("UPDATE t SET v = 'two' WHERE k = 'a'", [])
+            .unwrap();
+        assert_eq!(
+            get("a").as_deref(),
+            Some("two"),
+            "a cached statement sees the new commit"
+        );
+        let refused = readers.read(|c| Ok(c.execute("DELETE FROM t", [])));
+        assert!(
+            refused.unwrap().is_err(),
+            "reader connections are query_only"
+        );
+        assert!(Readers::new(":memory:").is_none());
+    }
+}
