@@ -206,6 +206,7 @@ pub fn random_uuid() -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -221,7 +222,7 @@ mod tests {
         let made = u64::from_str_radix(&id[..12], 16).unwrap();
         assert!((before..=after).contains(&made), "{id}");
         // Hex digits sort as numbers do, so a later id sorts after an earlier one.
-        assert!(format!("{:012x}", before - 1) < id[..12].to_string());
+        assert!(*format!("{:012x}", before - 1) < id[..12]);
         assert_ne!(ordered_id()[12..], ordered_id()[12..]);
     }
 

@@ -19,7 +19,7 @@ const MAX_BATCH: usize = 128;
 enum Work {
     /// A new grant and its first tokens.
     Grant {
-        grant: Grant,
+        grant: Box<Grant>,
         tokens: Vec<TokenRecord>,
     },
     /// A refresh token to consume and its successors to store, if it was not consumed yet.
@@ -52,7 +52,12 @@ impl GrantWriter {
 
     /// Queues a grant and its tokens and waits until they are committed (or failed).
     pub async fn write(&self, grant: Grant, tokens: Vec<TokenRecord>) -> StoreResult<()> {
-        self.submit(Work::Grant { grant, tokens }).await.map(drop)
+        self.submit(Work::Grant {
+            grant: Box::new(grant),
+            tokens,
+        })
+        .await
+        .map(drop)
     }
 
     /// Queues a rotation: marks the refresh token `token_hash` consumed and stores its
@@ -214,7 +219,7 @@ async fn write(conn: &mut AnyConnection, jobs: &[Job]) -> StoreResult<Vec<bool>>
     let grants: Vec<&Grant> = jobs
         .iter()
         .filter_map(|j| match &j.work {
-            Work::Grant { grant, .. } => Some(grant),
+            Work::Grant { grant, .. } => Some(grant.as_ref()),
             Work::Rotate { .. } => None,
         })
         .collect();
