@@ -93,12 +93,10 @@ fn closed() -> StoreError {
 
 async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, write_lock: Option<super::WriteLock>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // One connection for every batch: SQLite drops a connection's page cache whenever another
-    // connection wrote since its last transaction, so a writer that took any pooled connection
-    // re-read its B-tree pages on most batches. Taken on the first batch and detached from the
-    // pool (so that closing the pool does not wait for it; it closes when this task ends); dropped
-    // and taken again after a failure, in case the connection is what failed.
-    let mut conn: Option<AnyConnection> = None;
+    // A pooled connection per batch, returned after it. Keeping one connection for good kept its
+    // page cache warm, but its cached statements (one per batch size) grew the process by ~16
+    // MiB under load, which plugin_faults' memory check caught; see issue 13's notes.
+    let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let _guard = match &write_lock {
             Some(l) => Some(l.lock().await),
@@ -107,7 +105,7 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, write_lock: Option<supe
         let c = match conn.take() {
             Some(c) => c,
             None => match pool.acquire().await {
-                Ok(c) => c.detach(),
+                Ok(c) => c,
                 Err(e) => {
                     let e = StoreError::from(e);
                     for job in batch.drain(..) {
@@ -126,25 +124,21 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, write_lock: Option<supe
             }
             // One bad row (a duplicate id) must not fail its neighbours: retry each alone.
             Err(_) if batch.len() > 1 => {
-                let mut failed = false;
                 for job in batch.drain(..) {
                     let r = write(c, std::slice::from_ref(&job)).await;
-                    failed |= r.is_err();
                     let _ = job
                         .reply
                         .send(r.map(|d| d.first().copied().unwrap_or(false)));
                 }
-                if failed {
-                    conn = None;
-                }
             }
             Err(e) => {
-                conn = None;
                 for job in batch.drain(..) {
                     let _ = job.reply.send(Err(clone_err(&e)));
                 }
             }
         }
+        // Back to the pool between batches (see above: kept only within one batch).
+        conn = None;
     }
 }
 
@@ -228,7 +222,7 @@ async fn write(conn: &mut AnyConnection, jobs: &[Job]) -> StoreResult<Vec<bool>>
             "INSERT INTO grants (grant_id, client_id, subject, grant_type, scope, created_at) VALUES {}",
             ph.values(grants.len(), 6)
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
         for g in grants {
             q = q
                 .bind(g.grant_id.as_str())
@@ -259,7 +253,9 @@ async fn write(conn: &mut AnyConnection, jobs: &[Job]) -> StoreResult<Vec<bool>>
             ph.list(1, 1),
             ph.list(2, rotations.len())
         );
-        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(now);
+        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(now);
         for (hash, _) in &rotations {
             q = q.bind(*hash);
         }
@@ -299,7 +295,7 @@ pub(super) async fn insert_tokens(
         "INSERT INTO tokens (token_hash, grant_id, kind, format, jti, client_id, subject, scope, audience, issued_at, expires_at, claims, jkt) VALUES {}",
         Placeholders::of(tx).values(tokens.len(), 13)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for t in tokens {
         let audience =
             serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?;
