@@ -93,29 +93,25 @@ fn closed() -> StoreError {
 
 async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, write_lock: Option<super::WriteLock>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // A pooled connection per batch, returned after it. Keeping one connection for good kept its
-    // page cache warm, but its cached statements (one per batch size) grew the process by ~16
-    // MiB under load, which plugin_faults' memory check caught; see issue 13's notes.
-    let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let _guard = match &write_lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        let c = match conn.take() {
-            Some(c) => c,
-            None => match pool.acquire().await {
-                Ok(c) => c,
-                Err(e) => {
-                    let e = StoreError::from(e);
-                    for job in batch.drain(..) {
-                        let _ = job.reply.send(Err(clone_err(&e)));
-                    }
-                    continue;
+        // A pooled connection per batch, returned after it. Keeping one connection for good kept
+        // its page cache warm, but its cached statements grew the process by ~16 MiB under load,
+        // which plugin_faults' memory check caught; see issue 13's notes.
+        let mut conn = match pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => {
+                let e = StoreError::from(e);
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(clone_err(&e)));
                 }
-            },
+                continue;
+            }
         };
-        let c = conn.insert(c);
+        let c: &mut AnyConnection = &mut conn;
         match write(c, &batch).await {
             Ok(done) => {
                 for (job, done) in batch.drain(..).zip(done) {
@@ -137,8 +133,6 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, write_lock: Option<supe
                 }
             }
         }
-        // Back to the pool between batches (see above: kept only within one batch).
-        conn = None;
     }
 }
 
