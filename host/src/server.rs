@@ -138,8 +138,6 @@ impl AppState {
         let settings = base.with_stored_overrides(&stored.overrides);
         // Logging was set up from the file before the database was open.
         crate::logging::reload(&settings.log);
-        // Unknown-user logins verify against a dummy hash; make it before the first request.
-        tokio::task::spawn_blocking(crate::crypto::password::warm_up).await?;
         let algs: Vec<SigningAlg> = settings
             .keys
             .algorithms
