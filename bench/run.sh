@@ -17,6 +17,7 @@
 #   CORE_ONLY=1 BIN=/path/to/tessera bash bench/run.sh   # only Tessera's own scenarios, for A/B
 #                                                        # runs of two builds (no hooks/peer)
 #   PERF=refresh_rotation bash bench/run.sh   # also records target/perf-refresh_rotation.data
+#                                             # (a comma-separated list for several scenarios)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -68,7 +69,7 @@ measure() {
   shift 3
   echo 5 > "/proc/$pid/clear_refs" 2>/dev/null || true # resets the peak RSS (VmHWM)
   t0=$(cpu_ticks "$pid")
-  if [ "${PERF:-}" = "$name" ]; then # PERF=scenario: a CPU profile of the server during it
+  if [[ ",${PERF:-}," == *",$name,"* ]]; then # PERF=scenario[,scenario]: CPU profiles of the server
     perf record -q -e cpu-clock -g -p "$pid" -o "$REPO/target/perf-$name.data" -- sleep "${DURATION%s}" 2>/dev/null &
   fi
   out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency --timeout 10s "$@" "$url")

@@ -86,8 +86,7 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
 /// password nobody kept. It is a constant because only its cost matters (the answer for an
 /// unknown user is "no" whatever it computes), and a constant costs no argon2 run, and no
 /// 19 MiB of heap, at each start. `the_dummy_hash_has_our_parameters` keeps it in step.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$FcVe+i/Kkip3KDOQbwjLfg$xONTghlcN0AoH3sBuyV+CCZgQ7Bs4obFhIG2L3FEa7M";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$FcVe+i/Kkip3KDOQbwjLfg$xONTghlcN0AoH3sBuyV+CCZgQ7Bs4obFhIG2L3FEa7M";
 
 #[cfg(test)]
 mod tests {
