@@ -25,6 +25,7 @@ use crate::clock::UnixTime;
 use crate::model::{Client, ClientMetadata, Grant, TokenKind, TokenRecord};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A storage failure.
@@ -373,7 +374,7 @@ impl Store {
     }
 
     /// Finds a client (from the cache when it holds it).
-    pub async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+    pub async fn find_client(&self, client_id: &str) -> StoreResult<Option<Arc<Client>>> {
         if let Some(c) = self.cache.client(client_id) {
             return Ok(Some(c));
         }
@@ -382,7 +383,7 @@ impl Store {
             .bind(client_id)
             .fetch_optional(&self.pool)
             .await?;
-        let client = row.map(|r| client_from_row(&r)).transpose()?;
+        let client = row.map(|r| client_from_row(&r).map(Arc::new)).transpose()?;
         if let Some(c) = &client {
             self.cache.put_client(epoch, c);
         }

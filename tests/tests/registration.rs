@@ -64,6 +64,7 @@ async fn as_registered(srv: &TestServer, info: &Value) -> Registered {
             .find_client(client_id)
             .await
             .unwrap()
+            .map(std::sync::Arc::unwrap_or_clone)
             .unwrap(),
         secret: info["client_secret"].as_str().map(str::to_string),
     }
@@ -414,7 +415,8 @@ async fn the_registration_access_token_reads_replaces_and_deletes(db: Db) {
         .await
         .unwrap()
         .unwrap()
-        .metadata;
+        .metadata
+        .clone();
     admin_view.trusted_client = true;
     srv.state
         .store()

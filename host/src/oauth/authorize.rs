@@ -199,7 +199,12 @@ pub(crate) async fn trusted_target(
     let client_id = form
         .get("client_id")
         .ok_or("The request names no client.")?;
-    let client = match state.store().find_client(client_id).await {
+    let client = match state
+        .store()
+        .find_client(client_id)
+        .await
+        .map(|c| c.map(std::sync::Arc::unwrap_or_clone))
+    {
         Ok(Some(c)) if c.is_usable(state.now()) => c,
         Ok(_) => return Err("The client is unknown."),
         Err(e) => {

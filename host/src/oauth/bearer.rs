@@ -259,7 +259,7 @@ pub async fn active_presented(
 pub async fn client_of(
     state: &AppState,
     token: &TokenRecord,
-) -> Result<crate::model::Client, BearerError> {
+) -> Result<std::sync::Arc<crate::model::Client>, BearerError> {
     state
         .store()
         .find_client(&token.client_id)
@@ -274,7 +274,7 @@ pub async fn scoped_caller(
     state: &AppState,
     token: &str,
     scope: &str,
-) -> Result<(TokenRecord, crate::model::Client), BearerError> {
+) -> Result<(TokenRecord, std::sync::Arc<crate::model::Client>), BearerError> {
     let record = active_access_token(state, token).await?;
     if !crate::model::scope::contains(&record.scope, scope) {
         return Err(BearerError::InsufficientScope(scope.to_string().into()));

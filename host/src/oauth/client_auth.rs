@@ -50,7 +50,7 @@ pub async fn authenticate(
     headers: &HeaderMap,
     form: &OAuthForm,
     endpoint_url: &str,
-) -> Result<Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     let presented = presented(headers, form)?;
     let basic = matches!(presented, Presented::Basic { .. });
     let fail = |msg: &'static str| OAuthError::invalid_client(msg, basic);

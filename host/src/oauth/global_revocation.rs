@@ -75,7 +75,10 @@ pub async fn global_token_revocation(
 /// The calling client: from a bearer access token carrying the scope, or from client
 /// authentication (HTTP Basic; the body is JSON, so no form credentials) by a confidential
 /// client allowed the scope.
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Client, BearerError> {
+async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<std::sync::Arc<Client>, BearerError> {
     if let Some(token) = bearer::from_header(headers)? {
         let (_, client) = bearer::scoped_caller(state, &token, GLOBAL_TOKEN_REVOCATION).await?;
         return Ok(client);

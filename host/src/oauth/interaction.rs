@@ -65,7 +65,12 @@ async fn load(
         tracing::error!(error = %e, "corrupt pending request");
         expired()
     })?;
-    let client = match state.store().find_client(&request.client_id).await {
+    let client = match state
+        .store()
+        .find_client(&request.client_id)
+        .await
+        .map(|c| c.map(std::sync::Arc::unwrap_or_clone))
+    {
         Ok(Some(c)) if c.is_usable(state.now()) => c,
         Ok(_) => return Err(bad_request_page("The client is unknown.")),
         Err(e) => {

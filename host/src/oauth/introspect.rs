@@ -19,6 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// The scope a bearer caller needs (Janssen's name).
 pub const INTROSPECTION_SCOPE: &str = "introspection";
@@ -79,7 +80,7 @@ async fn caller(
     state: &AppState,
     headers: &HeaderMap,
     form: &OAuthForm,
-) -> Result<Client, BearerError> {
+) -> Result<Arc<Client>, BearerError> {
     let settings = &state.settings().introspection;
     if let Some(token) = bearer::from_header(headers)? {
         let record = bearer::active_access_token(state, &token).await?;
@@ -116,7 +117,7 @@ async fn with_client(
     state: &AppState,
     token: TokenRecord,
     grant: Grant,
-) -> Result<Option<(TokenRecord, Grant, Client)>, BearerError> {
+) -> Result<Option<(TokenRecord, Grant, Arc<Client>)>, BearerError> {
     let Some(client) = state.store().find_client(&token.client_id).await? else {
         return Ok(None);
     };

@@ -95,7 +95,7 @@ pub async fn end(
         if let Some(c) = state.store().find_client(id).await?
             && c.is_usable(now)
         {
-            clients.push(c);
+            clients.push(std::sync::Arc::unwrap_or_clone(c));
         }
     }
     tracing::info!(sid = %session.session_id, rps = clients.len(), "session ended");

@@ -85,7 +85,7 @@ async fn admin(state: &AppState, headers: &HeaderMap) -> Result<String, BearerEr
     let token = bearer::from_header(headers)?.ok_or(BearerError::Missing)?;
     let (_, client) =
         bearer::scoped_caller(state, &token, &state.settings().ssa.admin_scope).await?;
-    Ok(client.client_id)
+    Ok(client.client_id.clone())
 }
 
 /// `POST /ssa`.

@@ -35,7 +35,7 @@ pub const CHANNEL: &str = "tessera_cache";
 #[derive(Debug)]
 pub struct Cache {
     epoch: AtomicU64,
-    clients: RwLock<HashMap<String, Client>>,
+    clients: RwLock<HashMap<String, Arc<Client>>>,
     scopes: RwLock<Option<Arc<Vec<ScopeRow>>>>,
     /// Dropped with the cache, which ends the watcher tasks (they hold receivers).
     alive: tokio::sync::watch::Sender<()>,
@@ -65,7 +65,7 @@ impl Cache {
     }
 
     /// A cached client.
-    pub fn client(&self, client_id: &str) -> Option<Client> {
+    pub fn client(&self, client_id: &str) -> Option<Arc<Client>> {
         self.clients
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -74,7 +74,7 @@ impl Cache {
     }
 
     /// Caches a client read from the database in `epoch`, unless a clear happened since.
-    pub fn put_client(&self, epoch: u64, client: &Client) {
+    pub fn put_client(&self, epoch: u64, client: &Arc<Client>) {
         let mut map = self.clients.write().unwrap_or_else(|e| e.into_inner());
         if self.epoch() != epoch {
             return;
@@ -242,15 +242,18 @@ mod tests {
         // A reader looks the client up, a writer changes it and clears, the reader then fills.
         let before = cache.epoch();
         cache.clear();
-        cache.put_client(before, &client("a"));
+        cache.put_client(before, &Arc::new(client("a")));
         assert!(cache.client("a").is_none(), "the stale row stays out");
         cache.put_scopes(before, Arc::new(vec![ScopeRow::new("s", "oauth")]));
         assert!(cache.scopes().is_none());
         // A fill that started after the clear is kept, until the next clear.
         let after = cache.epoch();
-        cache.put_client(after, &client("a"));
+        cache.put_client(after, &Arc::new(client("a")));
         cache.put_scopes(after, Arc::new(vec![ScopeRow::new("s", "oauth")]));
-        assert_eq!(cache.client("a").map(|c| c.client_id).as_deref(), Some("a"));
+        assert_eq!(
+            cache.client("a").map(|c| c.client_id.clone()).as_deref(),
+            Some("a")
+        );
         assert_eq!(cache.scopes().map(|s| s.len()), Some(1));
         cache.clear();
         assert!(cache.client("a").is_none() && cache.scopes().is_none());

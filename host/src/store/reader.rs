@@ -18,7 +18,6 @@
 use super::{StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags};
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Idle connections kept for reuse; more are opened when more threads read at once, and closed
@@ -36,10 +35,11 @@ pub(crate) struct Readers {
 #[derive(Debug)]
 struct Reader {
     conn: Connection,
-    /// Column names by statement: looking a column up by name through rusqlite asks SQLite for
-    /// every column's name (`sqlite3_column_name`, `strlen`) on every row, which was 7% of an
-    /// introspection's CPU.
-    names: HashMap<&'static str, Box<[Box<str>]>>,
+    /// Column names by statement (a handful of statements; found by the address of their
+    /// static SQL, not by hashing it): looking a column up by name through rusqlite asks SQLite
+    /// for every column's name (`sqlite3_column_name`, `strlen`) on every row, which was 7% of
+    /// an introspection's CPU.
+    names: Vec<(&'static str, Box<[Box<str>]>)>,
 }
 
 impl Readers {
@@ -66,7 +66,7 @@ impl Readers {
         )?;
         Ok(Reader {
             conn,
-            names: HashMap::new(),
+            names: Vec::new(),
         })
     }
 
@@ -94,12 +94,13 @@ impl Readers {
     ) -> StoreResult<Option<T>> {
         self.read(|r| {
             let mut stmt = r.conn.prepare_cached(sql)?;
-            let names = r.names.entry(sql).or_insert_with(|| {
-                stmt.column_names()
-                    .into_iter()
-                    .map(Box::from)
-                    .collect::<Box<[_]>>()
+            let known = r.names.iter().position(|(s, _)| std::ptr::eq(*s, sql));
+            let at = known.unwrap_or_else(|| {
+                let names = stmt.column_names().into_iter().map(Box::from).collect();
+                r.names.push((sql, names));
+                r.names.len() - 1
             });
+            let names = &r.names[at].1;
             let mut rows = stmt.query([key])?;
             match rows.next()? {
                 Some(row) => T::from_columns(&Named {

@@ -164,7 +164,7 @@ pub async fn require(
         }
     }
     Ok(Caller {
-        client_id: client.client_id,
+        client_id: client.client_id.clone(),
         subject: user_id,
     })
 }

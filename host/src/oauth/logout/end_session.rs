@@ -135,6 +135,7 @@ async fn run(
                 .store()
                 .find_client(id)
                 .await?
+                .map(std::sync::Arc::unwrap_or_clone)
                 .filter(|c| c.is_usable(state.now()))
                 .ok_or_else(|| OAuthError::invalid_request("unknown client_id"))?,
         ),
@@ -252,6 +253,7 @@ async fn read_hint(state: &AppState, raw: &str) -> Result<Hint, OAuthError> {
             .store()
             .find_client(aud)
             .await?
+            .map(std::sync::Arc::unwrap_or_clone)
             .filter(|cl| cl.is_usable(now))
             .ok_or_else(|| OAuthError::invalid_request("the ID token hint's client is unknown"))?;
         return Ok(Hint {
@@ -262,7 +264,8 @@ async fn read_hint(state: &AppState, raw: &str) -> Result<Hint, OAuthError> {
     if settings.with_access_token
         && let Some(t) = found(bearer::active_access_token(state, raw).await)?
         && let Some((grant, _)) = state.store().find_grant(&t.grant_id).await?
-        && let Some(client) = found(bearer::client_of(state, &t).await)?
+        && let Some(client) =
+            found(bearer::client_of(state, &t).await)?.map(std::sync::Arc::unwrap_or_clone)
     {
         return Ok(Hint {
             client,
