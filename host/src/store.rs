@@ -960,6 +960,40 @@ mod tests {
         }
     }
 
+    /// A pool of one connection serves the group commit and every other query in turn.
+    #[tokio::test]
+    async fn a_pool_of_one_connection_is_shared_with_the_group_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/one.db", dir.path().display());
+        let store = Store::connect(&url, 1).await.unwrap();
+        for i in 0..3 {
+            let grant = Grant::for_client(
+                crate::crypto::secrets::ordered_id(),
+                "c".into(),
+                "client_credentials",
+                "api".into(),
+                1_000,
+            );
+            let t = token(&format!("at-{i}"), &grant, TokenKind::AccessToken, 1_000);
+            let written = tokio::time::timeout(
+                Duration::from_secs(10),
+                store.insert_grant_with_tokens(&grant, std::slice::from_ref(&t)),
+            )
+            .await
+            .expect("the writer got the connection");
+            written.unwrap();
+            // A query through the pool still gets the one connection.
+            let n: i64 = tokio::time::timeout(
+                Duration::from_secs(10),
+                sqlx::query_scalar("SELECT COUNT(*) FROM tokens").fetch_one(&store.pool),
+            )
+            .await
+            .expect("the pool's connection came back")
+            .unwrap();
+            assert_eq!(n, i + 1);
+        }
+    }
+
     /// The group commit takes rotations queued together in one transaction; one refresh token
     /// presented eight times at once is consumed once, and only the winner's
     /// successors are stored. Reads (on the calling thread for a SQLite file) see the result.
