@@ -52,6 +52,20 @@ impl StoreError {
             _ => StoreError::Database(e),
         }
     }
+
+    /// [`from_write`](Self::from_write) for the SQLite writer thread's own connection.
+    fn from_sqlite_write(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                StoreError::Conflict
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
 }
 
 /// Result of a store call.
@@ -247,7 +261,13 @@ impl Store {
             Backend::Sqlite => reader::Readers::new(sqlite_path(&url)).map(std::sync::Arc::new),
             Backend::Postgres => None,
         };
-        let grants = batch::GrantWriter::spawn(pool.clone(), write_lock.clone());
+        // A SQLite file (not an in-memory database) gets the writer thread of its own.
+        let sqlite_file = readers.as_ref().map(|_| batch::SqliteFile {
+            path: sqlite_path(&url).to_string(),
+            pragmas,
+        });
+        let grants = batch::GrantWriter::spawn(pool.clone(), write_lock.clone(), sqlite_file)
+            .context("starting the token writer")?;
         let store = Self {
             pool,
             backend,
@@ -992,6 +1012,75 @@ mod tests {
             .unwrap();
             assert_eq!(n, i + 1);
         }
+    }
+
+    /// A grant whose id exists fails alone with `Conflict`; the grants queued beside it in the
+    /// same batch are stored (the SQLite file's writer thread; PostgreSQL's pooled writer is
+    /// covered by `tests/`).
+    #[tokio::test]
+    async fn a_duplicate_grant_fails_alone_in_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = format!("sqlite://{}/dup.db", dir.path().display());
+        for url in [file.as_str()] {
+            let store = Store::connect(&url, 2).await.unwrap();
+            assert_eq!(store.readers.is_some(), url == file);
+            let grant = |id: &str| {
+                Grant::for_client(
+                    id.into(),
+                    "c".into(),
+                    "client_credentials",
+                    "api".into(),
+                    1_000,
+                )
+            };
+            let taken = grant("g-taken");
+            store
+                .insert_grant_with_tokens(
+                    &taken,
+                    &[token("t-0", &taken, TokenKind::AccessToken, 1_000)],
+                )
+                .await
+                .unwrap();
+            let mut calls = tokio::task::JoinSet::new();
+            for i in 1..=4 {
+                let store = store.clone();
+                let id = if i == 3 {
+                    "g-taken".to_string()
+                } else {
+                    format!("g-{i}")
+                };
+                let g = grant(&id);
+                let t = token(&format!("t-{i}"), &g, TokenKind::AccessToken, 1_000);
+                calls.spawn(async move { (i, store.insert_grant_with_tokens(&g, &[t]).await) });
+            }
+            while let Some(r) = calls.join_next().await {
+                let (i, r) = r.unwrap();
+                if i == 3 {
+                    assert!(matches!(r, Err(StoreError::Conflict)), "{url}: {r:?}");
+                } else {
+                    r.unwrap();
+                }
+                let stored = store.find_token(&format!("t-{i}")).await.unwrap();
+                assert_eq!(stored.is_some(), i != 3, "{url}: token {i}");
+            }
+            store.close().await;
+        }
+        // The file's writer thread keeps no state the next process needs: a new store on the
+        // same file sees every committed row and writes beside it.
+        let store = Store::connect(&file, 2).await.unwrap();
+        assert!(store.find_token("t-4").await.unwrap().is_some());
+        let g = Grant::for_client(
+            "g-5".into(),
+            "c".into(),
+            "client_credentials",
+            "api".into(),
+            1_000,
+        );
+        store
+            .insert_grant_with_tokens(&g, &[token("t-5", &g, TokenKind::AccessToken, 1_000)])
+            .await
+            .unwrap();
+        store.close().await;
     }
 
     /// The group commit takes rotations queued together in one transaction; one refresh token
