@@ -6,7 +6,7 @@
 //! Two writers share the queue's types and its semantics:
 //! - on a SQLite file, one thread of its own with one `rusqlite` connection kept for good and
 //!   three prepared statements (a grant, a rotation, a token) run once per row
-//!   (docs/adr/0014-sqlite-group-commit-on-its-own-thread.md has the measurements);
+//!   (issue 13's notes have the measurements; an ADR beside 0013 is still to be written);
 //! - on PostgreSQL (and an in-memory SQLite database), a tokio task on a pooled sqlx connection
 //!   per batch: new grants with one multi-row INSERT per table, rotations with one conditional
 //!   UPDATE for all of them.
