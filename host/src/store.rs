@@ -5,6 +5,7 @@ mod audit;
 mod batch;
 mod browser;
 mod cache;
+mod checkpoint;
 mod device;
 mod migrate;
 mod plugins;
@@ -237,6 +238,13 @@ impl Store {
         } else {
             (url.to_string(), Backend::Postgres)
         };
+        // A SQLite file (not an in-memory database) gets a writer thread and a checkpoint thread
+        // of its own, and reads on the calling thread.
+        let readers = match backend {
+            Backend::Sqlite => reader::Readers::new(sqlite_path(&url)).map(std::sync::Arc::new),
+            Backend::Postgres => None,
+        };
+        let checkpointed = readers.is_some();
         let opts = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
@@ -247,7 +255,10 @@ impl Store {
                         // WAL mode survives a crash of the process but may lose the last commits on
                         // power loss; FULL syncs every commit (see docs/adr/0002-storage.md);
                         // busy_timeout makes concurrent writers queue instead of failing.
-                        sqlx::raw_sql(pragmas).execute(conn).await?;
+                        sqlx::raw_sql(pragmas).execute(&mut *conn).await?;
+                        if checkpointed {
+                            sqlx::raw_sql(batch::NO_AUTOCHECKPOINT).execute(conn).await?;
+                        }
                     }
                     Ok(())
                 })
@@ -257,11 +268,6 @@ impl Store {
             .await
             .with_context(|| format!("connecting to the {backend:?} database"))?;
         let write_lock = (backend == Backend::Sqlite).then(WriteLock::default);
-        let readers = match backend {
-            Backend::Sqlite => reader::Readers::new(sqlite_path(&url)).map(std::sync::Arc::new),
-            Backend::Postgres => None,
-        };
-        // A SQLite file (not an in-memory database) gets the writer thread of its own.
         let sqlite_file = readers.as_ref().map(|_| batch::SqliteFile {
             path: sqlite_path(&url).to_string(),
             pragmas,

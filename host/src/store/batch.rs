@@ -60,9 +60,20 @@ impl GrantWriter {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         match sqlite {
             Some(file) => {
+                // The checkpoint thread ends when the writer thread does (its sender dropped).
+                let (checkpoints_go_on, stop) = std::sync::mpsc::channel::<()>();
+                super::checkpoint::spawn(
+                    file.clone(),
+                    write_lock.clone(),
+                    stop,
+                    super::checkpoint::Tuning::default(),
+                )?;
                 std::thread::Builder::new()
                     .name("tessera-writer".into())
-                    .spawn(move || run_sqlite(file, rx, write_lock))?;
+                    .spawn(move || {
+                        let _checkpoints_go_on = checkpoints_go_on;
+                        run_sqlite(file, rx, write_lock);
+                    })?;
             }
             None => {
                 tokio::spawn(run(pool, rx, write_lock));
@@ -145,13 +156,27 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>, write_lock: Option<supe
 }
 
 /// The SQLite file the writer thread opens, and the pragmas every connection to it gets.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct SqliteFile {
     /// The file's path.
     pub path: String,
     /// `journal_mode`, `synchronous`, `busy_timeout`, `foreign_keys`: the pool's own.
     pub pragmas: &'static str,
 }
+
+impl SqliteFile {
+    /// A connection with the pool's pragmas that leaves checkpoints to the checkpoint thread
+    /// (`store/checkpoint.rs`).
+    pub fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open(&self.path)?;
+        conn.execute_batch(self.pragmas)?;
+        conn.execute_batch(NO_AUTOCHECKPOINT)?;
+        Ok(conn)
+    }
+}
+
+/// Every connection of a process with a checkpoint thread leaves checkpoints to it.
+pub(super) const NO_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint=0;";
 
 /// The writer thread: takes what is queued, up to [`MAX_BATCH`], and commits it on its one
 /// connection. Keeping the connection keeps its page cache: a pooled connection per batch found
@@ -177,7 +202,7 @@ fn run_sqlite(file: SqliteFile, mut rx: mpsc::Receiver<Job>, write_lock: Option<
         let _guard = write_lock.as_ref().map(|l| l.blocking_lock());
         let c = match &mut conn {
             Some(c) => c,
-            None => match open_writer(&file) {
+            None => match file.open() {
                 Ok(c) => conn.insert(c),
                 Err(e) => {
                     tracing::error!(error = %e, "opening the SQLite writer connection");
@@ -198,12 +223,6 @@ fn run_sqlite(file: SqliteFile, mut rx: mpsc::Receiver<Job>, write_lock: Option<
             Err(e) => fail_all(&mut batch, &e),
         }
     }
-}
-
-fn open_writer(file: &SqliteFile) -> rusqlite::Result<rusqlite::Connection> {
-    let conn = rusqlite::Connection::open(&file.path)?;
-    conn.execute_batch(file.pragmas)?;
-    Ok(conn)
 }
 
 /// Writes `jobs` in one transaction on the writer thread's connection; for each, whether it
