@@ -257,7 +257,9 @@ impl Store {
                         // busy_timeout makes concurrent writers queue instead of failing.
                         sqlx::raw_sql(pragmas).execute(&mut *conn).await?;
                         if checkpointed {
-                            sqlx::raw_sql(batch::NO_AUTOCHECKPOINT).execute(conn).await?;
+                            sqlx::raw_sql(batch::NO_AUTOCHECKPOINT)
+                                .execute(conn)
+                                .await?;
                         }
                     }
                     Ok(())
