@@ -15,7 +15,8 @@
 #   bash bench/run.sh            # 10 s per scenario
 #   DURATION=30s ROUNDS=5 bash bench/run.sh   # DURATION in seconds, with the s
 #   CORE_ONLY=1 BIN=/path/to/tessera bash bench/run.sh   # only Tessera's own scenarios, for A/B
-#                                                        # runs of two builds (no hooks/peer)
+#                                                        # runs of two builds (no hooks/peer;
+#                                                        # the ceiling if sign-ceiling is built)
 #   PERF=refresh_rotation bash bench/run.sh   # also records target/perf-refresh_rotation.data
 #                                             # (a comma-separated list for several scenarios)
 set -euo pipefail
@@ -240,8 +241,29 @@ print_rows() {
       "$(echo "$5 * 1000000 / ($2 * ${DURATION%s})" | bc -l)" "$6" "$7"
   done
 }
+# measure_ceiling: the bare-signing endpoint on the server's core; sets CEILING.
+measure_ceiling() {
+  taskset -c "$SERVER_CPU" "$REPO/target/release/sign-ceiling" > ceiling.out &
+  CEIL_PID=$!
+  PIDS+=("$CEIL_PID")
+  until grep -q listening ceiling.out 2>/dev/null; do sleep 0.05; done
+  CEIL_URL="http://$(awk '/listening/ {print $2}' ceiling.out)"
+  export BODY="grant_type=client_credentials"
+  CEILING=$(measure ceiling_sign_es256_only "$CEIL_PID" "$CEIL_URL/token" -s post.lua)
+}
 if [ -n "$CORE_ONLY" ]; then
-  print_rows "$BASE" "$CC_JWT" "$CC_REF" "$INTRO" "$REVOKE" "$REFRESH" "$REFRESH_ES" "$USERINFO" "$CODE"
+  # The ceiling too when it is built (the harness builds it; a BIN run may not have).
+  CEILING_ROW=()
+  if [ -x "$REPO/target/release/sign-ceiling" ]; then
+    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    measure_ceiling
+    CEILING_ROW=("$CEILING")
+  fi
+  print_rows "$BASE" "$CC_JWT" "$CC_REF" "$INTRO" "$REVOKE" "$REFRESH" "$REFRESH_ES" "$USERINFO" "$CODE" "${CEILING_ROW[@]}"
+  if [ -n "${CEILING:-}" ]; then
+    printf 'client_credentials ES256 JWT: %.1f%% of the bare-signing ceiling\n' \
+      "$(echo "100 * $(field "$CC_JWT" 2) / $(field "$CEILING" 2)" | bc -l)"
+  fi
   echo "(CORE_ONLY: $BIN; idle RSS at start ${IDLE_NO_PLUGINS} MB, cold start ${COLD_NO_PLUGINS} ms)"
   exit 0
 fi
@@ -317,13 +339,7 @@ IDLE_PLUGINS=$(rss_mb "$SERVER_PID")
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 
 # ---- the ceiling and the peer, on the same core ------------------------------------------------
-taskset -c "$SERVER_CPU" "$REPO/target/release/sign-ceiling" > ceiling.out &
-CEIL_PID=$!
-PIDS+=("$CEIL_PID")
-until grep -q listening ceiling.out 2>/dev/null; do sleep 0.05; done
-CEIL_URL="http://$(awk '/listening/ {print $2}' ceiling.out)"
-export BODY="grant_type=client_credentials"
-CEILING=$(measure ceiling_sign_es256_only "$CEIL_PID" "$CEIL_URL/token" -s post.lua)
+measure_ceiling
 
 PEER_PORT=$(free_port)
 (cd "$PEER_DIR" && PORT=$PEER_PORT exec taskset -c "$SERVER_CPU" node peer.mjs > "$WORK/peer.out" 2>&1) &
