@@ -218,7 +218,7 @@ mod tests {
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while commits.load(Ordering::Relaxed) < n {
                 assert!(std::time::Instant::now() < deadline, "the writer stalled");
-                std::thread::yield_now();
+                std::thread::sleep(Duration::from_millis(1));
             }
         };
         wait_for(300); // > 256 frames: a data page and an index page per commit
