@@ -216,18 +216,23 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
     let trap_client = clients[2].1.client.clone();
     let oversize_client = clients[4].1.client.clone();
     let grant = grant(&trap_client.client_id);
-    for _ in 0..1000 {
-        assert!(call(&hooks, &trap_client, &grant).await.is_err());
+    let pick = |i: usize| {
+        if i % 2 == 0 {
+            &trap_client
+        } else {
+            &oversize_client
+        }
+    };
+    // Warm-up with the same mix as the measured calls: the first calls of each kind touch
+    // pages that stay (pooled instance slots, the oversize guest's grown memory), a one-time
+    // ~16 MiB that is not growth (seen in CI when only the trap kind was warmed up).
+    for i in 0..1000 {
+        assert!(call(&hooks, pick(i), &grant).await.is_err());
     }
     let before = rss();
     let started = Instant::now();
     for i in 0..10_000 {
-        let c = if i % 2 == 0 {
-            &trap_client
-        } else {
-            &oversize_client
-        };
-        assert!(call(&hooks, c, &grant).await.is_err());
+        assert!(call(&hooks, pick(i), &grant).await.is_err());
     }
     let elapsed = started.elapsed();
     let after = rss();
@@ -237,7 +242,7 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
         before >> 20,
         after >> 20
     );
-    assert!(growth < 16 << 20, "memory grew by {} MiB", growth >> 20);
+    assert!(growth < 8 << 20, "memory grew by {} MiB", growth >> 20);
 
     stop.store(true, Ordering::Relaxed);
     let worst = bystander.await.unwrap();
