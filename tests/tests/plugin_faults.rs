@@ -217,7 +217,7 @@ async fn faults_are_contained_and_the_server_keeps_serving() {
     let oversize_client = clients[4].1.client.clone();
     let grant = grant(&trap_client.client_id);
     let pick = |i: usize| {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             &trap_client
         } else {
             &oversize_client
