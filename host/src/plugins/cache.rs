@@ -5,8 +5,8 @@
 //! Loading native code from disk is the one `unsafe` operation in Tessera (see ADR 0006): the
 //! files are written only by this module, atomically (temp file + rename), into a directory the
 //! server creates with mode 0700, and named by the SHA-256 of the wasm they were compiled from
-//! plus a hash of the engine configuration. Each file starts with an HMAC-SHA256 over the
-//! compiled code, keyed by a key derived from the master key; a file whose MAC does not verify
+//! plus a hash of the engine configuration. Each file ends with a MAC over the compiled code
+//! (BLAKE3 in keyed mode), keyed by a key derived from the master key; a file whose MAC does not verify
 //! (tampered with, or written by a server with another master key) is never deserialized: it
 //! is logged, removed and recompiled.
 //!
@@ -28,13 +28,13 @@ const MAC_LEN: usize = 32;
 const READ_CHUNK: usize = 256 * 1024;
 
 /// The label of the cache's MAC key ([`crate::crypto::secrets::MasterKey::derive`]).
-pub const MAC_LABEL: &[u8] = b"tessera compiled plugin cache v1";
+pub const MAC_LABEL: &[u8] = b"tessera compiled plugin cache v2 blake3";
 
 /// A directory of compiled components.
 #[derive(Clone)]
 pub struct CompiledCache {
     dir: PathBuf,
-    mac: aws_lc_rs::hmac::Key,
+    mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for CompiledCache {
@@ -51,7 +51,7 @@ impl CompiledCache {
     pub fn new(dir: impl Into<PathBuf>, mac_key: [u8; 32]) -> Self {
         Self {
             dir: dir.into(),
-            mac: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &mac_key),
+            mac_key,
         }
     }
 
@@ -64,8 +64,9 @@ impl CompiledCache {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         env!("CARGO_PKG_VERSION").hash(&mut h);
-        // The file layout: the MAC after the code (format 2; format 1 put it first).
-        2u8.hash(&mut h);
+        // The file layout: a BLAKE3 MAC after the code (format 3; format 2 had an HMAC-SHA256
+        // there, format 1 put the HMAC first).
+        3u8.hash(&mut h);
         self.dir.join(format!("{sha256}-{:016x}.cwasm", h.finish()))
     }
 
@@ -112,10 +113,10 @@ impl CompiledCache {
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = path.with_extension(format!("tmp{}-{seq}", std::process::id()));
-        let tag = aws_lc_rs::hmac::sign(&self.mac, bytes);
+        let tag = blake3::keyed_hash(&self.mac_key, bytes);
         let mut file = std::fs::File::create(&tmp)?;
         std::io::Write::write_all(&mut file, bytes)?;
-        std::io::Write::write_all(&mut file, tag.as_ref())?;
+        std::io::Write::write_all(&mut file, tag.as_bytes())?;
         drop(file);
         std::fs::rename(&tmp, path)
     }
@@ -128,21 +129,23 @@ impl CompiledCache {
         let code_len = len
             .checked_sub(MAC_LEN as u64)
             .ok_or_else(|| "truncated file".to_string())?;
-        let mut ctx = aws_lc_rs::hmac::Context::with_key(&self.mac);
+        let mut mac = blake3::Hasher::new_keyed(&self.mac_key);
         let mut buf = vec![0u8; READ_CHUNK];
         let mut left = code_len;
         while left > 0 {
             let want = usize::try_from(left).unwrap_or(READ_CHUNK).min(READ_CHUNK);
             file.read_exact(&mut buf[..want])
                 .map_err(|e| format!("read: {e}"))?;
-            ctx.update(&buf[..want]);
+            mac.update(&buf[..want]);
             left -= want as u64;
         }
         let mut tag = [0u8; MAC_LEN];
         file.read_exact(&mut tag)
             .map_err(|e| format!("read: {e}"))?;
-        aws_lc_rs::constant_time::verify_slices_are_equal(ctx.sign().as_ref(), &tag)
-            .map_err(|_| "MAC mismatch: not written by this server's master key".to_string())?;
+        // `blake3::Hash`'s equality is constant-time.
+        if mac.finalize() != blake3::Hash::from_bytes(tag) {
+            return Err("MAC mismatch: not written by this server's master key".into());
+        }
         if Path::new("/proc/self/fd").is_dir() {
             deserialize_verified(engine, &file)
         } else {
@@ -177,7 +180,7 @@ fn deserialize_verified(engine: &Engine, file: &std::fs::File) -> Result<Compone
 fn deserialize_bytes(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
     // SAFETY: `bytes` were produced by `engine.precompile_component` of an engine with the same
     // configuration: either just now in this process, or read back from a cache file whose
-    // HMAC (keyed from the master key) verified, so they are what this server wrote
+    // MAC (keyed from the master key) verified, so they are what this server wrote
     // (the name carries the engine's compatibility hash; wasmtime re-checks the header).
     unsafe { Component::deserialize(engine, bytes) }.map_err(|e| format!("{e:#}"))
 }
