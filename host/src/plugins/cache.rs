@@ -6,13 +6,12 @@
 //! files are written only by this module, atomically (temp file + rename), into a directory the
 //! server creates with mode 0700, and named by the SHA-256 of the wasm they were compiled from
 //! plus a hash of the engine configuration. Each file ends with a MAC over the compiled code
-//! (BLAKE3 in keyed mode), keyed by a key derived from the master key; a file whose MAC does not verify
-//! (tampered with, or written by a server with another master key) is never deserialized: it
-//! is logged, removed and recompiled.
+//! (BLAKE3 in keyed mode), keyed by a key derived from the master key; a file whose MAC does
+//! not verify (tampered with, or written by a server with another master key) is never
+//! deserialized: it is logged, removed and recompiled.
 //!
 //! The MAC follows the compiled code (`code || tag`), so that a verified file is mapped by
-//! wasmtime as it is, not copied: the MAC is checked by streaming the file through a small
-//! buffer, and the same open file (not the path, which a rename could swap in between) is then
+//! wasmtime as it is, not copied: the MAC is checked by streaming the file through it, and the same open file (not the path, which a rename could swap in between) is then
 //! mapped through `/proc/self/fd`. A start with four plugins (Python and JavaScript among them,
 //! 72 MB of compiled code) no longer reads them into the heap and copies them again.
 
@@ -23,9 +22,6 @@ use wasmtime::component::Component;
 
 /// Bytes of the MAC that ends every cache file.
 const MAC_LEN: usize = 32;
-
-/// The buffer the MAC is computed through when a file is loaded.
-const READ_CHUNK: usize = 256 * 1024;
 
 /// The label of the cache's MAC key ([`crate::crypto::secrets::MasterKey::derive`]).
 pub const MAC_LABEL: &[u8] = b"tessera compiled plugin cache v2 blake3";
@@ -130,15 +126,9 @@ impl CompiledCache {
             .checked_sub(MAC_LEN as u64)
             .ok_or_else(|| "truncated file".to_string())?;
         let mut mac = blake3::Hasher::new_keyed(&self.mac_key);
-        let mut buf = vec![0u8; READ_CHUNK];
-        let mut left = code_len;
-        while left > 0 {
-            let want = usize::try_from(left).unwrap_or(READ_CHUNK).min(READ_CHUNK);
-            file.read_exact(&mut buf[..want])
-                .map_err(|e| format!("read: {e}"))?;
-            mac.update(&buf[..want]);
-            left -= want as u64;
-        }
+        mac.update_reader((&file).take(code_len))
+            .map_err(|e| format!("read: {e}"))?;
+        // Fails if the file ended early: the code was shorter than its length said.
         let mut tag = [0u8; MAC_LEN];
         file.read_exact(&mut tag)
             .map_err(|e| format!("read: {e}"))?;
