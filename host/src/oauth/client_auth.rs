@@ -174,13 +174,7 @@ pub fn parse_basic(value: &[u8]) -> Option<(String, String)> {
         .ok()?;
     let raw = String::from_utf8(raw).ok()?;
     let (id, secret) = raw.split_once(':')?;
-    let dec = |s: &str| -> Option<String> {
-        let plus = s.replace('+', " ");
-        percent_encoding::percent_decode_str(&plus)
-            .decode_utf8()
-            .ok()
-            .map(|c| c.into_owned())
-    };
+    let dec = |s: &str| super::form::urldecode(s.as_bytes());
     let (id, secret) = (dec(id)?, dec(secret)?);
     (!id.is_empty()).then_some((id, secret))
 }
